@@ -1,0 +1,45 @@
+"""The embedded offline default: each role is filled by a seeded algorithm from its stage module.
+
+Determinism: the random generator of a call is derived from (seed, role, request), so the same
+request gets the same answer whatever order calls happen in or which shard makes them.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from digit_assets.engine.llm.port import LLMError, LLMOutputInvalid, Req, Resp, Role
+from digit_assets.engine.provenance import derive_seed
+
+Handler = Callable[[Any, random.Random], BaseModel]
+
+
+class OfflineLLM:
+    def __init__(self, handlers: Mapping[str, Handler]):
+        self._handlers = dict(handlers)
+
+    @property
+    def label(self) -> str:
+        return "offline"
+
+    def call(self, role: Role[Req, Resp], request: Req, *, seed: int) -> Resp:
+        handler = self._handlers.get(role.name)
+        if handler is None:
+            raise LLMError(role.name, "the offline default has no handler for this role")
+        rng = random.Random(derive_seed(seed, role.name, request.model_dump(mode="json")))
+        answer = handler(request, rng)
+        try:
+            return role.response_model.model_validate(answer.model_dump(mode="json"))
+        except ValidationError as exc:
+            raise LLMOutputInvalid(role.name, f"offline handler returned an invalid response: {exc}") from exc
+
+
+def default_offline_llm() -> OfflineLLM:
+    """The offline default with every role the engine defines."""
+    from digit_assets.engine.llm.offline_roles import HANDLERS
+
+    return OfflineLLM(HANDLERS)

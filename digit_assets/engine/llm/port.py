@@ -1,0 +1,46 @@
+"""One interface for every LLM role: a typed request in, a pydantic-validated response out.
+
+A :class:`Role` names the job, carries the instructions a real model reads, and the request and
+response models. Implementations: :mod:`.offline` (deterministic algorithms, no network) and
+:mod:`.openai_chat` (any OpenAI-compatible server, structured output).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
+
+from pydantic import BaseModel
+
+Req = TypeVar("Req", bound=BaseModel)
+Resp = TypeVar("Resp", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Role(Generic[Req, Resp]):
+    name: str
+    instructions: str
+    request_model: type[Req]
+    response_model: type[Resp]
+
+
+class LLMError(RuntimeError):
+    """The role could not be filled (transport failure after retries, refusal, no content)."""
+
+    def __init__(self, role: str, reason: str):
+        super().__init__(f"LLM role {role!r}: {reason}")
+        self.role = role
+        self.reason = reason
+
+
+class LLMOutputInvalid(LLMError):
+    """The model answered, but not with a response that validates against the role's model."""
+
+
+class LLM(Protocol):
+    @property
+    def label(self) -> str:
+        """Which implementation and model answered (never a secret); stored with what it made."""
+        ...
+
+    def call(self, role: Role[Req, Resp], request: Req, *, seed: int) -> Resp: ...

@@ -1,0 +1,23 @@
+"""Where the project keeps its files. Every path can be moved with an environment variable."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def data_dir() -> Path:
+    """Generated artefacts (DuckDB file, exports, dashboard). ``DIGIT_TC_DATA_DIR`` overrides."""
+    return Path(os.environ.get("DIGIT_TC_DATA_DIR", PROJECT_ROOT / "data"))
+
+
+def default_database() -> Path:
+    """The DuckDB store. ``DIGIT_TC_DB`` overrides."""
+    return Path(os.environ.get("DIGIT_TC_DB", data_dir() / "digit_tc.duckdb"))
+
+
+def specs_dir() -> Path:
+    """Tool-spec sources watched by the ingestion sensor. ``DIGIT_TC_SPECS_DIR`` overrides."""
+    return Path(os.environ.get("DIGIT_TC_SPECS_DIR", PROJECT_ROOT / "specs"))

@@ -1,0 +1,128 @@
+"""The DuckDB store: one database file, schema by migrations applied on open, explicit SQL only.
+
+Values always travel as bound parameters or as an Arrow table registered on the connection;
+identifiers (table and column names) come from code and are checked before they reach SQL.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_MIGRATION_FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+
+def _identifier(name: str) -> str:
+    if not _IDENTIFIER.match(name):
+        raise ValueError(f"not a plain SQL identifier: {name!r}")
+    return name
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """(version, name, sql) of every bundled migration, in order."""
+    found = []
+    for entry in resources.files("digit_assets.store").joinpath("migrations").iterdir():
+        match = _MIGRATION_FILE.match(entry.name)
+        if match:
+            found.append((int(match.group(1)), match.group(2), entry.read_text()))
+    versions = [v for v, _, _ in found]
+    if len(versions) != len(set(versions)):
+        raise RuntimeError(f"duplicate migration versions in digit_assets/store/migrations: {sorted(versions)}")
+    return sorted(found)
+
+
+def apply_migrations(conn: duckdb.DuckDBPyConnection) -> list[int]:
+    """Apply the migrations this database has not seen; returns the versions applied now."""
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL,"
+        " applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp)"
+    )
+    applied = {row[0] for row in conn.execute("SELECT version FROM schema_migrations").fetchall()}
+    newly = []
+    for version, name, sql in migrations():
+        if version in applied:
+            continue
+        conn.execute("BEGIN TRANSACTION")
+        try:
+            conn.execute(sql)
+            conn.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [version, name])
+            conn.execute("COMMIT")
+        except Exception:
+            conn.execute("ROLLBACK")
+            raise
+        newly.append(version)
+    return newly
+
+
+class Store:
+    """A DuckDB database file. Every connection is closed on exit, whatever happens inside."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    @contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        if read_only:
+            if not self.path.exists():
+                raise FileNotFoundError(f"DuckDB store {self.path} does not exist yet: materialize the pipeline first")
+            conn = duckdb.connect(str(self.path), read_only=True)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = duckdb.connect(str(self.path))
+        try:
+            if not read_only:
+                apply_migrations(conn)
+            yield conn
+        finally:
+            conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection inside one transaction: committed on success, rolled back on any error."""
+        with self.connect() as conn:
+            conn.execute("BEGIN TRANSACTION")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+
+def insert_rows(conn: duckdb.DuckDBPyConnection, table: str, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert dict rows by column name through a registered Arrow table (fast, no SQL literals).
+
+    Nested values (dicts, lists) must already be JSON strings for JSON columns.
+    """
+    if not rows:
+        return 0
+    columns = list(rows[0].keys())
+    for row in rows:
+        if list(row.keys()) != columns:
+            raise ValueError(f"rows for {table} do not share one column list: {columns} vs {list(row.keys())}")
+    arrow = pa.Table.from_pylist(list(rows))
+    view = f"_incoming_{_identifier(table)}"
+    conn.register(view, arrow)
+    try:
+        column_sql = ", ".join(_identifier(c) for c in columns)
+        conn.execute(f"INSERT INTO {_identifier(table)} ({column_sql}) SELECT {column_sql} FROM {view}")
+    finally:
+        conn.unregister(view)
+    return len(rows)
+
+
+def delete_where(conn: duckdb.DuckDBPyConnection, table: str, **equals: Any) -> None:
+    """DELETE rows matching every column = value; used to make partition writes idempotent."""
+    if not equals:
+        raise ValueError(f"refusing to delete every row of {table}")
+    clause = " AND ".join(f"{_identifier(column)} = ?" for column in equals)
+    conn.execute(f"DELETE FROM {_identifier(table)} WHERE {clause}", list(equals.values()))
