@@ -21,3 +21,8 @@ def default_database() -> Path:
 def specs_dir() -> Path:
     """Tool-spec sources watched by the ingestion sensor. ``DIGIT_TC_SPECS_DIR`` overrides."""
     return Path(os.environ.get("DIGIT_TC_SPECS_DIR", PROJECT_ROOT / "specs"))
+
+
+def baselines_dir() -> Path:
+    """Public stateful trajectories dropped here are imported as baselines. ``DIGIT_TC_BASELINES_DIR`` overrides."""
+    return Path(os.environ.get("DIGIT_TC_BASELINES_DIR", PROJECT_ROOT / "baselines"))
