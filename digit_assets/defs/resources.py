@@ -64,7 +64,9 @@ def llm_from_environment() -> LLMResource:
 
 @dg.definitions
 def resources() -> dg.Definitions:
+    # One process writes the DuckDB file at a time: steps of a run execute in the run's process.
     return dg.Definitions(
+        executor=dg.in_process_executor,
         resources={
             "store": StoreResource(database=str(settings.default_database())),
             "llm": llm_from_environment(),

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from digit_assets.engine.llm.port import Role
+from digit_assets.engine.synthesis.model import ExecutedCall, PlannedCall, Scenario, ToolView, TurnPlan
 
 
 class OutputSchemaRequest(BaseModel):
@@ -33,4 +34,178 @@ INFER_OUTPUT_SCHEMA = Role(
     ),
     request_model=OutputSchemaRequest,
     response_model=OutputSchemaResponse,
+)
+
+
+# --- Synthesis roles (method.md steps 2-10). Models live in engine.synthesis.model. -----------------
+
+
+class PlanTurnRequest(BaseModel):
+    scenario: Scenario
+    earlier_turns: list[TurnPlan] = Field(description="plans of the turns already completed, in order")
+    earlier_calls: list[ExecutedCall] = Field(description="executed calls of earlier turns, with outputs")
+    next_ref: int = Field(description="number of the first new call ($next_ref)")
+    min_calls: int
+    max_calls: int
+
+
+class PlanTurnResponse(BaseModel):
+    calls: list[PlannedCall]
+
+
+PLAN_TURN = Role(
+    name="plan_turn",
+    instructions=(
+        "You plan one user turn of a tool-calling conversation. Using only the listed tools, return a chain "
+        "of calls numbered from $next_ref. Every call after the first takes at least one argument from an "
+        "earlier call's output, written as a reference string like \"$2.orders[0].order_id\". In a later "
+        "turn, at least one new call must consume an output of an earlier turn. Other arguments are "
+        "concrete, realistic values that validate against the tool's parameter schema (no placeholders). "
+        "Stay between min_calls and max_calls calls and consistent with the persona and today's date."
+    ),
+    request_model=PlanTurnRequest,
+    response_model=PlanTurnResponse,
+)
+
+
+class WriteRequestRequest(BaseModel):
+    scenario: Scenario
+    plan: TurnPlan
+    earlier_requests: list[str]
+
+
+class WriteRequestResponse(BaseModel):
+    request: str
+
+
+WRITE_REQUEST = Role(
+    name="write_request",
+    instructions=(
+        "You are the user described by the persona. Write your next message to an assistant so that "
+        "carrying it out takes exactly the planned calls. State the goal; mention every concrete argument "
+        "value of every call, including the hidden ones; never describe what the hidden calls do (the "
+        "assistant must discover that); never name a tool or a parameter; never write $-references; stay "
+        "consistent with your earlier messages."
+    ),
+    request_model=WriteRequestRequest,
+    response_model=WriteRequestResponse,
+)
+
+
+class BackTranslateRequest(BaseModel):
+    tools: list[ToolView]
+    earlier_requests: list[str]
+    earlier_calls: list[ExecutedCall]
+    request: str
+    next_ref: int
+
+
+class BackTranslateResponse(BaseModel):
+    calls: list[PlannedCall]
+
+
+BACK_TRANSLATE = Role(
+    name="back_translate",
+    instructions=(
+        "You are the assistant. From the user's message, the conversation so far and the tools alone, "
+        "write the complete chain of calls that fulfils the message, numbered from $next_ref, including "
+        "the lookups needed to discover values the user did not give. Use every concrete value the user "
+        "gave; take discovered values from earlier outputs with references like \"$2.order_id\"."
+    ),
+    request_model=BackTranslateRequest,
+    response_model=BackTranslateResponse,
+)
+
+
+class SimulateToolRequest(BaseModel):
+    tool: ToolView
+    arguments: dict[str, Any]
+    history: list[ExecutedCall] = Field(description="every earlier call of the session with its output")
+    today: str
+
+
+class SimulateToolResponse(BaseModel):
+    output: dict[str, Any]
+
+
+SIMULATE_TOOL = Role(
+    name="simulate_tool",
+    instructions=(
+        "You stand in for a real system. Return the successful result of this call as JSON that validates "
+        "against the tool's output schema. The session history is the system's state: stay consistent "
+        "with it (the same ids, names, dates and amounts), echo the arguments where the result describes "
+        "them, and give realistic values, never placeholders."
+    ),
+    request_model=SimulateToolRequest,
+    response_model=SimulateToolResponse,
+)
+
+
+class SummarizeTurnRequest(BaseModel):
+    request: str
+    calls: list[ExecutedCall]
+
+
+class SummarizeTurnResponse(BaseModel):
+    summary: str
+
+
+SUMMARIZE_TURN = Role(
+    name="summarize_turn",
+    instructions=(
+        "You are the assistant closing a turn. In one to three first-person sentences, tell the user what "
+        "you did and the key results (ids, dates, amounts they care about). Never name tools or parameters."
+    ),
+    request_model=SummarizeTurnRequest,
+    response_model=SummarizeTurnResponse,
+)
+
+
+class JudgeRequest(BaseModel):
+    today: str
+    requests: list[str]
+    calls: list[ExecutedCall]
+
+
+class JudgeResponse(BaseModel):
+    accept: bool
+    problems: list[str] = Field(default_factory=list)
+
+
+JUDGE_CONVERSATION = Role(
+    name="judge_conversation",
+    instructions=(
+        "You review a finished tool-calling conversation. Reject it if any argument is hallucinated (not "
+        "from the user or an earlier output) or a placeholder, if dates are inconsistent with today or with "
+        "each other, if a result is impossible, or if a constraint the user stated is ignored. List every "
+        "problem you find."
+    ),
+    request_model=JudgeRequest,
+    response_model=JudgeResponse,
+)
+
+
+class WrongCallRequest(BaseModel):
+    tools: list[ToolView]
+    request: str
+    history: list[ExecutedCall]
+    gold: ExecutedCall
+
+
+class WrongCallResponse(BaseModel):
+    tool: str
+    arguments: dict[str, Any]
+    hint: str = Field(description="the error the system returns: a short hint, no tool or parameter names")
+
+
+PROPOSE_WRONG_CALL = Role(
+    name="propose_wrong_call",
+    instructions=(
+        "You produce a plausible mistake an assistant could make instead of the given correct call: a "
+        "similar tool or a wrong argument value, valid against the tool's parameter schema but different "
+        "from the correct call. Also write the error the system would return: a short hint toward the fix "
+        "that names no tool and no parameter."
+    ),
+    request_model=WrongCallRequest,
+    response_model=WrongCallResponse,
 )

@@ -1,0 +1,190 @@
+"""Stage 1 of method.md: tool specs from many sources, enriched with output schemas, linked by data flow."""
+
+from __future__ import annotations
+
+import json
+
+import dagster as dg
+
+from digit_assets import settings
+from digit_assets.defs.resources import LLMResource, StoreResource
+from digit_assets.engine.dataflow import build_dataflow_graph, graph_edges, graph_stats
+from digit_assets.engine.enrich import enrich_tools
+from digit_assets.engine.ingest import IngestResult, ingest_file
+from digit_assets.engine.ingest.directory import list_spec_files, namespace_owner
+from digit_assets.engine.provenance import Provenance
+from digit_assets.engine.specs import Rejection, ToolSpec
+from digit_assets.store import delete_where, insert_rows
+from digit_assets.store.catalog import load_enriched_tools, load_tool_specs
+
+spec_file_partitions = dg.DynamicPartitionsDefinition(name="spec_files")
+
+
+class IngestionConfig(dg.Config):
+    max_file_bytes: int = 5_000_000
+
+
+class EnrichmentConfig(dg.Config):
+    seed: int = 7
+
+
+def _provenance_columns(provenance: Provenance) -> dict[str, object]:
+    return {"run_id": provenance.run_id, "seed": provenance.seed, "config_hash": provenance.config_hash}
+
+
+def quarantine_rows(rejections: list[Rejection], provenance: Provenance) -> list[dict[str, object]]:
+    return [{**rejection.model_dump(), **_provenance_columns(provenance)} for rejection in rejections]
+
+
+def _without_lost_namespace(result: IngestResult, owner: str) -> IngestResult:
+    """A file whose namespace belongs to another file keeps nothing; each tool is quarantined."""
+    moved = [
+        Rejection(
+            stage="ingestion",
+            source=result.source_file,
+            item=tool.name,
+            position=tool.position,
+            reason=f"{result.source_file}: namespace {result.namespace!r} is already taken by {owner}; rename one of the files",
+        )
+        for tool in result.tools
+    ]
+    return result.model_copy(update={"tools": [], "rejections": result.rejections + moved})
+
+
+@dg.asset(
+    group_name="ingestion",
+    partitions_def=spec_file_partitions,
+    kinds={"duckdb"},
+    description="Tools of one spec file (OpenAI, BFCL, MCP or OpenAPI), normalized; bad items quarantined.",
+)
+def tool_specs(context: dg.AssetExecutionContext, config: IngestionConfig, store: StoreResource) -> dg.MaterializeResult:
+    source_file = context.partition_key
+    root = settings.specs_dir()
+    path = root / source_file
+    provenance = Provenance.for_config(context.run_id, 0, config.model_dump())
+    with store.store().transaction() as conn:
+        for table, column in (("tool_specs", "source_file"), ("source_files", "source_file")):
+            delete_where(conn, table, **{column: source_file})
+        delete_where(conn, "quarantine", stage="ingestion", source=source_file)
+        if not path.is_file():
+            context.log.info(f"{source_file} is gone from {root}: its tools were removed")
+            return dg.MaterializeResult(metadata={"removed": True, "tools": 0})
+        result = ingest_file(path, root, max_bytes=config.max_file_bytes)
+        owner = namespace_owner(source_file, list_spec_files(root))
+        if owner is not None:
+            result = _without_lost_namespace(result, owner)
+        insert_rows(conn, "source_files", [_source_file_row(result, provenance)])
+        insert_rows(conn, "tool_specs", [_tool_row(tool, provenance) for tool in result.tools])
+        insert_rows(conn, "quarantine", quarantine_rows(result.rejections, provenance))
+    for rejection in result.rejections:
+        context.log.warning(rejection.reason)
+    return dg.MaterializeResult(
+        metadata={
+            "format": result.format or "unknown",
+            "namespace": result.namespace,
+            "tools": len(result.tools),
+            "quarantined": len(result.rejections),
+            "file_error": result.file_error or "",
+            "tool_names": dg.MetadataValue.json(sorted(tool.name for tool in result.tools)),
+        }
+    )
+
+
+def _source_file_row(result: IngestResult, provenance: Provenance) -> dict[str, object]:
+    return {
+        "source_file": result.source_file,
+        "format": result.format,
+        "namespace": result.namespace,
+        "sha256": result.sha256,
+        "size_bytes": result.size_bytes,
+        "tools_ok": len(result.tools),
+        "tools_rejected": len(result.rejections),
+        "file_error": result.file_error,
+        **_provenance_columns(provenance),
+    }
+
+
+def _tool_row(tool: ToolSpec, provenance: Provenance) -> dict[str, object]:
+    return {
+        "namespace": tool.namespace,
+        "name": tool.name,
+        "description": tool.description,
+        "parameters": json.dumps(tool.parameters),
+        "output_schema": json.dumps(tool.output_schema) if tool.output_schema is not None else None,
+        "source_file": tool.source_file,
+        "source_format": tool.source_format,
+        "position": tool.position,
+        **_provenance_columns(provenance),
+    }
+
+
+@dg.asset(
+    group_name="ingestion",
+    deps=[tool_specs],
+    kinds={"duckdb"},
+    automation_condition=dg.AutomationCondition.eager(),
+    description="Every tool with an output schema: declared by its source, or inferred by the enrichment role.",
+)
+def enriched_tools(
+    context: dg.AssetExecutionContext, config: EnrichmentConfig, store: StoreResource, llm: LLMResource
+) -> dg.MaterializeResult:
+    port = llm.build()
+    provenance = Provenance.for_config(context.run_id, config.seed, {**config.model_dump(), "llm": port.label})
+    with store.store().transaction() as conn:
+        specs = load_tool_specs(conn, list_spec_files(settings.specs_dir()))
+        enriched, rejections = enrich_tools(specs, port, seed=config.seed)
+        conn.execute("DELETE FROM enriched_tools")
+        delete_where(conn, "quarantine", stage="enrichment")
+        insert_rows(
+            conn,
+            "enriched_tools",
+            [
+                {
+                    "namespace": tool.spec.namespace,
+                    "name": tool.spec.name,
+                    "output_schema": json.dumps(tool.output_schema),
+                    "output_origin": tool.output_origin,
+                    "llm": tool.llm,
+                    **_provenance_columns(provenance),
+                }
+                for tool in enriched
+            ],
+        )
+        insert_rows(conn, "quarantine", quarantine_rows(rejections, provenance))
+    inferred = sum(1 for tool in enriched if tool.output_origin == "inferred")
+    return dg.MaterializeResult(
+        metadata={
+            "tools": len(enriched),
+            "declared_output_schemas": len(enriched) - inferred,
+            "inferred_output_schemas": inferred,
+            "rejected": len(rejections),
+            "llm": port.label,
+        }
+    )
+
+
+@dg.asset(
+    group_name="ingestion",
+    deps=[enriched_tools],
+    kinds={"duckdb", "networkx"},
+    automation_condition=dg.AutomationCondition.eager(),
+    description="Data-flow graph: an edge when an output field of one tool can feed a parameter of another.",
+)
+def dataflow_graph(context: dg.AssetExecutionContext, store: StoreResource) -> dg.MaterializeResult:
+    with store.store().transaction() as conn:
+        tools = load_enriched_tools(conn)
+        graph = build_dataflow_graph(tools)
+        provenance = Provenance.for_config(context.run_id, 0, {"tools": sorted(t.spec.qualified_name for t in tools)})
+        conn.execute("DELETE FROM dataflow_edges")
+        insert_rows(
+            conn,
+            "dataflow_edges",
+            [{**edge.model_dump(), **_provenance_columns(provenance)} for edge in graph_edges(graph)],
+        )
+    stats = graph_stats(graph)
+    return dg.MaterializeResult(
+        metadata={
+            **{key: value for key, value in stats.items() if isinstance(value, int)},
+            "graph_stats": dg.MetadataValue.json(stats),
+        }
+    )

@@ -1,0 +1,278 @@
+"""Realistic values for JSON Schemas: the schema gives the shape, Faker the content, a pool the reuse.
+
+Used by the offline planner (literal arguments) and the offline simulator (tool outputs). Field names
+pick the content (``*email`` gets an address, ``order_id`` an order-like id), and a pool of values
+seen earlier in the session lets outputs reuse them instead of inventing new ones. Every draw comes
+from the caller's seeded ``random.Random``, so results are reproducible per call.
+
+Why not a schema-to-fake-data library such as ``jsf``: it draws from the global ``random`` state
+(not per call, not thread-safe), cannot bind a field to a value from the session history, and costs
+about 0.4 ms an object here, which alone would exceed the generation budget.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import threading
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+import rstr
+from faker import Faker
+
+_WORD = re.compile(r"[a-z0-9]+")
+
+PERSON_HINTS = ("customer", "traveller", "traveler", "passenger", "attendee", "assignee", "owner", "author", "contact", "guest", "user", "member", "patient", "employee", "recipient", "sender", "agent")
+MONEY_HINTS = ("amount", "price", "total", "balance", "cost", "fee", "refund", "subtotal", "budget", "salary", "fare")
+COUNT_HINTS = ("quantity", "qty", "count", "number_of", "nights", "guests", "seats", "copies", "limit", "page_size")
+TEXT_HINTS = ("description", "body", "message", "note", "notes", "comment", "content", "reason", "details", "text")
+TITLE_HINTS = ("title", "subject", "summary", "headline", "topic")
+
+
+_POOL_SIZE = 1_000
+_POOLS: dict[str, tuple[Any, ...]] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def faker_pool(provider: str) -> tuple[Any, ...]:
+    """A fixed sample of one Faker provider, drawn once per process with a fixed seed.
+
+    Faker's person/address providers cost 60-100 us a value; drawing from a pool of their output
+    costs about 1 us, stays reproducible, and keeps the realism.
+    """
+    pool = _POOLS.get(provider)
+    if pool is None:
+        with _POOLS_LOCK:
+            pool = _POOLS.get(provider)
+            if pool is None:
+                faker = Faker("en_US")
+                faker.seed_instance(provider)
+                method = getattr(faker, provider)
+                pool = _POOLS[provider] = tuple(method() for _ in range(_POOL_SIZE))
+    return pool
+
+
+def words_of(name: str) -> list[str]:
+    """``customerEmail`` / ``customer_email`` -> ``["customer", "email"]``."""
+    return _WORD.findall(re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower())
+
+
+def id_prefix(name: str) -> str:
+    """``order_id`` -> ``ORD``; a bare ``id`` -> ``ID``."""
+    words = [w for w in words_of(name) if w not in ("id", "uuid", "ref", "number", "code", "key")]
+    return (words[-1][:3] if words else "id").upper()
+
+
+def _non_null(options: Sequence[Any]) -> list[Any]:
+    return [o for o in options if o != "null" and not (isinstance(o, dict) and o.get("type") == "null")]
+
+
+class ValueFactory:
+    def __init__(self, rng: random.Random, today: date, pool: Mapping[str, Sequence[Any]] | None = None):
+        self.rng = rng
+        self.today = today
+        self.pool = pool or {}
+
+    def fake(self, provider: str) -> Any:
+        return self.rng.choice(faker_pool(provider))
+
+    def value(self, schema: Mapping[str, Any], name: str = "") -> Any:
+        """A value valid for ``schema``; ``name`` is the field or parameter it is for."""
+        if "const" in schema:
+            return schema["const"]
+        if schema.get("enum"):
+            return self.rng.choice(list(schema["enum"]))
+        for combinator in ("oneOf", "anyOf"):
+            if schema.get(combinator):
+                options = _non_null(schema[combinator]) or schema[combinator]
+                return self.value(options[0], name)
+        if schema.get("allOf"):
+            merged: dict[str, Any] = {}
+            for part in schema["allOf"]:
+                merged = {**merged, **part, "properties": {**merged.get("properties", {}), **part.get("properties", {})}}
+            return self.value(merged, name)
+        kind = schema.get("type")
+        if isinstance(kind, list):
+            kind = (_non_null(kind) or ["null"])[0]
+        if kind is None:
+            kind = "object" if "properties" in schema else "array" if "items" in schema else "string"
+        reused = self._from_pool(name, kind)
+        if reused is not None:
+            return reused
+        return getattr(self, f"_{kind}")(schema, name)
+
+    def _from_pool(self, name: str, kind: str) -> Any:
+        candidates = [v for v in self.pool.get(name, ()) if _json_type(v) == kind or (kind == "number" and _json_type(v) == "integer")]
+        return self.rng.choice(candidates) if candidates else None
+
+    def _null(self, schema: Mapping[str, Any], name: str) -> None:
+        return None
+
+    def _boolean(self, schema: Mapping[str, Any], name: str) -> bool:
+        return self.rng.random() < 0.5
+
+    def _integer(self, schema: Mapping[str, Any], name: str) -> int:
+        words = words_of(name)
+        low, high = (1, 5) if any(h in "_".join(words) for h in COUNT_HINTS) else (1, 99_999) if "id" in words else (0, 500)
+        if "year" in words:
+            low, high = self.today.year - 30, self.today.year
+        low = int(max(low, _bound(schema, "minimum", "exclusiveMinimum", 1, low)))
+        high = int(min(high, _bound(schema, "maximum", "exclusiveMaximum", -1, high))) if any(k in schema for k in ("maximum", "exclusiveMaximum")) else max(high, low)
+        if high < low:
+            high = low
+        value = self.rng.randint(low, high)
+        step = schema.get("multipleOf")
+        return value - value % int(step) if step and value % int(step) and value - value % int(step) >= low else value
+
+    def _number(self, schema: Mapping[str, Any], name: str) -> float:
+        joined = "_".join(words_of(name))
+        low, high = (5.0, 500.0) if any(h in joined for h in MONEY_HINTS) else (0.0, 100.0)
+        if "lat" in words_of(name) or "latitude" in joined:
+            low, high = -90.0, 90.0
+        if "lon" in words_of(name) or "lng" in words_of(name) or "longitude" in joined:
+            low, high = -180.0, 180.0
+        low = max(low, float(_bound(schema, "minimum", "exclusiveMinimum", 0.01, low)))
+        high = min(high, float(_bound(schema, "maximum", "exclusiveMaximum", -0.01, high))) if any(k in schema for k in ("maximum", "exclusiveMaximum")) else max(high, low)
+        return round(self.rng.uniform(low, max(low, high)), 2)
+
+    def _array(self, schema: Mapping[str, Any], name: str) -> list[Any]:
+        low = int(schema.get("minItems", 1))
+        high = int(schema.get("maxItems", max(low, 3)))
+        items = schema.get("items") or {"type": "string"}
+        item_name = _singular(name)
+        target = self.rng.randint(low, max(low, high))
+        values: list[Any] = []
+        for _ in range(target * 3):
+            if len(values) == target:
+                break
+            candidate = self.value(items, item_name)
+            if schema.get("uniqueItems") and candidate in values:
+                continue
+            values.append(candidate)
+        return values
+
+    def _object(self, schema: Mapping[str, Any], name: str) -> dict[str, Any]:
+        properties: Mapping[str, Any] = schema.get("properties", {})
+        required = set(schema.get("required", ()))
+        return {
+            field: self.value(sub, field)
+            for field, sub in properties.items()
+            if field in required or self.rng.random() < 0.7
+        }
+
+    def _string(self, schema: Mapping[str, Any], name: str) -> str:
+        text = self._string_content(schema, name)
+        pattern = schema.get("pattern")
+        if pattern and not re.search(pattern, text):
+            text = rstr.Rstr(self.rng).xeger(pattern)
+        low, high = int(schema.get("minLength", 0)), schema.get("maxLength")
+        if high is not None and len(text) > int(high):
+            text = text[: int(high)].rstrip() or text[: int(high)]
+        if len(text) < low:
+            text = text + "x" * (low - len(text))
+        return text
+
+    def _string_content(self, schema: Mapping[str, Any], name: str) -> str:
+        fmt = schema.get("format")
+        if fmt == "date":
+            return self.date_near(name).isoformat()
+        if fmt == "date-time":
+            moment = datetime.combine(self.date_near(name), time(self.rng.randint(7, 20), self.rng.choice((0, 15, 30, 45))))
+            return moment.isoformat() + "Z"
+        if fmt == "time":
+            return f"{self.rng.randint(7, 20):02d}:{self.rng.choice((0, 15, 30, 45)):02d}"
+        if fmt == "email":
+            return self.fake("email")
+        if fmt in ("uri", "url"):
+            return self.fake("url")
+        if fmt == "uuid":
+            return self.fake("uuid4")
+        words = words_of(name)
+        joined = "_".join(words)
+        last = words[-1] if words else ""
+        if last in ("id", "uuid") or (last in ("number", "code", "ref", "reference") and len(words) > 1):
+            return f"{id_prefix(name)}-{self.rng.randint(10_000, 99_999)}"
+        if "email" in words:
+            return self.fake("email")
+        if "phone" in words:
+            return self.fake("phone_number")
+        if last == "date" or joined.endswith("_on") or last in ("day", "since", "until"):
+            return self.date_near(name).isoformat()
+        if last in ("time", "at"):
+            return f"{self.rng.randint(7, 20):02d}:{self.rng.choice((0, 15, 30, 45)):02d}"
+        if "city" in words or last in ("origin", "destination"):
+            return self.fake("city")
+        if "country" in words:
+            return self.fake("country")
+        if "address" in words or "street" in words:
+            return self.fake("street_address")
+        if last in ("zip", "postcode", "postal"):
+            return self.fake("postcode")
+        if "company" in words or "organization" in words or "vendor" in words:
+            return self.fake("company")
+        if "currency" in words:
+            return self.fake("currency_code")
+        if "url" in words or "link" in words or "website" in words:
+            return self.fake("url")
+        if "path" in words or "directory" in words or "folder" in words:
+            return "/" + "/".join(self.fake("word") for _ in range(self.rng.randint(1, 3)))
+        if last in ("filename", "file") or joined.endswith("file_name"):
+            return self.fake("file_name")
+        if "name" in words and (len(words) == 1 or any(h in words for h in PERSON_HINTS)) or last in PERSON_HINTS:
+            return self.fake("name")
+        if last == "name":
+            return self.fake("catch_phrase")
+        if any(h in words for h in TITLE_HINTS):
+            return self.fake("catch_phrase")
+        if any(h in words for h in TEXT_HINTS):
+            return self.fake("sentence")
+        if last in ("query", "keyword", "keywords", "search", "q", "term"):
+            return self.fake("word")
+        if last in ("tag", "tags", "label", "category", "type", "kind"):
+            return self.fake("word")
+        if last == "status":
+            return self.rng.choice(("active", "pending", "completed"))
+        if last in ("language", "locale"):
+            return self.fake("language_code")
+        return self.fake("word")
+
+    def date_near(self, name: str) -> date:
+        """Dates cluster around today: past for things that happened, future for things planned."""
+        words = set(words_of(name))
+        past = {"created", "placed", "ordered", "purchased", "joined", "modified", "updated", "since", "birth", "issued", "paid", "last", "deleted", "sent", "received", "opened"}
+        future = {"due", "departure", "depart", "arrival", "check", "checkin", "checkout", "start", "end", "until", "deadline", "expiry", "expires", "scheduled", "return", "event", "appointment", "travel"}
+        if words & past:
+            return self.today - timedelta(days=self.rng.randint(1, 90))
+        if words & future:
+            return self.today + timedelta(days=self.rng.randint(1, 90))
+        return self.today + timedelta(days=self.rng.randint(-30, 30))
+
+
+def _bound(schema: Mapping[str, Any], inclusive: str, exclusive: str, nudge: float, default: float) -> float:
+    if exclusive in schema and isinstance(schema[exclusive], (int, float)) and not isinstance(schema[exclusive], bool):
+        return schema[exclusive] + nudge
+    if inclusive in schema:
+        return schema[inclusive]
+    return default
+
+
+def _singular(name: str) -> str:
+    return name[:-3] + "y" if name.endswith("ies") else name[:-1] if name.endswith("s") and not name.endswith("ss") else name
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
