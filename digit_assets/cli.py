@@ -14,7 +14,7 @@ import time
 from digit_assets import settings
 
 # The stage jobs in pipeline order; a partitioned job runs once per partition.
-MAIN_SEQUENCE = ("ingest_spec_file", "build_tool_catalog")
+MAIN_SEQUENCE = ("ingest_spec_file", "build_tool_catalog", "synthesize_shard", "export_conversations")
 
 
 def _prepare_dagster_home() -> str:

@@ -7,6 +7,7 @@ from collections.abc import Collection
 
 import duckdb
 
+from digit_assets.engine.dataflow import DataflowEdge
 from digit_assets.engine.enrich import EnrichedTool
 from digit_assets.engine.specs import ToolSpec
 
@@ -41,3 +42,12 @@ def load_enriched_tools(conn: duckdb.DuckDBPyConnection) -> list[EnrichedTool]:
         EnrichedTool(spec=_spec(row), output_schema=json.loads(row[8]), output_origin=row[9], llm=row[10])
         for row in rows
     ]
+
+
+def load_dataflow_edges(conn: duckdb.DuckDBPyConnection) -> list[DataflowEdge]:
+    rows = conn.execute(
+        "SELECT namespace, src_tool, src_field, src_type, dst_tool, dst_param, dst_type, match_kind, score"
+        " FROM dataflow_edges ORDER BY namespace, src_tool, dst_tool, src_field, dst_param"
+    ).fetchall()
+    fields = ("namespace", "src_tool", "src_field", "src_type", "dst_tool", "dst_param", "dst_type", "match_kind", "score")
+    return [DataflowEdge(**dict(zip(fields, row))) for row in rows]

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from digit_assets.engine.llm.port import Role
-from digit_assets.engine.synthesis.model import ExecutedCall, PlannedCall, Scenario, ToolView, TurnPlan
+from digit_assets.engine.synthesis.model import ExecutedCall, Link, PlannedCall, Scenario, ToolView, TurnPlan
 
 
 class OutputSchemaRequest(BaseModel):
@@ -94,6 +94,7 @@ WRITE_REQUEST = Role(
 
 class BackTranslateRequest(BaseModel):
     tools: list[ToolView]
+    links: list[Link] = Field(description="data-flow edges between the tools, derived from their schemas alone")
     earlier_requests: list[str]
     earlier_calls: list[ExecutedCall]
     request: str

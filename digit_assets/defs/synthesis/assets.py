@@ -1,0 +1,150 @@
+"""Steps 1-11 of method.md as assets: conversations per shard (every variant side by side), then export."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from pathlib import Path
+
+import dagster as dg
+
+from digit_assets import settings
+from digit_assets.defs.ingestion.assets import dataflow_graph
+from digit_assets.defs.resources import LLMResource, StoreResource
+from digit_assets.engine.provenance import Provenance
+from digit_assets.engine.synthesis.export import export_jsonl
+from digit_assets.engine.synthesis.funnel import funnel_markdown, funnel_rows
+from digit_assets.engine.synthesis.rollout import Catalog, Outcome, SynthesisSettings, synthesize
+from digit_assets.store import delete_where, insert_rows
+from digit_assets.store.catalog import load_dataflow_edges, load_enriched_tools
+from digit_assets.store.conversations import conversation_row, load_conversations
+
+SHARDS = 4
+synthesis_shards = dg.StaticPartitionsDefinition([str(shard) for shard in range(SHARDS)])
+
+
+class SynthesisConfig(dg.Config):
+    """Knobs of a synthesis run. ``ablations`` also runs ``no_impl`` and ``no_bt`` on the same seeds."""
+
+    conversations: int = 1600
+    seed: int = 2026
+    min_turns: int = 1
+    max_turns: int = 3
+    min_calls: int = 2
+    max_calls: int = 4
+    min_tools: int = 3
+    max_tools: int = 8
+    error_hint_rate: float = 0.3
+    hidden_calls: bool = True
+    back_translation: bool = True
+    ablations: bool = True
+
+    def variants(self) -> list[SynthesisSettings]:
+        knobs = dict(
+            min_turns=self.min_turns,
+            max_turns=self.max_turns,
+            min_calls=self.min_calls,
+            max_calls=self.max_calls,
+            min_tools=self.min_tools,
+            max_tools=self.max_tools,
+            error_hint_rate=self.error_hint_rate,
+        )
+        flags = [(self.hidden_calls, self.back_translation)]
+        if self.ablations:
+            flags += [(False, True), (True, False)]
+        return [SynthesisSettings(hidden_calls=h, back_translation=b, **knobs) for h, b in dict.fromkeys(flags)]
+
+
+def _attempt_rows(outcome: Outcome, shard: int, provenance: Provenance) -> list[dict[str, object]]:
+    rejected_record = (
+        outcome.record.model_dump_json() if outcome.record is not None and not outcome.accepted else None
+    )
+    return [
+        {
+            "conversation_id": outcome.conversation_id,
+            "variant": outcome.variant,
+            "shard": shard,
+            "turn": event.turn,
+            "stage": event.stage,
+            "accepted": event.accepted,
+            "reason": event.reason,
+            "record": rejected_record if event.turn is None and not event.accepted else None,
+            "run_id": provenance.run_id,
+            "seed": provenance.seed,
+            "config_hash": provenance.config_hash,
+        }
+        for event in outcome.events
+    ]
+
+
+@dg.asset(
+    group_name="synthesis",
+    partitions_def=synthesis_shards,
+    deps=[dataflow_graph],
+    kinds={"duckdb"},
+    description="DiGiT-TC conversations of one shard, with the no_impl and no_bt ablations on the same seeds.",
+)
+def synthetic_conversations(
+    context: dg.AssetExecutionContext, config: SynthesisConfig, store: StoreResource, llm: LLMResource
+) -> dg.MaterializeResult:
+    shard = int(context.partition_key)
+    port = llm.build()
+    provenance = Provenance.for_config(context.run_id, config.seed, {**config.model_dump(), "llm": port.label, "shards": SHARDS})
+    with store.store().connect() as conn:
+        catalog = Catalog.build(load_enriched_tools(conn), load_dataflow_edges(conn))
+    indices = range(shard, config.conversations, SHARDS)
+    outcomes: list[Outcome] = []
+    started = time.perf_counter()
+    for variant in config.variants():
+        batch = synthesize(catalog, port, variant, base_seed=config.seed, indices=indices)
+        accepted = sum(o.accepted for o in batch)
+        context.log.info(f"shard {shard} {variant.variant}: {accepted}/{len(batch)} accepted")
+        outcomes += batch
+    elapsed = time.perf_counter() - started
+    with store.store().transaction() as conn:
+        delete_where(conn, "conversations", source="digit_tc", shard=shard)
+        delete_where(conn, "synthesis_attempts", shard=shard)
+        insert_rows(
+            conn,
+            "conversations",
+            [conversation_row(o.record, provenance, shard=shard) for o in outcomes if o.accepted and o.record],
+        )
+        insert_rows(conn, "synthesis_attempts", [row for o in outcomes for row in _attempt_rows(o, shard, provenance)])
+    accepted = Counter(o.variant for o in outcomes if o.accepted)
+    attempted = Counter(o.variant for o in outcomes)
+    rejections = Counter(f"{o.variant}:{o.reject_stage}" for o in outcomes if not o.accepted)
+    funnel = funnel_rows([(o.variant, e.turn, e.stage, e.accepted) for o in outcomes for e in o.events])
+    return dg.MaterializeResult(
+        metadata={
+            **{f"accepted_{variant}": count for variant, count in sorted(accepted.items())},
+            **{f"attempted_{variant}": count for variant, count in sorted(attempted.items())},
+            "rejections_by_stage": dg.MetadataValue.json(dict(sorted(rejections.items()))),
+            "funnel": dg.MetadataValue.md(funnel_markdown(funnel)),
+            "accepted_per_second": round(sum(accepted.values()) / elapsed, 1) if elapsed else 0.0,
+            "llm": port.label,
+        }
+    )
+
+
+def export_directory() -> Path:
+    return settings.data_dir() / "exports"
+
+
+@dg.asset(
+    group_name="export",
+    deps=[synthetic_conversations],
+    kinds={"json"},
+    description="Accepted conversations as chat-format JSONL (messages + tools), one file per variant.",
+)
+def conversation_exports(store: StoreResource) -> dg.MaterializeResult:
+    directory = export_directory()
+    with store.store().connect() as conn:
+        records = load_conversations(conn, source="digit_tc")
+    written = export_jsonl(records, directory)
+    return dg.MaterializeResult(
+        metadata={
+            "directory": dg.MetadataValue.path(str(directory)),
+            **{f"rows_{variant}": count for variant, (path, count) in sorted(written.items())},
+            "files": dg.MetadataValue.json({variant: str(path) for variant, (path, _) in sorted(written.items())}),
+        }
+    )
