@@ -23,8 +23,11 @@ def _prepare_dagster_home() -> str:
     return home
 
 
-def materialize_all(only: list[str] | None = None) -> int:
-    """Materialize every asset of the main sequence; returns the number of failed runs."""
+def materialize_all(only: list[str] | None = None, conversations: int | None = None) -> int:
+    """Materialize every asset of the main sequence; returns the number of failed runs.
+
+    ``conversations`` overrides how many conversations per variant synthesis attempts.
+    """
     _prepare_dagster_home()
     import dagster as dg
 
@@ -44,7 +47,12 @@ def materialize_all(only: list[str] | None = None) -> int:
             keys = partitions.get_partition_keys(dynamic_partitions_store=instance) if partitions else [None]
             for key in keys:
                 started = time.perf_counter()
-                result = job.execute_in_process(instance=instance, partition_key=key, raise_on_error=False)
+                result = job.execute_in_process(
+                    run_config=_run_config(job_name, conversations),
+                    instance=instance,
+                    partition_key=key,
+                    raise_on_error=False,
+                )
                 label = job_name + (f"[{key}]" if key else "")
                 status = "ok" if result.success else "FAILED"
                 print(f"{status:6} {label} ({time.perf_counter() - started:.1f}s, run {result.run_id})", flush=True)
@@ -52,14 +60,21 @@ def materialize_all(only: list[str] | None = None) -> int:
     return failures
 
 
+def _run_config(job_name: str, conversations: int | None) -> dict:
+    if job_name == "synthesize_shard" and conversations is not None:
+        return {"ops": {"synthetic_conversations": {"config": {"conversations": conversations}}}}
+    return {}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="digit-tc", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("materialize", help="materialize every asset on the configured LLM (offline by default)")
     run.add_argument("--job", action="append", help="run only these stage jobs (repeatable), in the given order")
+    run.add_argument("--conversations", type=int, help="conversations per variant to attempt (default: the asset's config)")
     args = parser.parse_args(argv)
     if args.command == "materialize":
-        failures = materialize_all(args.job)
+        failures = materialize_all(args.job, args.conversations)
         print(f"\nResults: DuckDB store {settings.default_database()}")
         print(f"Dagster runs: DAGSTER_HOME={os.environ['DAGSTER_HOME']} (see them with: dagster dev -w workspace.yaml)")
         return 1 if failures else 0
