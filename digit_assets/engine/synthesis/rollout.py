@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -397,12 +398,20 @@ def synthesize(
     *,
     base_seed: int,
     indices: Sequence[int],
+    workers: int = 1,
 ) -> list[Outcome]:
-    """Roll out the conversations with these indices. The seed of conversation ``i`` depends on
-    ``base_seed`` and ``i`` only, so every variant starts from the same scenario draw (paired ablations)."""
-    return [
-        ConversationBuilder(
-            catalog, llm, settings, derive_seed(base_seed, index), f"{settings.variant}-{base_seed}-{index:06d}"
-        ).build()
-        for index in indices
-    ]
+    """Roll out the conversations with these indices, in index order.
+
+    The seed of conversation ``i`` depends on ``base_seed`` and ``i`` only, so every variant starts
+    from the same scenario draw (paired ablations) and the result does not depend on ``workers``:
+    with a remote LLM, ``workers`` conversations are in flight at once, each one's steps in order.
+    """
+
+    def build(index: int) -> Outcome:
+        conversation_id = f"{settings.variant}-{base_seed}-{index:06d}"
+        return ConversationBuilder(catalog, llm, settings, derive_seed(base_seed, index), conversation_id).build()
+
+    if workers <= 1:
+        return [build(index) for index in indices]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="conversation") as pool:
+        return list(pool.map(build, indices))
