@@ -2,12 +2,15 @@
 
 Each role is one chat completion: the role's instructions as the system message, the request as
 JSON as the user message, and ``response_format`` carrying the response model's JSON Schema. The
-answer is validated by pydantic; anything else is :class:`LLMOutputInvalid`. The API key is held by
-the client only: never put in a label, a log line or an error message.
+answer is validated by pydantic; anything else (a body that is not JSON, no choices, no content, a
+content that does not match the model) is :class:`LLMOutputInvalid`. The API key is held by the
+client only: never put in a label, a log line, an error message or a returned value.
 """
 
 from __future__ import annotations
 
+import json
+from typing import Any
 from urllib.parse import urlsplit
 
 import openai
@@ -31,7 +34,7 @@ class OpenAIChatLLM:
     ):
         self.model = model
         self.temperature = temperature
-        self._host = urlsplit(base_url).netloc if base_url else "api.openai.com"
+        self._host = _host_of(base_url) if base_url else "api.openai.com"
         self._secret = api_key
         # Local servers (vLLM, Ollama, llama.cpp) accept any key; the client insists on one.
         self._client = openai.OpenAI(
@@ -43,7 +46,7 @@ class OpenAIChatLLM:
         return f"openai:{self.model}@{self._host}"
 
     def _redacted(self, text: str) -> str:
-        """Error texts may echo what was sent; the key is masked before they go anywhere."""
+        """Error texts and replies may echo what was sent; the key is masked before they go anywhere."""
         return text.replace(self._secret, "***") if self._secret else text
 
     def call(self, role: Role[Req, Resp], request: Req, *, seed: int) -> Resp:
@@ -56,7 +59,8 @@ class OpenAIChatLLM:
             "json_schema": {"name": role.name, "schema": role.response_model.model_json_schema(), "strict": False},
         }
         try:
-            completion = self._client.chat.completions.create(
+            # The raw body: the client's own parsing lets a malformed 200 through as AttributeError.
+            raw = self._client.chat.completions.with_raw_response.create(
                 model=self.model,
                 messages=messages,
                 temperature=self.temperature,
@@ -65,12 +69,30 @@ class OpenAIChatLLM:
             )
         except openai.OpenAIError as exc:
             raise LLMError(role.name, f"{type(exc).__name__}: {self._redacted(str(exc))}") from exc
-        if not completion.choices:
-            raise LLMOutputInvalid(role.name, "the server returned no choices")
-        content = completion.choices[0].message.content
-        if not content:
-            raise LLMOutputInvalid(role.name, "the server returned an empty message")
+        content = self._redacted(_message_content(role.name, raw.text))
         try:
             return role.response_model.model_validate_json(content)
         except ValidationError as exc:
             raise LLMOutputInvalid(role.name, f"response does not match {role.response_model.__name__}: {exc}") from exc
+
+
+def _host_of(base_url: str) -> str:
+    """Host and port only: a URL's user-info part may carry credentials."""
+    parts = urlsplit(base_url)
+    return f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
+
+
+def _message_content(role: str, body: str) -> str:
+    """The first choice's message text from a chat-completion body, checked step by step."""
+    try:
+        completion: Any = json.loads(body)
+    except ValueError as exc:
+        raise LLMOutputInvalid(role, f"the server's reply is not JSON: {exc}") from exc
+    choices = completion.get("choices") if isinstance(completion, dict) else None
+    if not isinstance(choices, list) or not choices:
+        raise LLMOutputInvalid(role, "the server returned no choices")
+    message = choices[0].get("message") if isinstance(choices[0], dict) else None
+    content = message.get("content") if isinstance(message, dict) else None
+    if not isinstance(content, str) or not content:
+        raise LLMOutputInvalid(role, "the server returned an empty message")
+    return content

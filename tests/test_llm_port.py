@@ -1,0 +1,190 @@
+"""The LLM port: the offline default's determinism, and the OpenAI implementation over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+
+import pytest
+
+from digit_assets.engine.llm import LLMError, LLMOutputInvalid, Role
+from digit_assets.engine.llm.offline import OfflineLLM, default_offline_llm
+from digit_assets.engine.llm.openai_chat import OpenAIChatLLM
+from digit_assets.engine.llm.roles import (
+    INFER_OUTPUT_SCHEMA,
+    JudgeResponse,
+    OutputSchemaRequest,
+    OutputSchemaResponse,
+)
+from tests.fake_openai_server import (
+    FakeOpenAIServer,
+    RecordedRequest,
+    Reply,
+    chat_completion,
+    completion_reply,
+    error_reply,
+)
+
+REQUEST = OutputSchemaRequest(tool_name="get_order", description="Get an order.", parameters={"type": "object"})
+SECRET = "sk-test-7c1e5b2a-never-print-me"
+VALID_ANSWER = {"output_schema": {"type": "object", "properties": {"order_id": {"type": "string"}}}}
+
+
+# --- Offline -----------------------------------------------------------------------------------------
+
+
+def _random_schema(request: OutputSchemaRequest, rng: random.Random) -> OutputSchemaResponse:
+    return OutputSchemaResponse(output_schema={"type": "object", "description": f"{request.tool_name}-{rng.random()}"})
+
+
+def test_offline_same_seed_and_request_give_the_same_answer():
+    llm = OfflineLLM({INFER_OUTPUT_SCHEMA.name: _random_schema})
+    assert llm.call(INFER_OUTPUT_SCHEMA, REQUEST, seed=7) == llm.call(INFER_OUTPUT_SCHEMA, REQUEST, seed=7)
+    # A fresh instance too: nothing is carried from call to call.
+    fresh = OfflineLLM({INFER_OUTPUT_SCHEMA.name: _random_schema})
+    assert fresh.call(INFER_OUTPUT_SCHEMA, REQUEST, seed=7) == llm.call(INFER_OUTPUT_SCHEMA, REQUEST, seed=7)
+
+
+def test_offline_answers_vary_with_the_seed_and_the_request():
+    llm = OfflineLLM({INFER_OUTPUT_SCHEMA.name: _random_schema})
+    by_seed = {llm.call(INFER_OUTPUT_SCHEMA, REQUEST, seed=seed).model_dump_json() for seed in range(5)}
+    assert len(by_seed) == 5
+    other = REQUEST.model_copy(update={"description": "Another description."})
+    assert llm.call(INFER_OUTPUT_SCHEMA, other, seed=0) != llm.call(INFER_OUTPUT_SCHEMA, REQUEST, seed=0)
+
+
+def test_offline_default_is_deterministic_and_labelled():
+    first = default_offline_llm().call(INFER_OUTPUT_SCHEMA, REQUEST, seed=1)
+    assert first == default_offline_llm().call(INFER_OUTPUT_SCHEMA, REQUEST, seed=2)  # its algorithm draws nothing
+    assert default_offline_llm().label == "offline"
+
+
+def test_offline_unknown_role_is_an_llm_error():
+    role = Role(name="no_such_role", instructions="", request_model=OutputSchemaRequest, response_model=OutputSchemaResponse)
+    with pytest.raises(LLMError, match="no_such_role"):
+        default_offline_llm().call(role, REQUEST, seed=0)
+
+
+def test_offline_handler_answering_the_wrong_model_is_invalid_output():
+    llm = OfflineLLM({INFER_OUTPUT_SCHEMA.name: lambda request, rng: JudgeResponse(accept=True)})
+    with pytest.raises(LLMOutputInvalid):
+        llm.call(INFER_OUTPUT_SCHEMA, REQUEST, seed=0)
+
+
+# --- OpenAI-compatible, over HTTP ------------------------------------------------------------------
+
+
+@pytest.fixture
+def server() -> Iterator[FakeOpenAIServer]:
+    with FakeOpenAIServer() as running:
+        yield running
+
+
+def _llm(server: FakeOpenAIServer, **kwargs) -> OpenAIChatLLM:
+    options = {"model": "fake-model", "base_url": server.base_url, "api_key": SECRET, "timeout_s": 10.0, "max_retries": 0}
+    return OpenAIChatLLM(**{**options, **kwargs})
+
+
+def _failure(llm: OpenAIChatLLM) -> LLMError:
+    with pytest.raises(LLMError) as caught:
+        llm.call(INFER_OUTPUT_SCHEMA, REQUEST, seed=3)
+    assert SECRET not in str(caught.value)
+    return caught.value
+
+
+def test_request_shape(server):
+    server.enqueue(completion_reply(json.dumps(VALID_ANSWER)))
+    seed = 2**40 + 5
+    _llm(server, temperature=0.25).call(INFER_OUTPUT_SCHEMA, REQUEST, seed=seed)
+    [request] = server.requests
+    assert (request.method, request.path) == ("POST", "/v1/chat/completions")
+    assert request.headers["authorization"] == f"Bearer {SECRET}"
+    body = request.body
+    assert body["model"] == "fake-model"
+    assert body["temperature"] == 0.25
+    assert body["seed"] == seed % (2**31 - 1)
+    system, user = body["messages"]
+    assert system["role"] == "system" and system["content"].startswith(INFER_OUTPUT_SCHEMA.instructions)
+    assert user["role"] == "user" and json.loads(user["content"]) == REQUEST.model_dump(mode="json")
+    response_format = body["response_format"]
+    assert response_format["type"] == "json_schema"
+    assert response_format["json_schema"]["name"] == INFER_OUTPUT_SCHEMA.name
+    assert response_format["json_schema"]["schema"] == OutputSchemaResponse.model_json_schema()
+
+
+def test_a_valid_reply_is_parsed_into_the_response_model(server):
+    server.enqueue(completion_reply(json.dumps(VALID_ANSWER)))
+    answer = _llm(server).call(INFER_OUTPUT_SCHEMA, REQUEST, seed=1)
+    assert answer == OutputSchemaResponse.model_validate(VALID_ANSWER)
+
+
+@pytest.mark.parametrize(
+    ("reply", "reason"),
+    [
+        (completion_reply('{"output_schema": {"type": "obj'), "does not match"),
+        (completion_reply('{"schema": {"type": "object"}}'), "does not match"),
+        (completion_reply('{"output_schema": "object"}'), "does not match"),
+        (Reply(body={**chat_completion(None), "choices": []}), "no choices"),
+        (Reply(body={key: value for key, value in chat_completion(None).items() if key != "choices"}), "no choices"),
+        (completion_reply(None), "empty message"),
+        (completion_reply(""), "empty message"),
+        (Reply(body='{"id": "chatcmpl-cut", "choices": [{"mess', headers={"Content-Type": "application/json"}), "not JSON"),
+        (Reply(body="<html>gateway</html>", headers={"Content-Type": "text/html"}), "not JSON"),
+    ],
+    ids=["truncated-content", "wrong-field", "wrong-type", "empty-choices", "no-choices", "null-content", "empty-content", "truncated-body", "html-body"],
+)
+def test_a_reply_that_does_not_fit_is_invalid_output(server, reply, reason):
+    server.enqueue(reply)
+    failure = _failure(_llm(server))
+    assert isinstance(failure, LLMOutputInvalid)
+    assert reason in failure.reason
+    assert len(server.requests) == 1  # a bad answer is not retried by the transport
+
+
+def test_repeated_server_errors_become_an_llm_error_after_the_retries(server):
+    server.respond_with(lambda request: error_reply(500, "overloaded", headers={"retry-after-ms": "1"}))
+    failure = _failure(_llm(server, max_retries=2))
+    assert type(failure) is LLMError
+    assert "InternalServerError" in failure.reason
+    assert len(server.requests) == 3
+
+
+def test_a_server_error_then_a_good_reply_succeeds(server):
+    server.enqueue(error_reply(503, headers={"retry-after-ms": "1"}), completion_reply(json.dumps(VALID_ANSWER)))
+    assert _llm(server, max_retries=1).call(INFER_OUTPUT_SCHEMA, REQUEST, seed=1) == OutputSchemaResponse.model_validate(VALID_ANSWER)
+    assert len(server.requests) == 2
+
+
+def test_an_unreachable_server_is_an_llm_error():
+    with FakeOpenAIServer() as stopped:
+        base_url = stopped.base_url
+    llm = OpenAIChatLLM(model="m", base_url=base_url, api_key=SECRET, timeout_s=2.0, max_retries=0)
+    assert type(_failure(llm)) is LLMError
+
+
+def test_the_api_key_is_sent_but_never_shown(server):
+    def echo_the_key(request: RecordedRequest) -> Reply:
+        token = request.headers["authorization"].removeprefix("Bearer ")
+        answer = {"output_schema": {"type": "object", "description": f"you sent {token}"}}
+        return completion_reply(json.dumps(answer))
+
+    llm = _llm(server)
+    assert SECRET not in llm.label
+    assert SECRET not in repr(llm)
+    server.respond_with(echo_the_key)
+    answer = llm.call(INFER_OUTPUT_SCHEMA, REQUEST, seed=1)
+    assert server.requests[0].headers["authorization"] == f"Bearer {SECRET}"
+    assert SECRET not in answer.model_dump_json()
+    assert answer.output_schema["description"] == "you sent ***"
+
+    server.respond_with(lambda request: error_reply(401, f"invalid key {SECRET}"))
+    assert "invalid key ***" in _failure(llm).reason
+    server.respond_with(lambda request: completion_reply(f'{{"output_schema": "{SECRET}"}}'))
+    assert isinstance(_failure(llm), LLMOutputInvalid)
+
+
+def test_the_label_names_model_and_host_without_credentials():
+    llm = OpenAIChatLLM(model="qwen", base_url="http://user:hunter2@127.0.0.1:8000/v1", api_key=SECRET)
+    assert llm.label == "openai:qwen@127.0.0.1:8000"
+    assert OpenAIChatLLM(model="gpt", api_key=SECRET).label == "openai:gpt@api.openai.com"
