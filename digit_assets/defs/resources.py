@@ -4,7 +4,6 @@ The LLM is the embedded offline default unless ``DIGIT_TC_LLM_PROVIDER=openai``;
 URL and key come from the environment through ``dg.EnvVar`` (the key is never logged or stored).
 """
 
-from __future__ import annotations
 
 import os
 from typing import Literal

@@ -1,6 +1,5 @@
 """Stage 1 of method.md: tool specs from many sources, enriched with output schemas, linked by data flow."""
 
-from __future__ import annotations
 
 import json
 
@@ -61,7 +60,7 @@ def tool_specs(context: dg.AssetExecutionContext, config: IngestionConfig, store
     source_file = context.partition_key
     root = settings.specs_dir()
     path = root / source_file
-    provenance = Provenance.for_config(context.run_id, 0, config.model_dump())
+    provenance = Provenance.for_config(context.run.run_id, 0, config.model_dump())
     with store.store().transaction() as conn:
         for table, column in (("tool_specs", "source_file"), ("source_files", "source_file")):
             delete_where(conn, table, **{column: source_file})
@@ -129,7 +128,7 @@ def enriched_tools(
     context: dg.AssetExecutionContext, config: EnrichmentConfig, store: StoreResource, llm: LLMResource
 ) -> dg.MaterializeResult:
     port = llm.build()
-    provenance = Provenance.for_config(context.run_id, config.seed, {**config.model_dump(), "llm": port.label})
+    provenance = Provenance.for_config(context.run.run_id, config.seed, {**config.model_dump(), "llm": port.label})
     with store.store().transaction() as conn:
         specs = load_tool_specs(conn, list_spec_files(settings.specs_dir()))
         enriched, rejections = enrich_tools(specs, port, seed=config.seed)
@@ -174,7 +173,7 @@ def dataflow_graph(context: dg.AssetExecutionContext, store: StoreResource) -> d
     with store.store().transaction() as conn:
         tools = load_enriched_tools(conn)
         graph = build_dataflow_graph(tools)
-        provenance = Provenance.for_config(context.run_id, 0, {"tools": sorted(t.spec.qualified_name for t in tools)})
+        provenance = Provenance.for_config(context.run.run_id, 0, {"tools": sorted(t.spec.qualified_name for t in tools)})
         conn.execute("DELETE FROM dataflow_edges")
         insert_rows(
             conn,

@@ -1,6 +1,5 @@
 """One check per property of the tool catalog, each with the metadata needed to act on it."""
 
-from __future__ import annotations
 
 import json
 

@@ -1,6 +1,5 @@
 """Notice new, changed and removed spec files and ingest just those (one partition per file)."""
 
-from __future__ import annotations
 
 import hashlib
 import json

@@ -1,6 +1,5 @@
 """Steps 1-11 of method.md as assets: conversations per shard (every variant side by side), then export."""
 
-from __future__ import annotations
 
 import time
 from collections import Counter
@@ -28,8 +27,8 @@ class SynthesisConfig(dg.Config):
 
     conversations: int = 1600
     seed: int = 2026
-    min_turns: int = 1
-    max_turns: int = 3
+    min_turns: int = 2
+    max_turns: int = 4
     min_calls: int = 2
     max_calls: int = 4
     min_tools: int = 3
@@ -89,7 +88,7 @@ def synthetic_conversations(
 ) -> dg.MaterializeResult:
     shard = int(context.partition_key)
     port = llm.build()
-    provenance = Provenance.for_config(context.run_id, config.seed, {**config.model_dump(), "llm": port.label, "shards": SHARDS})
+    provenance = Provenance.for_config(context.run.run_id, config.seed, {**config.model_dump(), "llm": port.label, "shards": SHARDS})
     with store.store().connect() as conn:
         catalog = Catalog.build(load_enriched_tools(conn), load_dataflow_edges(conn))
     indices = range(shard, config.conversations, SHARDS)

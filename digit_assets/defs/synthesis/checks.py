@@ -1,6 +1,5 @@
 """One check per property of the synthesized conversations (issue: synthesis, item 5)."""
 
-from __future__ import annotations
 
 import json
 from collections.abc import Callable

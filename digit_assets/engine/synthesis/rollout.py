@@ -21,7 +21,13 @@ from digit_assets.engine.llm import roles
 from digit_assets.engine.provenance import derive_seed
 from digit_assets.engine.records import ConversationRecord
 from digit_assets.engine.synthesis.model import ExecutedCall, Link, PlannedCall, Scenario, ToolView, Turn, TurnPlan
-from digit_assets.engine.synthesis.planning import choose_hidden, largest_connected_plan, plan_problems, sample_scenario
+from digit_assets.engine.synthesis.planning import (
+    choose_hidden,
+    has_plannable_flow,
+    largest_connected_plan,
+    plan_problems,
+    sample_scenario,
+)
 from digit_assets.engine.synthesis.recovery import choose_recovery_positions, wrong_call_problems
 from digit_assets.engine.synthesis.requests import request_problems
 from digit_assets.engine.synthesis.simulation import (
@@ -36,6 +42,8 @@ from digit_assets.engine.synthesis.verification import align_hidden, verificatio
 # Turn stages in the order a turn passes them; the funnel is reported in this order.
 TURN_STAGES = ("plan", "plan_filter", "request", "back_translation", "execution", "simulation", "summary")
 CONVERSATION_STAGES = ("scenario", "rollout", "termination_schema", "judge")
+TURN_RETRIES = 2
+"""Failed turns a conversation may drop (rolling back each time) before it stops short of its target."""
 
 
 def variant_name(hidden_calls: bool, back_translation: bool) -> str:
@@ -49,8 +57,8 @@ def variant_name(hidden_calls: bool, back_translation: bool) -> str:
 class SynthesisSettings:
     hidden_calls: bool = True
     back_translation: bool = True
-    min_turns: int = 1
-    max_turns: int = 3
+    min_turns: int = 2
+    max_turns: int = 4
     min_calls: int = 2
     max_calls: int = 4
     min_tools: int = 3
@@ -89,7 +97,7 @@ class Catalog:
         return cls(tools=views, links=links)
 
     def plannable_namespaces(self) -> list[str]:
-        return sorted(ns for ns in self.tools if self.links.get(ns))
+        return sorted(ns for ns in self.tools if has_plannable_flow(self.tools[ns], self.links.get(ns, [])))
 
 
 @dataclass
@@ -160,12 +168,18 @@ class ConversationBuilder:
             return self._reject("scenario", "no namespace has data flow to plan from")
         self.events.append(Event(None, "scenario", True))
         turns: list[Turn] = []
-        for index in range(self.rng.randint(self.settings.min_turns, self.settings.max_turns)):
+        target = self.rng.randint(self.settings.min_turns, self.settings.max_turns)
+        for _ in range(target + TURN_RETRIES):
+            if len(turns) == target:
+                break
+            index = len(turns)
             try:
                 turns.append(self._turn(scenario, turns, index))
             except TurnFailed as failure:
+                # Roll back to the last complete turn: the failed one is dropped and the next
+                # attempt plans from the conversation as it stood.
                 self.events.append(Event(index, failure.stage, False, failure.reason))
-                break  # roll back to the last complete turn
+                continue
             self.events.append(Event(index, "turn", True))
         if not turns:
             failed = self.events[-1]

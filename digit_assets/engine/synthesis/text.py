@@ -3,6 +3,7 @@ verifier and the judge so they agree on what "the request mentions X" means."""
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -38,9 +39,14 @@ def find_value(text: str, value: Any) -> int:
     if isinstance(value, (list, tuple)):
         positions = [find_value(text, item) for item in value]
         return -1 if not positions or min(positions) < 0 else min(positions)
-    pattern = r"(?<![\w-])" + re.escape(written) + r"(?![\w-]|\.\d)"
-    match = re.search(pattern, text, flags=re.IGNORECASE)
+    match = _token_pattern(written).search(text)
     return match.start() if match else -1
+
+
+@functools.lru_cache(maxsize=16_384)
+def _token_pattern(written: str) -> re.Pattern[str]:
+    """Compiled once per value: the conversations of a run mention the same values many times."""
+    return re.compile(r"(?<![\w-])" + re.escape(written) + r"(?![\w-]|\.\d)", flags=re.IGNORECASE)
 
 
 def humanize(name: str) -> str:

@@ -1,0 +1,455 @@
+"""Step 4: the offline request writer and the rules every request must pass.
+
+The scenario and the plan shapes here are shared with the back-translation tests.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import pytest
+
+from digit_assets.engine.llm.roles import WriteRequestRequest
+from digit_assets.engine.synthesis.model import ExecutedCall, Link, PlannedCall, Scenario, ToolView, TurnPlan
+from digit_assets.engine.synthesis.requests import (
+    ACTION_PHRASES,
+    MAX_REQUEST_CHARS,
+    bare_kind,
+    is_record,
+    render_value,
+    request_problems,
+    write_request_offline,
+)
+from digit_assets.engine.synthesis.text import find_value, is_mentionable, leaked_identifiers
+from digit_assets.engine.synthesis.values import ValueFactory
+
+TODAY = "2026-05-20"
+HIDDEN_FIRST = "Every value of the hidden calls comes before the first value of the explicit calls."
+
+ORDER_ROW = {
+    "type": "object",
+    "properties": {
+        "order_id": {"type": "string"},
+        "order_date": {"type": "string", "format": "date"},
+        "total": {"type": "number"},
+    },
+    "required": ["order_id", "order_date", "total"],
+}
+CUSTOMER = {
+    "type": "object",
+    "properties": {
+        "customer_id": {"type": "string"},
+        "name": {"type": "string"},
+        "email": {"type": "string", "format": "email"},
+    },
+    "required": ["customer_id", "name", "email"],
+}
+
+
+def _tool(name: str, description: str, properties: dict[str, Any], required: list[str], output: dict[str, Any]) -> ToolView:
+    return ToolView(
+        name=name,
+        description=description,
+        parameters={"type": "object", "properties": properties, "required": required},
+        output_schema=output,
+    )
+
+
+LIST_ORDERS = _tool(
+    "list_orders",
+    "List the orders placed on a date.",
+    {"date": {"type": "string", "format": "date"}, "status": {"type": "string", "enum": ["pending", "shipped", "delivered"]}},
+    ["date"],
+    {"type": "object", "properties": {"orders": {"type": "array", "minItems": 1, "items": ORDER_ROW}}, "required": ["orders"]},
+)
+GET_ORDER = _tool(
+    "get_order",
+    "Get one order by id, with its customer.",
+    {"order_id": {"type": "string"}},
+    ["order_id"],
+    {
+        "type": "object",
+        "properties": {"order_id": {"type": "string"}, "total": {"type": "number"}, "customer": CUSTOMER},
+        "required": ["order_id", "total", "customer"],
+    },
+)
+CANCEL_ORDER = _tool(
+    "cancel_order",
+    "Cancel an order that has not shipped.",
+    {
+        "order_id": {"type": "string"},
+        "reason": {"type": "string", "enum": ["changed_mind", "late_delivery", "duplicate_order"]},
+        "notify_customer": {"type": "boolean"},
+    },
+    ["order_id", "reason"],
+    {
+        "type": "object",
+        "properties": {"order_id": {"type": "string"}, "status": {"type": "string"}},
+        "required": ["order_id", "status"],
+    },
+)
+SEND_EMAIL = _tool(
+    "send_email",
+    "Send an email message.",
+    {
+        "email": {"type": "string", "format": "email"},
+        "subject": {"type": "string"},
+        "body": {"type": "string"},
+        "cc": {"type": "array", "items": {"type": "string", "format": "email"}},
+    },
+    ["email", "subject"],
+    {"type": "object", "properties": {"message_id": {"type": "string"}}, "required": ["message_id"]},
+)
+CREATE_REFUND = _tool(
+    "create_refund",
+    "Refund part or all of an order.",
+    {"order_id": {"type": "string"}, "amount": {"type": "number", "minimum": 0}},
+    ["order_id", "amount"],
+    {
+        "type": "object",
+        "properties": {"refund_id": {"type": "string"}, "amount": {"type": "number"}},
+        "required": ["refund_id", "amount"],
+    },
+)
+GET_CUSTOMER = _tool(
+    "get_customer",
+    "Get a customer's profile.",
+    {"customer_id": {"type": "string"}},
+    ["customer_id"],
+    CUSTOMER,
+)
+TOOLS = [LIST_ORDERS, GET_ORDER, CANCEL_ORDER, SEND_EMAIL, CREATE_REFUND, GET_CUSTOMER]
+
+
+def _link(src_tool: str, src_field: str, dst_tool: str, dst_param: str) -> Link:
+    return Link(src_tool=src_tool, src_field=src_field, dst_tool=dst_tool, dst_param=dst_param)
+
+
+LINKS = [
+    _link("list_orders", "orders[].order_id", "get_order", "order_id"),
+    _link("list_orders", "orders[].order_id", "cancel_order", "order_id"),
+    _link("list_orders", "orders[].order_id", "create_refund", "order_id"),
+    _link("get_order", "order_id", "cancel_order", "order_id"),
+    _link("get_order", "order_id", "create_refund", "order_id"),
+    _link("get_order", "customer.email", "send_email", "email"),
+    _link("get_order", "customer.customer_id", "get_customer", "customer_id"),
+    _link("get_customer", "email", "send_email", "email"),
+]
+SCENARIO = Scenario(namespace="shop", tools=TOOLS, links=LINKS, persona="Jane Doe, nurse at Acme Corp in Springfield", today=TODAY)
+PERSONAS = [
+    "Jane Doe, nurse at Acme Corp in Springfield",
+    "Omar Haddad, civil engineer at Blue Ltd in Leeds",
+    "Mei Lin, teacher at North School in Perth",
+    "Carlos Ruiz, chef at Casa Inc in Austin",
+]
+
+# Outputs of a first turn, for plans that continue it.
+EARLIER_CALLS = [
+    ExecutedCall(
+        ref="$1",
+        tool="list_orders",
+        arguments={"date": "2026-05-03"},
+        output={"orders": [{"order_id": "ORD-11111", "order_date": "2026-05-03", "total": 80.0}]},
+        turn=0,
+    ),
+    ExecutedCall(
+        ref="$2",
+        tool="get_order",
+        arguments={"order_id": "ORD-11111"},
+        output={
+            "order_id": "ORD-11111",
+            "total": 80.0,
+            "customer": {"customer_id": "CUS-22222", "name": "Jane Doe", "email": "jane.doe@example.com"},
+        },
+        turn=0,
+    ),
+]
+EARLIER_REQUESTS = ["Please look up my order from the date 2026-05-03."]
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A plan shape: calls whose ``None`` arguments get realistic literals, and the hidden refs."""
+
+    name: str
+    calls: tuple[tuple[str, str, dict[str, Any]], ...]
+    hidden: tuple[str, ...]
+    optional: tuple[str, ...] = ()  # "tool.param" literals added on about half the seeds
+    earlier: int = 0  # how many of EARLIER_CALLS came before (0: the first turn)
+
+
+SHAPES = [
+    Shape(
+        "cancel from a listing",
+        (("$1", "list_orders", {"date": None}), ("$2", "cancel_order", {"order_id": "$1.orders[0].order_id", "reason": None})),
+        ("$1",),
+        ("list_orders.status", "cancel_order.notify_customer"),
+    ),
+    Shape(
+        "email the customer of a listed order, lookup hidden",
+        (
+            ("$1", "list_orders", {"date": None}),
+            ("$2", "get_order", {"order_id": "$1.orders[0].order_id"}),
+            ("$3", "send_email", {"email": "$2.customer.email", "subject": None}),
+        ),
+        ("$1", "$2"),
+        ("send_email.body", "send_email.cc"),
+    ),
+    Shape(
+        "email the customer of a listed order, lookup explicit",
+        (
+            ("$1", "list_orders", {"date": None}),
+            ("$2", "get_order", {"order_id": "$1.orders[0].order_id"}),
+            ("$3", "send_email", {"email": "$2.customer.email", "subject": None}),
+        ),
+        ("$1",),
+        ("send_email.body",),
+    ),
+    Shape(
+        "email through the customer profile",
+        (
+            ("$1", "list_orders", {"date": None}),
+            ("$2", "get_order", {"order_id": "$1.orders[0].order_id"}),
+            ("$3", "get_customer", {"customer_id": "$2.customer.customer_id"}),
+            ("$4", "send_email", {"email": "$3.email", "subject": None}),
+        ),
+        ("$1", "$2"),
+    ),
+    Shape(
+        "refund and cancel a listed order",
+        (
+            ("$1", "list_orders", {"date": None}),
+            ("$2", "create_refund", {"order_id": "$1.orders[0].order_id", "amount": None}),
+            ("$3", "cancel_order", {"order_id": "$1.orders[0].order_id", "reason": None}),
+        ),
+        ("$1",),
+    ),
+    Shape(
+        "cancel an order by id and email its customer",
+        (
+            ("$1", "get_order", {"order_id": None}),
+            ("$2", "send_email", {"email": "$1.customer.email", "subject": None}),
+            ("$3", "cancel_order", {"order_id": "$1.order_id", "reason": None}),
+        ),
+        ("$1",),
+    ),
+    Shape(
+        "everything explicit",
+        (
+            ("$1", "list_orders", {"date": None}),
+            ("$2", "get_order", {"order_id": "$1.orders[0].order_id"}),
+            ("$3", "cancel_order", {"order_id": "$2.order_id", "reason": None}),
+        ),
+        (),
+    ),
+    Shape(
+        "refund and email after the first turn",
+        (
+            ("$3", "create_refund", {"order_id": "$2.order_id", "amount": None}),
+            ("$4", "send_email", {"email": "$2.customer.email", "subject": None}),
+        ),
+        (),
+        earlier=2,
+    ),
+    Shape(
+        "email the customer of an order listed in the first turn",
+        (
+            ("$2", "get_order", {"order_id": "$1.orders[0].order_id"}),
+            ("$3", "send_email", {"email": "$2.customer.email", "subject": None}),
+        ),
+        ("$2",),
+        ("send_email.body",),
+        earlier=1,
+    ),
+]
+SEEDS = range(40)
+
+
+def build_plan(shape: Shape, seed: int) -> TurnPlan:
+    """The shape with realistic literals drawn for ``seed`` (the way the planner draws them)."""
+    rng = random.Random(seed)
+    factory = ValueFactory(rng, date.fromisoformat(TODAY))
+    tools = {tool.name: tool for tool in TOOLS}
+    calls = []
+    for ref, tool_name, arguments in shape.calls:
+        properties = tools[tool_name].parameters["properties"]
+        filled = dict(arguments)
+        for option in shape.optional:
+            option_tool, param = option.split(".")
+            if option_tool == tool_name and rng.random() < 0.5:
+                filled[param] = None
+        for param, value in filled.items():
+            if value is None:
+                filled[param] = factory.value(properties[param], param)
+        calls.append(PlannedCall(ref=ref, tool=tool_name, arguments=filled))
+    return TurnPlan(calls=calls, hidden=list(shape.hidden))
+
+
+def write(plan: TurnPlan, seed: int, *, earlier: int = 0, persona: str | None = None) -> str:
+    scenario = SCENARIO if persona is None else SCENARIO.model_copy(update={"persona": persona})
+    request = WriteRequestRequest(scenario=scenario, plan=plan, earlier_requests=EARLIER_REQUESTS if earlier else [])
+    return write_request_offline(request, random.Random(seed)).request
+
+
+def written_cases():
+    for shape in SHAPES:
+        for seed in SEEDS:
+            plan = build_plan(shape, seed)
+            yield shape, seed, plan, write(plan, seed, earlier=shape.earlier, persona=PERSONAS[seed % len(PERSONAS)])
+
+
+# --- The writer ----------------------------------------------------------------------------------
+
+
+def test_written_requests_pass_the_rules_apart_from_an_occasional_context_first_layout() -> None:
+    verdicts = [request_problems(text, plan, SCENARIO) for _, _, plan, text in written_cases()]
+    assert all(problems in ([], [HIDDEN_FIRST]) for problems in verdicts), [p for p in verdicts if p not in ([], [HIDDEN_FIRST])]
+    refused = sum(1 for problems in verdicts if problems) / len(verdicts)
+    assert 0 < refused < 0.1  # the rule still bites: some users set the scene first
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda shape: shape.name)
+def test_every_literal_is_carried_hidden_calls_included(shape: Shape) -> None:
+    for seed in SEEDS:
+        plan = build_plan(shape, seed)
+        text = write(plan, seed, earlier=shape.earlier)
+        for call in plan.calls:
+            for param, value in call.literals().items():
+                if is_mentionable(value):
+                    assert find_value(text, value) >= 0, (call.ref, param, value, text)
+
+
+def test_requests_name_no_tool_no_parameter_and_leak_no_reference() -> None:
+    names = [tool.name for tool in TOOLS] + [p for tool in TOOLS for p in tool.parameters["properties"]]
+    for _, _, _, text in written_cases():
+        assert leaked_identifiers(text, names) == [], text
+        assert "$" not in text, text
+        assert len(text) < MAX_REQUEST_CHARS
+
+
+def test_hidden_calls_are_not_described() -> None:
+    """The verbs that would ask for a hidden call's action never appear, unless an explicit call shares them."""
+    from digit_assets.engine.enrich import parse_tool_name
+
+    def verbs_of(tool_name: str) -> set[str]:
+        name = parse_tool_name(tool_name)
+        return {*ACTION_PHRASES.get(name.action, ()), *([name.verb] if name.verb else [])}
+
+    for _, _, plan, written in written_cases():
+        text = re.sub(r'"[^"]*"', "", written)  # quoted values are the user's data, not their wording
+        explicit_verbs = {verb for call in plan.calls if call.ref not in plan.hidden for verb in verbs_of(call.tool)}
+        for call in plan.calls:
+            if call.ref in plan.hidden:
+                for verb in verbs_of(call.tool) - explicit_verbs:
+                    assert not re.search(rf"\b{verb}\b", text, re.IGNORECASE), (call.tool, verb, text)
+
+
+def test_explicit_goals_are_stated_by_verb_and_object() -> None:
+    plan = build_plan(SHAPES[0], 3)
+    for seed in SEEDS:
+        text = write(plan, seed).lower()
+        assert "cancel" in text and "order" in text
+
+
+def test_the_same_plan_reads_differently_across_seeds() -> None:
+    plan = build_plan(SHAPES[2], 0)  # two explicit goals, one hidden lookup
+    texts = {write(plan, seed, persona=PERSONAS[seed % len(PERSONAS)]) for seed in range(30)}
+    assert len(texts) >= 25
+    openings = {text.split()[0] for text in texts}
+    assert len(openings) >= 4
+    joined = " ".join(texts)
+    assert "then" in joined and "after that" in joined  # several connectors
+
+
+def test_voices_differ_between_personas_and_hold_within_one() -> None:
+    plan = build_plan(SHAPES[0], 0)
+    by_persona = {persona: {write(plan, seed, persona=persona) for seed in range(12)} for persona in PERSONAS}
+    formal_marks = ("Thank you", "Would you kindly", "Could you please", "I would like")
+    formal = {persona for persona, texts in by_persona.items() if any(m in t for t in texts for m in formal_marks)}
+    assert 0 < len(formal) < len(PERSONAS)
+    for persona in formal:  # a formal persona never sounds casual
+        assert not any(t.startswith(("Hey", "Hi")) for t in by_persona[persona])
+
+
+def test_later_turns_continue_the_conversation() -> None:
+    shape = next(s for s in SHAPES if s.name == "refund and email after the first turn")
+    for seed in SEEDS:
+        plan = build_plan(shape, seed)
+        text = write(plan, seed, earlier=shape.earlier)
+        assert not text.startswith(("Hello", "Hi", "Hey", "Good", "Dear")), text
+        assert re.search(r"\b(that|the same) (order|refund|email)\b", text), text  # the object of the earlier turn
+
+
+def test_values_read_as_users_type_them() -> None:
+    assert render_value("2026-05-03") == "2026-05-03" and bare_kind("2026-05-03") == "date"
+    assert render_value("ORD-12345") == "ORD-12345" and bare_kind("ORD-12345") == "id"
+    assert render_value(12.5) == "12.5"
+    assert render_value("late_delivery") == '"late_delivery"'
+    assert render_value('say "hi"') == "'say \"hi\"'"
+    assert render_value(["a@x.com", "b@y.com", "c@z.com"]) == "a@x.com, b@y.com and c@z.com"
+    items = [{"product_id": "P1", "quantity": 2}, {"product_id": "P7", "quantity": 1}]
+    assert is_record(items) and not is_record([{"nested": {"a": 1}}])
+    assert render_value(items) == "(product id P1, quantity 2) and (product id P7, quantity 1)"
+
+
+def test_writing_is_deterministic_per_seed() -> None:
+    plan = build_plan(SHAPES[3], 5)
+    assert write(plan, 9) == write(plan, 9)
+
+
+# --- The rules -----------------------------------------------------------------------------------
+
+CANCEL_PLAN = TurnPlan(
+    calls=[
+        PlannedCall(ref="$1", tool="list_orders", arguments={"date": "2026-05-03"}),
+        PlannedCall(ref="$2", tool="cancel_order", arguments={"order_id": "$1.orders[0].order_id", "reason": "late_delivery"}),
+    ],
+    hidden=["$1"],
+)
+GOOD = 'Please cancel my order with the reason "late_delivery". It\'s the one from the date 2026-05-03.'
+
+
+def test_a_well_formed_request_is_accepted() -> None:
+    assert request_problems(GOOD, CANCEL_PLAN, SCENARIO) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Please run cancel_order with the reason late_delivery for the date 2026-05-03.", "names the tool cancel_order"),
+        ('Please cancel my order, order_id unknown, reason "late_delivery", date 2026-05-03.', "names the parameter order_id"),
+        ('Please cancel $1 with the reason "late_delivery" and the date 2026-05-03.', "leaks the call reference $1"),
+        ('Please cancel my order with the reason "late_delivery".', "does not mention the value '2026-05-03'"),
+        ('For the date 2026-05-03: please cancel my order with the reason "late_delivery".', "hidden calls comes before"),
+        ("   ", "The request is empty."),
+        (GOOD + " " + "x" * MAX_REQUEST_CHARS, "characters long"),
+    ],
+    ids=["tool name", "parameter name", "reference leak", "missing value", "hidden values first", "empty", "too long"],
+)
+def test_each_rule_rejects_a_crafted_bad_request(text: str, expected: str) -> None:
+    problems = request_problems(text, CANCEL_PLAN, SCENARIO)
+    assert any(expected in problem for problem in problems), problems
+
+
+def test_the_missing_value_rule_names_the_value_and_its_call() -> None:
+    problems = request_problems('Cancel my order with the reason "late_delivery".', CANCEL_PLAN, SCENARIO)
+    assert problems == ["The request does not mention the value '2026-05-03' (date of the hidden call $1 list_orders)."]
+
+
+def test_hidden_values_among_explicit_ones_pass_the_order_rule() -> None:
+    plan = TurnPlan(
+        calls=[
+            PlannedCall(ref="$1", tool="list_orders", arguments={"date": "2026-05-03"}),
+            PlannedCall(ref="$2", tool="create_refund", arguments={"order_id": "$1.orders[0].order_id", "amount": 20}),
+            PlannedCall(ref="$3", tool="cancel_order", arguments={"order_id": "$1.orders[0].order_id", "reason": "late_delivery"}),
+        ],
+        hidden=["$1"],
+    )
+    interleaved = 'Refund 20 as the amount for the date 2026-05-03 and cancel it with the reason "late_delivery".'
+    assert request_problems(interleaved, plan, SCENARIO) == []
+    first = 'For the date 2026-05-03, refund 20 as the amount and cancel it with the reason "late_delivery".'
+    assert request_problems(first, plan, SCENARIO) == [HIDDEN_FIRST]
