@@ -1,0 +1,152 @@
+"""One check per property of the stored baselines (issue 4, item 4)."""
+
+
+import json
+from collections.abc import Callable
+
+import dagster as dg
+from pydantic import ValidationError
+
+from digit_assets.defs.baselines.assets import imported_baselines, stateful_search_baselines
+from digit_assets.defs.resources import StoreResource
+from digit_assets.engine.baselines.audit import schema_problems, structure_problems, ungrounded_ids
+from digit_assets.engine.baselines.search import recoveries
+from digit_assets.engine.records import ConversationRecord
+
+
+def _records(store: StoreResource, source: str) -> tuple[list[ConversationRecord], list[str]]:
+    """Stored rows of one source parsed as records; rows that do not parse are reported, not raised."""
+    with store.store().connect() as conn:
+        rows = conn.execute(
+            "SELECT conversation_id, source, variant, domain, messages, tools, meta FROM conversations"
+            " WHERE source = ? ORDER BY conversation_id",
+            [source],
+        ).fetchall()
+    records, problems = [], []
+    for conversation_id, source_, variant, domain, messages, tools, meta in rows:
+        try:
+            records.append(
+                ConversationRecord(
+                    conversation_id=conversation_id,
+                    source=source_,
+                    variant=variant,
+                    domain=domain,
+                    messages=json.loads(messages),
+                    tools=json.loads(tools),
+                    meta=json.loads(meta),
+                )
+            )
+        except ValidationError as error:
+            problems.append(f"{conversation_id}: {error.errors()[0]['msg']}")
+    return records, problems
+
+
+def _audit(records: list[ConversationRecord], problems: list[str], find: Callable[[ConversationRecord], list[str]]) -> dg.AssetCheckResult:
+    problems = problems + [problem for record in records for problem in find(record)]
+    return dg.AssetCheckResult(
+        passed=bool(records) and not problems,
+        metadata={
+            "conversations": len(records),
+            "problems": len(problems),
+            "conversations_failing": len({p.split(":", 1)[0].split(" ", 1)[0] for p in problems}),
+            "examples": dg.MetadataValue.json(problems[:20]),
+        },
+    )
+
+
+@dg.asset_check(
+    asset=stateful_search_baselines,
+    description="Stored stateful-search conversations parse as records, every call is answered, every turn closed.",
+)
+def stateful_baselines_are_well_formed(store: StoreResource) -> dg.AssetCheckResult:
+    records, problems = _records(store, "stateful_search")
+    return _audit(records, problems, lambda record: structure_problems(record, complete=True))
+
+
+@dg.asset_check(
+    asset=stateful_search_baselines,
+    description="Every call and every real output validates against its environment's input and output schemas.",
+)
+def stateful_baselines_match_schemas(store: StoreResource) -> dg.AssetCheckResult:
+    records, problems = _records(store, "stateful_search")
+    return _audit(records, problems, schema_problems)
+
+
+@dg.asset_check(
+    asset=stateful_search_baselines,
+    description="Ids are discovered: every id argument appeared in an earlier tool output, never only in the user's words.",
+)
+def stateful_baselines_discover_ids(store: StoreResource) -> dg.AssetCheckResult:
+    records, problems = _records(store, "stateful_search")
+    return _audit(records, problems, ungrounded_ids)
+
+
+@dg.asset_check(
+    asset=stateful_search_baselines,
+    description="Each domain's stateful-search output holds real tool errors and recoveries from them.",
+)
+def stateful_baselines_have_recoveries(store: StoreResource) -> dg.AssetCheckResult:
+    records, _ = _records(store, "stateful_search")
+    per_domain: dict[str, dict[str, int]] = {}
+    for record in records:
+        counts = per_domain.setdefault(record.domain or "", {"conversations": 0, "with_errors": 0, "errors": 0, "recoveries": 0})
+        counts["conversations"] += 1
+        counts["with_errors"] += bool(record.n_errors())
+        counts["errors"] += record.n_errors()
+        counts["recoveries"] += recoveries(record.messages)
+    lines = ["| domain | conversations | with errors | errors | recoveries |", "|---|---|---|---|---|"]
+    lines += [f"| {d} | {c['conversations']} | {c['with_errors']} | {c['errors']} | {c['recoveries']} |" for d, c in sorted(per_domain.items())]
+    return dg.AssetCheckResult(
+        passed=bool(per_domain) and all(c["errors"] > 0 and c["recoveries"] > 0 for c in per_domain.values()),
+        metadata={"per_domain": dg.MetadataValue.md("\n".join(lines))},
+    )
+
+
+@dg.asset_check(
+    asset=stateful_search_baselines,
+    description="Stored conversations per source, variant and domain; every searched domain has conversations.",
+)
+def baseline_counts(store: StoreResource) -> dg.AssetCheckResult:
+    with store.store().connect() as conn:
+        rows = conn.execute(
+            "SELECT source, variant, coalesce(domain, '-'), count(*) FROM conversations"
+            " GROUP BY ALL ORDER BY source, variant, 3"
+        ).fetchall()
+        attempts = conn.execute(
+            "SELECT domain, count(*) FILTER (WHERE status = 'solved'), count(*) FILTER (WHERE status = 'unsolved')"
+            " FROM baseline_attempts GROUP BY domain ORDER BY domain"
+        ).fetchall()
+    stored = {domain: n for source, _, domain, n in rows if source == "stateful_search"}
+    empty = [domain for domain, _, _ in attempts if not stored.get(domain)]
+    table = "| source | variant | domain | conversations |\n|---|---|---|---|\n" + "".join(f"| {s} | {v} | {d} | {n} |\n" for s, v, d, n in rows)
+    return dg.AssetCheckResult(
+        passed=bool(attempts) and not empty,
+        metadata={
+            "by_source": dg.MetadataValue.md(table),
+            "turns_per_domain": dg.MetadataValue.json({d: {"solved": s, "unsolved": u} for d, s, u in attempts}),
+            "searched_domains_without_conversations": dg.MetadataValue.json(empty),
+        },
+    )
+
+
+@dg.asset_check(asset=imported_baselines, description="Imported trajectories parse as records with well-formed chat structure.")
+def imported_baselines_are_well_formed(store: StoreResource) -> dg.AssetCheckResult:
+    records, problems = _records(store, "import")
+    return _audit(records, problems, lambda record: structure_problems(record, complete=False))
+
+
+@dg.asset_check(asset=imported_baselines, description="Records quarantined by the importers, per file, with the first reasons.")
+def imported_baselines_quarantine(store: StoreResource) -> dg.AssetCheckResult:
+    with store.store().connect() as conn:
+        rows = conn.execute("SELECT source, count(*) FROM quarantine WHERE stage = 'import' GROUP BY source ORDER BY source").fetchall()
+        reasons = conn.execute("SELECT reason FROM quarantine WHERE stage = 'import' ORDER BY source, position LIMIT 20").fetchall()
+    table = "| file | quarantined |\n|---|---|\n" + "".join(f"| {source} | {n} |\n" for source, n in rows)
+    return dg.AssetCheckResult(
+        passed=not rows,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "quarantined": sum(n for _, n in rows),
+            "by_file": dg.MetadataValue.md(table),
+            "first_reasons": dg.MetadataValue.json([r[0] for r in reasons]),
+        },
+    )

@@ -1,0 +1,1 @@
+"""Stateful baselines: executable environments, stateful search over them, importers of public trajectories."""
