@@ -1,0 +1,457 @@
+"""Per-conversation fidelity features, computed from the flat tables identically for every source.
+
+Everything here is vectorized over all conversations at once: the call table is sorted by
+conversation and position, and per-conversation values are numpy reductions (``bincount``,
+``reduceat``) into arrays indexed by the conversation's row. The only Python loop is the longest-path
+sweep, which runs once per call *position* (conversation length), never once per conversation.
+
+Definitions (a *call* is a node; an *edge* is a data flow from :mod:`analytics.extract`):
+
+- dependency graph: ``nodes`` calls; ``edges``; ``depth`` the number of edges on the longest path
+  (0 without edges); ``max_fan_in`` / ``max_fan_out`` the largest in- / out-degree; ``roots`` calls
+  that feed others but consume no earlier output (where discovered data enters); ``cross_turn_edges``;
+  ``discovered_share`` the share of calls with an informative argument that is not in the user text
+  (the call needed something the user never said); motif counts over the nodes' degrees:
+  ``chain_motifs`` = a->b->c paths = sum in*out, ``fan_in_motifs`` = pairs converging on one call =
+  sum C(in, 2), ``fan_out_motifs`` = pairs fed by one call = sum C(out, 2).
+- state transitions, per turn (a turn is one request: START, its calls in order, END; a turn with
+  no call is START->END): ``rw_bigrams`` over read/write classes (tool-agnostic, comparable across
+  sources) and ``tool_bigrams:<domain>`` over tool names, only for conversations with a domain (tool
+  names are only comparable inside a shared namespace).
+- recovery: an error is *recovered* when the first successful call after it in the same turn is the
+  same tool or the same intent (same read/write class and the same argument names: a neighbouring
+  tool taking the same arguments is the typical confusion); *moved_on* when that first success is
+  something else; *abandoned* when no call of the turn succeeds after it. ``recovery_length`` is the
+  number of calls from the error to its fix (1 = the very next call). ``error_rate`` is errors per call.
+- sequence: ``turns``, ``calls_per_turn`` and the Shannon entropy in bits of the
+  conversation's tool-name unigrams, bigrams and trigrams (calls in order across turns; undefined
+  when the conversation has fewer than n calls).
+
+Undefined per-conversation values (a share without a denominator) are null, never zero.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+from scipy.special import entr
+
+from analytics.extract import FlatTables
+
+GRAPH_FEATURES: tuple[str, ...] = (
+    "nodes", "edges", "depth", "max_fan_in", "max_fan_out", "roots", "cross_turn_edges",
+    "chain_motifs", "fan_in_motifs", "fan_out_motifs", "discovered_share",
+)
+SEQUENCE_FEATURES: tuple[str, ...] = ("turns", "calls_per_turn", "unigram_entropy", "bigram_entropy", "trigram_entropy")
+RECOVERY_FEATURES: tuple[str, ...] = ("errors", "error_rate", "recovered_share", "abandoned", "recovery_length_mean")
+NUMERIC_FEATURES: tuple[str, ...] = GRAPH_FEATURES + SEQUENCE_FEATURES + RECOVERY_FEATURES
+INTEGER_FEATURES: tuple[str, ...] = (
+    "nodes", "edges", "depth", "max_fan_in", "max_fan_out", "roots", "cross_turn_edges",
+    "chain_motifs", "fan_in_motifs", "fan_out_motifs", "turns", "errors", "abandoned",
+)
+RW_BIGRAMS = "rw_bigrams"
+TOOL_BIGRAMS_PREFIX = "tool_bigrams:"
+CALL_OUTCOMES = "call_outcomes"
+ERROR_OUTCOMES = "error_outcomes"
+RECOVERY_LENGTH = "recovery_length"
+FAMILIES: dict[str, str] = {
+    **{name: "dependency_graph" for name in GRAPH_FEATURES},
+    **{name: "sequence" for name in SEQUENCE_FEATURES},
+    **{name: "recovery" for name in RECOVERY_FEATURES},
+    RW_BIGRAMS: "transitions",
+    CALL_OUTCOMES: "recovery",
+    ERROR_OUTCOMES: "recovery",
+    RECOVERY_LENGTH: "recovery",
+}
+STATES: tuple[str, ...] = ("START", "read", "write", "END")
+OUTCOMES: tuple[str, ...] = ("recovered", "moved_on", "abandoned")
+_RECOVERED, _MOVED_ON, _ABANDONED = range(3)
+_KEYS = ("conversation_id", "source", "variant", "domain")
+
+
+def family_of(metric: str) -> str:
+    """The feature family a metric belongs to: dependency_graph, transitions, recovery or sequence."""
+    return "transitions" if metric.startswith(TOOL_BIGRAMS_PREFIX) else FAMILIES[metric]
+
+
+@dataclass(frozen=True)
+class FidelityFeatures:
+    """Per-conversation features plus per-conversation counts of the pooled categorical distributions.
+
+    - ``conversations``: ``conv`` (row number), the keys and :data:`NUMERIC_FEATURES`, sorted by
+      variant then conversation id, so a variant is one contiguous block of rows;
+    - ``counts``: ``conv, category_id, count``, one row per conversation and category it has;
+    - ``categories``: ``category_id, distribution, category``; a distribution's ids are contiguous.
+    """
+
+    conversations: pl.DataFrame
+    counts: pl.DataFrame
+    categories: pl.DataFrame
+
+    def pooled(self, distribution: str) -> pl.DataFrame:
+        """A distribution's counts summed per variant: ``variant, category, count, share``."""
+        labels = self.categories.filter(pl.col("distribution") == distribution).select("category_id", "category")
+        return (
+            self.counts.join(labels, on="category_id")
+            .join(self.conversations.select("conv", "variant"), on="conv")
+            .group_by("variant", "category")
+            .agg(pl.col("count").sum())
+            .with_columns(share=pl.col("count") / pl.col("count").sum().over("variant"))
+            .sort("variant", "category")
+        )
+
+
+def compute_features(tables: FlatTables) -> FidelityFeatures:
+    """All features of all conversations in the flat tables (any mix of sources and variants).
+
+    Call positions must be 0..n-1 per conversation, as :func:`analytics.extract.extract` writes them.
+    """
+    conversations = (
+        tables.conversations.select(*_KEYS, turns=pl.col("n_turns").cast(pl.Int64))
+        .sort("variant", "conversation_id")
+        .with_row_index("conv")
+    )
+    arrays = _CallArrays.of(tables.calls, conversations)
+    source, target, cross_turn = _edge_nodes(tables.edges, conversations, arrays)
+    outcome, length = _error_outcomes(arrays)
+    values = {
+        **_graph_features(arrays, source, target, cross_turn),
+        **_sequence_features(arrays),
+        **_recovery_features(arrays, outcome, length),
+    }
+    features = conversations.select("conv", *_KEYS).with_columns(
+        pl.Series(name, values[name], dtype=pl.Int64 if name in INTEGER_FEATURES else pl.Float64, nan_to_null=True)
+        for name in NUMERIC_FEATURES
+    )
+    counts, categories = _assemble([*_transition_counts(arrays), *_outcome_counts(arrays, outcome, length)])
+    return FidelityFeatures(features, counts, categories)
+
+
+@dataclass(frozen=True)
+class _CallArrays:
+    """The call table (sorted by conversation and position) as numpy arrays, plus per-conversation sizes."""
+
+    conv: np.ndarray
+    turn: np.ndarray
+    position: np.ndarray
+    is_error: np.ndarray
+    is_write: np.ndarray
+    signature: np.ndarray
+    tool: np.ndarray
+    tool_names: list[str]
+    discovered: np.ndarray
+    n_calls: np.ndarray
+    first_call: np.ndarray
+    turns: np.ndarray
+    domain: np.ndarray
+    domain_names: list[str]
+
+    @classmethod
+    def of(cls, calls: pl.DataFrame, conversations: pl.DataFrame) -> _CallArrays:
+        """Calls of known conversations, ordered by conversation row and position (gathered column by
+        column: cheaper in time and memory than joining and sorting the whole frame)."""
+        conv = _conversation_rows(calls["conversation_id"], conversations)
+        position = calls["position"].to_numpy().astype(np.int64)
+        known = np.flatnonzero(conv >= 0)
+        order = known[np.argsort((conv[known] << 32) | position[known], kind="stable")]
+        conv = conv[order]
+        n_calls = np.bincount(conv, minlength=conversations.height)
+        tool, tool_names = _dense_codes(calls["tool"])
+        domain, domain_names = _dense_codes(conversations["domain"])
+        return cls(
+            conv=conv,
+            turn=calls["turn"].to_numpy()[order].astype(np.int32),
+            position=position[order].astype(np.int32),
+            is_error=calls["is_error"].to_numpy()[order].astype(bool),
+            is_write=calls["is_write"].to_numpy()[order].astype(bool),
+            signature=calls["arg_signature"].to_numpy()[order],
+            tool=tool[order],
+            tool_names=tool_names,
+            discovered=(calls["n_args_in_user_text"] < calls["n_args_informative"]).to_numpy()[order],
+            n_calls=n_calls,
+            first_call=np.cumsum(n_calls) - n_calls,
+            turns=conversations["turns"].to_numpy().astype(np.int64),
+            domain=domain,
+            domain_names=domain_names,
+        )
+
+    @property
+    def n(self) -> int:
+        return self.conv.size
+
+    def total(self, weights: np.ndarray) -> np.ndarray:
+        """Per-conversation sum of a per-call value."""
+        return np.bincount(self.conv, weights=weights, minlength=self.n_calls.size)
+
+    def largest(self, values: np.ndarray) -> np.ndarray:
+        """Per-conversation maximum of a non-negative per-call value (0 without calls)."""
+        result = np.zeros(self.n_calls.size, dtype=values.dtype)
+        has_calls = self.n_calls > 0
+        if self.n:
+            result[has_calls] = np.maximum.reduceat(values, self.first_call[has_calls])
+        return result
+
+    def last_of_turn(self) -> np.ndarray:
+        """Calls after which their turn ends (the next call is in another turn or conversation)."""
+        last = np.ones(self.n, dtype=bool)
+        last[:-1] = (self.conv[1:] != self.conv[:-1]) | (self.turn[1:] != self.turn[:-1])
+        return last
+
+
+def _dense_codes(column: pl.Series) -> tuple[np.ndarray, list[str]]:
+    """0..k-1 codes of a string column (nulls -> -1) and the string of each code."""
+    physical = column.cast(pl.Categorical).to_physical()
+    present = physical.drop_nulls().unique().sort()
+    lookup = np.full(int(present.max()) + 1 if present.len() else 1, -1, dtype=np.int64)
+    lookup[present.to_numpy()] = np.arange(present.len())
+    codes = np.where(physical.is_null().to_numpy(), -1, lookup[physical.fill_null(0).to_numpy()])
+    example = np.zeros(present.len(), dtype=np.int64)
+    example[codes[codes >= 0]] = np.flatnonzero(codes >= 0)
+    return codes, column.gather(example).to_list()
+
+
+def _conversation_rows(conversation_ids: pl.Series, conversations: pl.DataFrame) -> np.ndarray:
+    """The ``conv`` row of each id (-1 for ids the conversations table does not have).
+
+    The flat tables list a conversation's rows together, so ids are joined once per run of equal ids."""
+    if conversation_ids.is_empty():
+        return np.zeros(0, dtype=np.int64)
+    run_starts = np.flatnonzero(conversation_ids.ne_missing(conversation_ids.shift(1)).fill_null(True).to_numpy())
+    runs = conversation_ids.gather(run_starts).to_frame("conversation_id").join(
+        conversations.select("conversation_id", "conv"), on="conversation_id", how="left", maintain_order="left"
+    )
+    run_rows = runs["conv"].cast(pl.Int64).fill_null(-1).to_numpy()
+    return np.repeat(run_rows, np.diff(np.append(run_starts, conversation_ids.len())))
+
+
+def _edge_nodes(
+    edges: pl.DataFrame, conversations: pl.DataFrame, arrays: _CallArrays
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Edges as (producer, consumer) call rows; edges of unknown conversations or calls, or pointing
+    backwards (only corrupt input has them, and a cycle would make depth undefined) are dropped."""
+    conv = _conversation_rows(edges["conversation_id"], conversations)
+    producer = edges["producer"].to_numpy().astype(np.int64)
+    consumer = edges["consumer"].to_numpy().astype(np.int64)
+    valid = (conv >= 0) & (producer >= 0) & (producer < consumer)
+    valid &= consumer < arrays.n_calls[np.maximum(conv, 0)]
+    conv, producer, consumer = conv[valid], producer[valid], consumer[valid]
+    return (
+        arrays.first_call[conv] + producer,
+        arrays.first_call[conv] + consumer,
+        edges["cross_turn"].to_numpy().astype(bool)[valid],
+    )
+
+
+def _longest_path_levels(source: np.ndarray, target: np.ndarray, position: np.ndarray) -> np.ndarray:
+    """Edges on the longest path ending at each call.
+
+    Producers always sit at an earlier position than their consumers, so sweeping the edges by the
+    consumer's position finalizes every producer's level before it is read: one pass per position.
+    """
+    level = np.zeros(position.size, dtype=np.int64)
+    if source.size == 0:
+        return level
+    consumer_position = position[target]
+    sort_key = consumer_position.astype(np.uint16) if consumer_position.max() < 2**16 else consumer_position
+    order = np.argsort(sort_key, kind="stable")
+    source, target = source[order], target[order]
+    boundaries = np.flatnonzero(np.diff(consumer_position[order])) + 1
+    for sources, targets in zip(np.split(source, boundaries), np.split(target, boundaries)):
+        np.maximum.at(level, targets, level[sources] + 1)
+    return level
+
+
+def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """numerator / denominator, NaN (null) where the denominator is 0."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denominator > 0, numerator / np.maximum(denominator, 1), np.nan)
+
+
+def _graph_features(
+    arrays: _CallArrays, source: np.ndarray, target: np.ndarray, cross_turn: np.ndarray
+) -> dict[str, np.ndarray]:
+    in_degree = np.bincount(target, minlength=arrays.n)
+    out_degree = np.bincount(source, minlength=arrays.n)
+    edge_conv = arrays.conv[target]
+    n_conv = arrays.n_calls.size
+    return {
+        "nodes": arrays.n_calls,
+        "edges": np.bincount(edge_conv, minlength=n_conv),
+        "depth": arrays.largest(_longest_path_levels(source, target, arrays.position)),
+        "max_fan_in": arrays.largest(in_degree),
+        "max_fan_out": arrays.largest(out_degree),
+        "roots": arrays.total((in_degree == 0) & (out_degree > 0)),
+        "cross_turn_edges": np.bincount(edge_conv, weights=cross_turn, minlength=n_conv),
+        "chain_motifs": arrays.total(in_degree * out_degree),
+        "fan_in_motifs": arrays.total(in_degree * (in_degree - 1) // 2),
+        "fan_out_motifs": arrays.total(out_degree * (out_degree - 1) // 2),
+        "discovered_share": _ratio(arrays.total(arrays.discovered), arrays.n_calls),
+    }
+
+
+def _error_outcomes(arrays: _CallArrays) -> tuple[np.ndarray, np.ndarray]:
+    """Per call: outcome code of an error (-1 for a successful call) and its recovery length (0 unless recovered)."""
+    index = np.arange(arrays.n)
+    success_at = np.where(arrays.is_error, arrays.n, index)
+    next_success = np.minimum.accumulate(success_at[::-1])[::-1]
+    fix = np.minimum(next_success, max(arrays.n - 1, 0))
+    found = (next_success < arrays.n) & (arrays.conv[fix] == arrays.conv) & (arrays.turn[fix] == arrays.turn)
+    same_intent = (arrays.tool[fix] == arrays.tool) | (
+        (arrays.signature[fix] == arrays.signature) & (arrays.is_write[fix] == arrays.is_write)
+    )
+    outcome = np.where(found, np.where(same_intent, _RECOVERED, _MOVED_ON), _ABANDONED)
+    outcome = np.where(arrays.is_error, outcome, -1)
+    return outcome, np.where(outcome == _RECOVERED, fix - index, 0)
+
+
+def _recovery_features(arrays: _CallArrays, outcome: np.ndarray, length: np.ndarray) -> dict[str, np.ndarray]:
+    errors = arrays.total(arrays.is_error)
+    recovered = arrays.total(outcome == _RECOVERED)
+    return {
+        "errors": errors,
+        "error_rate": _ratio(errors, arrays.n_calls),
+        "recovered_share": _ratio(recovered, errors),
+        "abandoned": arrays.total(outcome == _ABANDONED),
+        "recovery_length_mean": _ratio(arrays.total(length), recovered),
+    }
+
+
+def _pair_codes(high: np.ndarray, low: np.ndarray) -> np.ndarray:
+    """One order-preserving int64 code per (high, low) pair: packed, or dense ranks if packing overflows."""
+    high, low = high.astype(np.int64), low.astype(np.int64)
+    base = int(low.max()) + 1 if low.size else 1
+    if high.size == 0 or int(high.max()) < 2**62 // base:
+        return high * base + low
+    return np.unique(np.stack([high, low], axis=1), axis=0, return_inverse=True)[1].ravel().astype(np.int64)
+
+
+def _conversation_keyed(conv: np.ndarray, code: np.ndarray) -> tuple[np.ndarray, int]:
+    """``conv * base + code`` (decodable with divmod), densifying ``code`` when the product would overflow."""
+    if code.size and int(conv.max()) >= 2**62 // (int(code.max()) + 1):
+        code = np.unique(code, return_inverse=True)[1].ravel()
+    base = int(code.max()) + 1 if code.size else 1
+    return conv * base + code, base
+
+
+def _ngram_entropy(arrays: _CallArrays, n: int) -> np.ndarray:
+    """Entropy (bits) of each conversation's tool n-gram counts; NaN with fewer than n calls."""
+    start = np.flatnonzero(arrays.position + n <= arrays.n_calls[arrays.conv])
+    gram = arrays.tool[start]
+    for offset in range(1, n):
+        gram = _pair_codes(gram, arrays.tool[start + offset])
+    key, base = _conversation_keyed(arrays.conv[start], gram)
+    distinct, counts = np.unique(key, return_counts=True)
+    owner = distinct // base
+    n_conv = arrays.n_calls.size
+    grams = np.bincount(owner, weights=counts, minlength=n_conv)
+    share = counts / grams[owner]
+    entropy = np.bincount(owner, weights=entr(share), minlength=n_conv) / math.log(2)
+    return np.where(grams > 0, entropy, np.nan)
+
+
+def _sequence_features(arrays: _CallArrays) -> dict[str, np.ndarray]:
+    return {
+        "turns": arrays.turns,
+        "calls_per_turn": _ratio(arrays.n_calls, arrays.turns),
+        "unigram_entropy": _ngram_entropy(arrays, 1),
+        "bigram_entropy": _ngram_entropy(arrays, 2),
+        "trigram_entropy": _ngram_entropy(arrays, 3),
+    }
+
+
+@dataclass(frozen=True)
+class _Counts:
+    """One or more distributions' per-conversation counts; ``local`` indexes ``labels``."""
+
+    labels: list[tuple[str, str]]
+    conv: np.ndarray
+    local: np.ndarray
+    count: np.ndarray
+
+
+def _count(conv: np.ndarray, category: np.ndarray, label: Callable[[int], tuple[str, str]]) -> _Counts:
+    """Occurrences counted per (conversation, category); ``label(i)`` names the category of occurrence i.
+
+    Category codes must sort each distribution's categories together (distribution-major codes)."""
+    codes = pl.DataFrame({"code": category}, schema={"code": pl.Int64})
+    categories = codes.unique().sort("code").with_row_index("local")
+    local = codes.join(categories, on="code", how="left", maintain_order="left")["local"].to_numpy().astype(np.int64)
+    example = np.zeros(categories.height, dtype=np.int64)
+    example[local] = np.arange(local.size)
+    key, base = _conversation_keyed(conv, local)
+    pairs, count = np.unique(key, return_counts=True)
+    return _Counts([label(int(i)) for i in example], pairs // base, pairs % base, count)
+
+
+def _transition_counts(arrays: _CallArrays) -> list[_Counts]:
+    """Per-turn START/END bigrams: read/write classes always, tool names where the conversation has a domain."""
+    last = arrays.last_of_turn()
+    first = np.ones(arrays.n, dtype=bool)
+    first[1:] = last[:-1]
+    silent = arrays.turns - np.bincount(arrays.conv[last], minlength=arrays.turns.size)
+    silent_conv = np.repeat(np.arange(silent.size), np.maximum(silent, 0))
+    conv = np.concatenate([arrays.conv, arrays.conv[last], silent_conv])
+
+    state = np.where(arrays.is_write, 2, 1)
+    before = np.concatenate([np.where(first, 0, np.roll(state, 1)), state[last], np.zeros(silent_conv.size, np.int64)])
+    after = np.concatenate([state, np.full(int(last.sum()), 3), np.full(silent_conv.size, 3)])
+    rw = _count(conv, before * 4 + after, lambda i: (RW_BIGRAMS, f"{STATES[before[i]]}->{STATES[after[i]]}"))
+
+    start, end = len(arrays.tool_names), len(arrays.tool_names) + 1
+    names = [*arrays.tool_names, "START", "END"]
+    tool_before = np.concatenate(
+        [np.where(first, start, np.roll(arrays.tool, 1)), arrays.tool[last], np.full(silent_conv.size, start)]
+    )
+    tool_after = np.concatenate([arrays.tool, np.full(int(last.sum()), end), np.full(silent_conv.size, end)])
+    domain = arrays.domain[conv]
+    keep = domain >= 0
+    conv, domain, tool_before, tool_after = conv[keep], domain[keep], tool_before[keep], tool_after[keep]
+    tools = _count(
+        conv,
+        _pair_codes(_pair_codes(domain, tool_before), tool_after),
+        lambda i: (
+            TOOL_BIGRAMS_PREFIX + arrays.domain_names[domain[i]],
+            f"{names[tool_before[i]]}->{names[tool_after[i]]}",
+        ),
+    )
+    return [rw, tools]
+
+
+def _outcome_counts(arrays: _CallArrays, outcome: np.ndarray, length: np.ndarray) -> list[_Counts]:
+    """Pooled recovery distributions: ok/error per call, outcome per error, length per recovered error."""
+    is_error = arrays.is_error.astype(np.int64)
+    errors = outcome[arrays.is_error]
+    recovered = outcome == _RECOVERED
+    lengths = length[recovered]
+    return [
+        _count(arrays.conv, is_error, lambda i: (CALL_OUTCOMES, ("ok", "error")[is_error[i]])),
+        _count(arrays.conv[arrays.is_error], errors, lambda i: (ERROR_OUTCOMES, OUTCOMES[errors[i]])),
+        _count(arrays.conv[recovered], lengths, lambda i: (RECOVERY_LENGTH, str(lengths[i]))),
+    ]
+
+
+def _assemble(parts: list[_Counts]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The ``counts`` and ``categories`` frames of all parts, category ids offset part by part."""
+    offsets = np.cumsum([0, *(len(part.labels) for part in parts)])
+    labels = [label for part in parts for label in part.labels]
+    category_ids = np.concatenate([part.local + offset for part, offset in zip(parts, offsets)])
+    counts = pl.DataFrame(
+        {
+            "conv": np.concatenate([part.conv for part in parts]).astype(np.uint32),
+            "category_id": category_ids.astype(np.uint32),
+            "count": np.concatenate([part.count for part in parts]).astype(np.uint32),
+        }
+    )
+    categories = pl.DataFrame(
+        {
+            "category_id": np.arange(len(labels), dtype=np.uint32),
+            "distribution": [distribution for distribution, _ in labels],
+            "category": [category for _, category in labels],
+        },
+        schema={"category_id": pl.UInt32, "distribution": pl.String, "category": pl.String},
+    )
+    return counts, categories
