@@ -14,7 +14,14 @@ import time
 from digit_assets import settings
 
 # The stage jobs in pipeline order; a partitioned job runs once per partition.
-MAIN_SEQUENCE = ("ingest_spec_file", "build_tool_catalog", "synthesize_shard", "export_conversations")
+MAIN_SEQUENCE = (
+    "ingest_spec_file",
+    "build_tool_catalog",
+    "synthesize_shard",
+    "stateful_search",
+    "import_baselines",
+    "refresh_fidelity",
+)
 
 
 def _prepare_dagster_home() -> str:
@@ -76,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "materialize":
         failures = materialize_all(args.job, args.conversations)
         print(f"\nResults: DuckDB store {settings.default_database()}")
+        print(f"Chat-format JSONL: {settings.data_dir() / 'exports'}")
+        print(f"Fidelity dashboard: {settings.data_dir() / 'fidelity' / 'dashboard.html'}")
         print(f"Dagster runs: DAGSTER_HOME={os.environ['DAGSTER_HOME']} (see them with: dagster dev -w workspace.yaml)")
         return 1 if failures else 0
     return 2

@@ -109,15 +109,23 @@ def insert_rows(conn: duckdb.DuckDBPyConnection, table: str, rows: Sequence[dict
     for row in rows:
         if list(row.keys()) != columns:
             raise ValueError(f"rows for {table} do not share one column list: {columns} vs {list(row.keys())}")
-    arrow = pa.Table.from_pylist(list(rows))
+    return insert_frame(conn, table, pa.Table.from_pylist(list(rows)))
+
+
+def insert_frame(conn: duckdb.DuckDBPyConnection, table: str, frame: Any) -> int:
+    """Insert a polars (or any Arrow-exportable) frame by column name; columns the table does not
+    name are an error, columns the frame lacks take their defaults."""
+    arrow = frame.to_arrow() if hasattr(frame, "to_arrow") else frame
+    if arrow.num_rows == 0:
+        return 0
     view = f"_incoming_{_identifier(table)}"
     conn.register(view, arrow)
     try:
-        column_sql = ", ".join(_identifier(c) for c in columns)
+        column_sql = ", ".join(_identifier(c) for c in arrow.column_names)
         conn.execute(f"INSERT INTO {_identifier(table)} ({column_sql}) SELECT {column_sql} FROM {view}")
     finally:
         conn.unregister(view)
-    return len(rows)
+    return arrow.num_rows
 
 
 def delete_where(conn: duckdb.DuckDBPyConnection, table: str, **equals: Any) -> None:

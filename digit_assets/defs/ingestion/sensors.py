@@ -42,3 +42,13 @@ def spec_files_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         dynamic_partitions_requests=[spec_file_partitions.build_add_request(new_partitions)] if new_partitions else [],
         cursor=json.dumps(current, sort_keys=True),
     )
+
+
+downstream_refresh_sensor = dg.AutomationConditionSensorDefinition(
+    "downstream_refresh",
+    target=dg.AssetSelection.assets(tool_specs).downstream(include_self=False),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=60,
+    description="After the spec sensor ingests a file, refreshes what depends on it: the catalog, synthesis "
+    "and the fidelity analysis (each asset's automation condition says when).",
+)
