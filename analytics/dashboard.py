@@ -223,7 +223,11 @@ def _feature_grid(
     )
     for index, name in enumerate(names):
         shares = _integer_shares(features, name) if name in INTEGER_FEATURES else _binned_shares(features, name)
-        _bars(figure, shares, "label", colors, index // columns + 1, index % columns + 1, legend=index == 0)
+        row, col = index // columns + 1, index % columns + 1
+        _bars(figure, shares, "label", colors, row, col, legend=index == 0)
+        # Plotly orders categories by first appearance across traces; pin the numeric order.
+        order = shares.sort("position")["label"].unique(maintain_order=True).to_list()
+        figure.update_xaxes(categoryorder="array", categoryarray=order, row=row, col=col)
     return figure
 
 
@@ -237,7 +241,8 @@ def _integer_shares(features: FidelityFeatures, name: str) -> pl.DataFrame:
         .with_columns(share=pl.col("count") / pl.col("count").sum().over("variant"))
         .sort("variant", "value")
         .with_columns(
-            label=pl.when(capped).then(pl.lit(f"{DISPLAY_CAP}+")).otherwise(pl.col("value").cast(pl.String))
+            label=pl.when(capped).then(pl.lit(f"{DISPLAY_CAP}+")).otherwise(pl.col("value").cast(pl.String)),
+            position=pl.col("value").cast(pl.Float64),
         )
     )
 
@@ -246,7 +251,7 @@ def _binned_shares(features: FidelityFeatures, name: str) -> pl.DataFrame:
     """Share of each variant's conversations per bin, :data:`BINS` equal bins over the pooled range."""
     values = features.conversations.drop_nulls(name).select("variant", name)
     if values.is_empty():
-        return pl.DataFrame(schema={"variant": pl.String, "label": pl.String, "share": pl.Float64})
+        return pl.DataFrame(schema={"variant": pl.String, "label": pl.String, "share": pl.Float64, "position": pl.Float64})
     low, high = float(values[name].min()), float(values[name].max())
     width = (high - low) / BINS if high > low else 1.0
     bin_index = ((pl.col(name) - low) / width).floor().clip(0, BINS - 1).cast(pl.Int64)
@@ -255,7 +260,9 @@ def _binned_shares(features: FidelityFeatures, name: str) -> pl.DataFrame:
         .agg(count=pl.len())
         .with_columns(share=pl.col("count") / pl.col("count").sum().over("variant"))
         .sort("variant", "bin")
-        .with_columns(label=(low + (pl.col("bin") + 0.5) * width).round(3).cast(pl.String))
+        .with_columns(
+            label=(low + (pl.col("bin") + 0.5) * width).round(3).cast(pl.String), position=pl.col("bin").cast(pl.Float64)
+        )
     )
 
 
