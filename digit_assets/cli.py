@@ -12,6 +12,7 @@ import sys
 import time
 
 from digit_assets import settings
+from digit_assets.instance import prepare_home
 
 # The stage jobs in pipeline order; a partitioned job runs once per partition.
 MAIN_SEQUENCE = (
@@ -25,9 +26,8 @@ MAIN_SEQUENCE = (
 
 
 def _prepare_dagster_home() -> str:
-    home = os.environ.setdefault("DAGSTER_HOME", str(settings.data_dir() / "dagster_home"))
-    os.makedirs(home, exist_ok=True)
-    return home
+    # The instance config (run queue of one, for the one DuckDB writer) is in place before any run.
+    return prepare_home()
 
 
 def materialize_all(only: list[str] | None = None, conversations: int | None = None) -> int:

@@ -1,0 +1,62 @@
+"""The Dagster instance settings the pipeline needs, written into ``DAGSTER_HOME/dagster.yaml``.
+
+DuckDB admits one writing process per file, so the run queue launches one run at a time: runs
+started together (a backfill over the shards, the daily schedule, the sensors, a click in the UI)
+wait in the queue instead of on the file lock. Telemetry is off: the project runs with no network.
+
+Sections are added only when the file lacks them (by top-level key, as text, so the operator's
+comments and values survive); a section the operator wrote is never changed.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import yaml
+
+from digit_assets import settings
+
+# Top-level dagster.yaml sections, each with the text appended when the file lacks that key.
+SECTIONS: dict[str, str] = {
+    "concurrency": (
+        "# One run at a time: every run writes the same DuckDB file, which admits one writer.\n"
+        "concurrency:\n"
+        "  runs:\n"
+        "    max_concurrent_runs: 1\n"
+    ),
+    "telemetry": "# No network: Dagster telemetry stays off.\ntelemetry:\n  enabled: false\n",
+}
+
+
+def default_home() -> Path:
+    """``DAGSTER_HOME`` if set, else ``dagster_home`` under the data directory."""
+    return Path(os.environ.get("DAGSTER_HOME", settings.data_dir() / "dagster_home"))
+
+
+def ensure_instance_config(home: str | Path) -> list[str]:
+    """Create ``home`` and add the missing sections to its ``dagster.yaml``; returns the sections added."""
+    home = Path(home)
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / "dagster.yaml"
+    text = path.read_text() if path.exists() else ""
+    present = yaml.safe_load(text) or {}
+    if not isinstance(present, dict):
+        raise ValueError(f"{path} is not a YAML mapping; fix or remove it")
+    missing = [key for key in SECTIONS if key not in present]
+    if missing:
+        prefix = "" if not text or text.endswith("\n") else "\n"
+        path.write_text(text + prefix + "\n".join(SECTIONS[key] for key in missing))
+    return missing
+
+
+def prepare_home() -> str:
+    """Point ``DAGSTER_HOME`` at the default home when unset and make sure its config is in place."""
+    home = os.environ.setdefault("DAGSTER_HOME", str(default_home()))
+    ensure_instance_config(home)
+    return home
+
+
+if __name__ == "__main__":
+    # ``python -m digit_assets.instance``: prepare the home before starting ``dagster dev`` by hand.
+    print(prepare_home())
