@@ -15,6 +15,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _MIGRATION_FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -63,21 +64,51 @@ def apply_migrations(conn: duckdb.DuckDBPyConnection) -> list[int]:
     return newly
 
 
-class Store:
-    """A DuckDB database file. Every connection is closed on exit, whatever happens inside."""
+class StoreLockedError(RuntimeError):
+    """Another process kept the DuckDB file locked for longer than the store waits."""
 
-    def __init__(self, path: str | Path):
+
+def _is_lock_conflict(error: BaseException) -> bool:
+    return isinstance(error, duckdb.IOException) and "Could not set lock on file" in str(error)
+
+
+class Store:
+    """A DuckDB database file. Every connection is closed on exit, whatever happens inside.
+
+    DuckDB admits one process per file (any mode) while a writer holds it; a connection attempt
+    that meets another process's lock waits (exponential backoff, up to ``lock_timeout_s``) since
+    the holder is usually a run finishing its transaction.
+    """
+
+    def __init__(self, path: str | Path, lock_timeout_s: float = 60.0):
         self.path = Path(path)
+        self.lock_timeout_s = lock_timeout_s
+
+    def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+        retrying = Retrying(
+            retry=retry_if_exception(_is_lock_conflict),
+            wait=wait_exponential(multiplier=0.05, max=2.0),
+            stop=stop_after_delay(self.lock_timeout_s),
+            reraise=True,
+        )
+        try:
+            return retrying(duckdb.connect, str(self.path), read_only=read_only)
+        except duckdb.IOException as error:
+            if not _is_lock_conflict(error):
+                raise
+            raise StoreLockedError(
+                f"DuckDB store {self.path} stayed locked by another process for {self.lock_timeout_s:.0f}s: {error}"
+            ) from error
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         if read_only:
             if not self.path.exists():
                 raise FileNotFoundError(f"DuckDB store {self.path} does not exist yet: materialize the pipeline first")
-            conn = duckdb.connect(str(self.path), read_only=True)
+            conn = self._open(read_only=True)
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = duckdb.connect(str(self.path))
+            conn = self._open(read_only=False)
         try:
             if not read_only:
                 apply_migrations(conn)
