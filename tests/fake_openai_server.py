@@ -13,9 +13,12 @@ client's serialization, headers, retries and error mapping all run for real.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import random
 import threading
-from collections import deque
+import time
+from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,6 +32,8 @@ class Reply:
     status: int = 200
     body: Any = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    delay_s: float = 0.0
+    """Wait this long before answering (a slow server; longer than the client's timeout: a timeout)."""
 
     def encoded(self) -> tuple[bytes, dict[str, str]]:
         headers = dict(self.headers)
@@ -56,7 +61,14 @@ class RecordedRequest:
 Responder = Callable[[RecordedRequest], Reply]
 
 
-def chat_completion(content: str | None, *, model: str = "fake-model", finish_reason: str = "stop") -> dict[str, Any]:
+def chat_completion(
+    content: str | None,
+    *,
+    model: str = "fake-model",
+    finish_reason: str = "stop",
+    prompt_tokens: int = 1,
+    completion_tokens: int = 1,
+) -> dict[str, Any]:
     """A well-formed ``chat.completion`` body with one choice carrying ``content``."""
     return {
         "id": "chatcmpl-fake",
@@ -70,7 +82,11 @@ def chat_completion(content: str | None, *, model: str = "fake-model", finish_re
                 "finish_reason": finish_reason,
             }
         ],
-        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
     }
 
 
@@ -166,14 +182,123 @@ class FakeOpenAIServer:
                 )
                 reply = server._next_reply(request)
                 payload, headers = reply.encoded()
-                self.send_response(reply.status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                if reply.delay_s:
+                    time.sleep(reply.delay_s)
+                try:
+                    self.send_response(reply.status)
+                    for name, value in headers.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True  # the client gave up waiting (a timeout test)
 
             def log_message(self, format: str, *args: Any) -> None:
                 """Silent: pytest shows the recorded requests when a test needs them."""
 
         return Handler
+
+
+# --- Responders shared by the fault tests, the pipeline tests and benchmarks/llm_bench.py ----------
+
+
+def approx_tokens(text: str) -> int:
+    """About four characters a token, as tokenizers average on English and JSON."""
+    return len(text) // 4 + 1
+
+
+def offline_responder(*, delay_s: float = 0.0) -> Responder:
+    """Answers every role validly, as the offline default would: the role from the response_format's
+    schema name, the request from the first user message, the seed from the body. Usage counts are
+    estimated from the text (:func:`approx_tokens`). An offline refusal becomes a 400 error."""
+    from digit_assets.engine.llm import LLMError, roles
+    from digit_assets.engine.llm.offline import default_offline_llm
+    from digit_assets.engine.llm.port import Role
+
+    llm = default_offline_llm()
+    by_name = {value.name: value for value in vars(roles).values() if isinstance(value, Role)}
+
+    def respond(request: RecordedRequest) -> Reply:
+        body = request.body
+        role = by_name[body["response_format"]["json_schema"]["name"]]
+        user = next(message["content"] for message in body["messages"] if message["role"] == "user")
+        try:
+            answer = llm.call(role, role.request_model.model_validate_json(user), seed=body["seed"])
+        except LLMError as exc:
+            return error_reply(400, exc.reason)
+        content = answer.model_dump_json()
+        prompt = "".join(message["content"] or "" for message in body["messages"])
+        completion = chat_completion(
+            content, model=body["model"], prompt_tokens=approx_tokens(prompt), completion_tokens=approx_tokens(content)
+        )
+        return Reply(body=completion, delay_s=delay_s)
+
+    return respond
+
+
+FAULTS = ("rate_limit", "server_error", "timeout", "truncated", "schema_invalid", "empty_choices")
+
+
+class FaultInjector:
+    """Wraps a responder and answers a seeded share of requests with a fault instead.
+
+    Whether the k-th arrival of a given request body is a fault, and which, depends on (seed, body,
+    k) only, so the schedule does not depend on thread timing. ``slow_s`` must exceed the client's
+    timeout for ``timeout`` faults; ``echo_key`` puts the caller's Authorization header in error
+    messages (a careless server) for the secrets tests.
+    """
+
+    def __init__(
+        self,
+        inner: Responder,
+        *,
+        rate: float,
+        seed: int,
+        faults: tuple[str, ...] = FAULTS,
+        slow_s: float = 1.0,
+        retry_after: str = "0",
+        echo_key: bool = False,
+    ):
+        unknown = set(faults) - set(FAULTS)
+        if unknown:
+            raise ValueError(f"unknown faults: {sorted(unknown)}")
+        self._inner = inner
+        self._rate = rate
+        self._seed = seed
+        self._faults = faults
+        self._slow_s = slow_s
+        self._retry_after = retry_after
+        self._echo_key = echo_key
+        self._lock = threading.Lock()
+        self._arrivals: Counter[str] = Counter()
+        self.injected: Counter[str] = Counter()
+
+    def __call__(self, request: RecordedRequest) -> Reply:
+        key = hashlib.sha256(request.raw).hexdigest()
+        with self._lock:
+            arrival = self._arrivals[key]
+            self._arrivals[key] += 1
+        draw = random.Random(f"{self._seed}:{key}:{arrival}")
+        if draw.random() >= self._rate:
+            return self._inner(request)
+        fault = draw.choice(self._faults)
+        with self._lock:
+            self.injected[fault] += 1
+        return self.fault(fault, request)
+
+    def fault(self, fault: str, request: RecordedRequest) -> Reply:
+        said = f" (key {request.headers.get('authorization', '')})" if self._echo_key else ""
+        if fault == "rate_limit":
+            return error_reply(429, f"rate limited{said}", headers={"Retry-After": self._retry_after})
+        if fault == "server_error":
+            return error_reply(500, f"internal error{said}")
+        if fault == "empty_choices":
+            return Reply(body={**chat_completion(None), "choices": []})
+        if fault == "schema_invalid":
+            return completion_reply('{"unexpected": true}')
+        good = self._inner(request)
+        if fault == "timeout":
+            return Reply(status=good.status, body=good.body, headers=good.headers, delay_s=self._slow_s)
+        content = good.body["choices"][0]["message"]["content"] if good.status == 200 else "{}"
+        return completion_reply(content[: len(content) // 2], finish_reason="length")

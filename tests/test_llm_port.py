@@ -82,7 +82,7 @@ def server() -> Iterator[FakeOpenAIServer]:
 
 
 def _llm(server: FakeOpenAIServer, **kwargs) -> OpenAIChatLLM:
-    options = {"model": "fake-model", "base_url": server.base_url, "api_key": SECRET, "timeout_s": 10.0, "max_retries": 0}
+    options = {"model": "fake-model", "base_url": server.base_url, "api_key": SECRET, "timeout_s": 10.0, "max_attempts": 1, "backoff_s": 0.001}
     return OpenAIChatLLM(**{**options, **kwargs})
 
 
@@ -135,16 +135,16 @@ def test_a_valid_reply_is_parsed_into_the_response_model(server):
     ids=["truncated-content", "wrong-field", "wrong-type", "empty-choices", "no-choices", "null-content", "empty-content", "truncated-body", "html-body"],
 )
 def test_a_reply_that_does_not_fit_is_invalid_output(server, reply, reason):
-    server.enqueue(reply)
-    failure = _failure(_llm(server))
+    server.enqueue(reply, reply)
+    failure = _failure(_llm(server, max_attempts=3))
     assert isinstance(failure, LLMOutputInvalid)
     assert reason in failure.reason
-    assert len(server.requests) == 1  # a bad answer is not retried by the transport
+    assert len(server.requests) == 2  # not retried by the transport: asked once more, as a repair
 
 
 def test_repeated_server_errors_become_an_llm_error_after_the_retries(server):
     server.respond_with(lambda request: error_reply(500, "overloaded", headers={"retry-after-ms": "1"}))
-    failure = _failure(_llm(server, max_retries=2))
+    failure = _failure(_llm(server, max_attempts=3))
     assert type(failure) is LLMError
     assert "InternalServerError" in failure.reason
     assert len(server.requests) == 3
@@ -152,14 +152,14 @@ def test_repeated_server_errors_become_an_llm_error_after_the_retries(server):
 
 def test_a_server_error_then_a_good_reply_succeeds(server):
     server.enqueue(error_reply(503, headers={"retry-after-ms": "1"}), completion_reply(json.dumps(VALID_ANSWER)))
-    assert _llm(server, max_retries=1).call(INFER_OUTPUT_SCHEMA, REQUEST, seed=1) == OutputSchemaResponse.model_validate(VALID_ANSWER)
+    assert _llm(server, max_attempts=2).call(INFER_OUTPUT_SCHEMA, REQUEST, seed=1) == OutputSchemaResponse.model_validate(VALID_ANSWER)
     assert len(server.requests) == 2
 
 
 def test_an_unreachable_server_is_an_llm_error():
     with FakeOpenAIServer() as stopped:
         base_url = stopped.base_url
-    llm = OpenAIChatLLM(model="m", base_url=base_url, api_key=SECRET, timeout_s=2.0, max_retries=0)
+    llm = OpenAIChatLLM(model="m", base_url=base_url, api_key=SECRET, timeout_s=2.0, max_attempts=1)
     assert type(_failure(llm)) is LLMError
 
 

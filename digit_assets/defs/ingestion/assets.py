@@ -11,6 +11,7 @@ from digit_assets.engine.dataflow import build_dataflow_graph, graph_edges, grap
 from digit_assets.engine.enrich import enrich_tools
 from digit_assets.engine.ingest import IngestResult, ingest_file
 from digit_assets.engine.ingest.directory import list_spec_files, namespace_owner
+from digit_assets.engine.llm.usage import UsageMeter, usage_rows
 from digit_assets.engine.provenance import Provenance
 from digit_assets.engine.specs import Rejection, ToolSpec
 from digit_assets.store import delete_where, insert_rows
@@ -127,13 +128,22 @@ def _tool_row(tool: ToolSpec, provenance: Provenance) -> dict[str, object]:
 def enriched_tools(
     context: dg.AssetExecutionContext, config: EnrichmentConfig, store: StoreResource, llm: LLMResource
 ) -> dg.MaterializeResult:
-    port = llm.build()
-    provenance = Provenance.for_config(context.run.run_id, config.seed, {**config.model_dump(), "llm": port.label})
-    with store.store().transaction() as conn:
+    meter = UsageMeter()
+    with store.store().connect() as conn:
         specs = load_tool_specs(conn, list_spec_files(settings.specs_dir()))
+    with llm.session(store.store(), meter) as port:
+        provenance = Provenance.for_config(context.run.run_id, config.seed, {**config.model_dump(), "llm": port.label})
         enriched, rejections = enrich_tools(specs, port, seed=config.seed)
+    usage = meter.snapshot()
+    with store.store().transaction() as conn:
         conn.execute("DELETE FROM enriched_tools")
         delete_where(conn, "quarantine", stage="enrichment")
+        delete_where(conn, "llm_usage", asset="enriched_tools")
+        insert_rows(
+            conn,
+            "llm_usage",
+            usage_rows(usage, asset="enriched_tools", shard=None, variant="", llm=port.label, **_provenance_columns(provenance)),
+        )
         insert_rows(
             conn,
             "enriched_tools",
@@ -158,6 +168,8 @@ def enriched_tools(
             "inferred_output_schemas": inferred,
             "rejected": len(rejections),
             "llm": port.label,
+            **usage.metadata(),
+            "llm_usage": dg.MetadataValue.md(usage.markdown()),
         }
     )
 

@@ -10,6 +10,8 @@ import dagster as dg
 from digit_assets import settings
 from digit_assets.defs.ingestion.assets import dataflow_graph
 from digit_assets.defs.resources import LLMResource, StoreResource
+from digit_assets.engine.llm.usage import Usage, UsageMeter, usage_rows
+from digit_assets.engine.progress import Progress
 from digit_assets.engine.provenance import Provenance
 from digit_assets.engine.synthesis.export import export_jsonl
 from digit_assets.engine.synthesis.funnel import funnel_markdown, funnel_rows
@@ -87,32 +89,66 @@ def synthetic_conversations(
     context: dg.AssetExecutionContext, config: SynthesisConfig, store: StoreResource, llm: LLMResource
 ) -> dg.MaterializeResult:
     shard = int(context.partition_key)
-    port = llm.build()
-    provenance = Provenance.for_config(context.run.run_id, config.seed, {**config.model_dump(), "llm": port.label, "shards": SHARDS})
+    meter = UsageMeter()
     with store.store().connect() as conn:
         catalog = Catalog.build(load_enriched_tools(conn), load_dataflow_edges(conn))
     indices = range(shard, config.conversations, SHARDS)
     outcomes: list[Outcome] = []
+    usage_by_variant: dict[str, Usage] = {}
     started = time.perf_counter()
-    for variant in config.variants():
-        batch = synthesize(catalog, port, variant, base_seed=config.seed, indices=indices)
-        accepted = sum(o.accepted for o in batch)
-        context.log.info(f"shard {shard} {variant.variant}: {accepted}/{len(batch)} accepted")
-        outcomes += batch
+    with llm.session(store.store(), meter) as port:
+        provenance = Provenance.for_config(
+            context.run.run_id, config.seed, {**config.model_dump(), "llm": port.label, "shards": SHARDS}
+        )
+        for variant in config.variants():
+            progress = Progress(context.log.info, f"shard {shard} {variant.variant}", total=len(indices))
+            before = meter.snapshot()
+            batch = synthesize(
+                catalog,
+                port,
+                variant,
+                base_seed=config.seed,
+                indices=indices,
+                workers=llm.workers,
+                on_outcome=lambda o: progress.advance(**{"accepted" if o.accepted else "rejected": 1}),
+            )
+            progress.finish()
+            usage_by_variant[variant.variant] = meter.snapshot() - before
+            outcomes += batch
     elapsed = time.perf_counter() - started
     with store.store().transaction() as conn:
         delete_where(conn, "conversations", source="digit_tc", shard=shard)
         delete_where(conn, "synthesis_attempts", shard=shard)
+        delete_where(conn, "llm_usage", asset="synthetic_conversations", shard=shard)
         insert_rows(
             conn,
             "conversations",
             [conversation_row(o.record, provenance, shard=shard) for o in outcomes if o.accepted and o.record],
         )
         insert_rows(conn, "synthesis_attempts", [row for o in outcomes for row in _attempt_rows(o, shard, provenance)])
+        insert_rows(
+            conn,
+            "llm_usage",
+            [
+                row
+                for variant, usage in usage_by_variant.items()
+                for row in usage_rows(
+                    usage,
+                    asset="synthetic_conversations",
+                    shard=shard,
+                    variant=variant,
+                    llm=port.label,
+                    run_id=provenance.run_id,
+                    seed=provenance.seed,
+                    config_hash=provenance.config_hash,
+                )
+            ],
+        )
     accepted = Counter(o.variant for o in outcomes if o.accepted)
     attempted = Counter(o.variant for o in outcomes)
     rejections = Counter(f"{o.variant}:{o.reject_stage}" for o in outcomes if not o.accepted)
     funnel = funnel_rows([(o.variant, e.turn, e.stage, e.accepted) for o in outcomes for e in o.events])
+    usage = meter.snapshot()
     return dg.MaterializeResult(
         metadata={
             **{f"accepted_{variant}": count for variant, count in sorted(accepted.items())},
@@ -121,8 +157,23 @@ def synthetic_conversations(
             "funnel": dg.MetadataValue.md(funnel_markdown(funnel)),
             "accepted_per_second": round(sum(accepted.values()) / elapsed, 1) if elapsed else 0.0,
             "llm": port.label,
+            "llm_concurrency": llm.workers,
+            **usage.metadata(),
+            "llm_usage": dg.MetadataValue.md(usage.markdown()),
+            "llm_per_accepted": dg.MetadataValue.md(_per_accepted_markdown(usage_by_variant, accepted)),
         }
     )
+
+
+def _per_accepted_markdown(usage_by_variant: dict[str, Usage], accepted: Counter) -> str:
+    lines = ["| variant | accepted | llm calls | tokens | calls / accepted | tokens / accepted |", "|---|---:|---:|---:|---:|---:|"]
+    for variant, usage in usage_by_variant.items():
+        totals = usage.totals()
+        tokens = totals["prompt_tokens"] + totals["completion_tokens"]
+        kept = accepted.get(variant, 0)
+        per = (lambda n: f"{n / kept:.1f}") if kept else (lambda n: "-")
+        lines.append(f"| {variant} | {kept} | {totals['calls']} | {tokens} | {per(totals['calls'])} | {per(tokens)} |")
+    return "\n".join(lines)
 
 
 def export_directory() -> Path:

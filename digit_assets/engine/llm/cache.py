@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 
 from digit_assets.engine.llm.port import LLM, Req, Resp, Role
+from digit_assets.engine.llm.usage import UsageMeter
 from digit_assets.engine.provenance import canonical_json
 from digit_assets.store import Store
 
@@ -70,10 +71,11 @@ class ResponseCache:
 class CachingLLM:
     """Wraps an LLM: answers from the cache when the same call was made before."""
 
-    def __init__(self, inner: LLM, cache: ResponseCache, *, sampling: dict | None = None):
+    def __init__(self, inner: LLM, cache: ResponseCache, *, sampling: dict | None = None, meter: UsageMeter | None = None):
         self.inner = inner
         self.cache = cache
         self.sampling = sampling or {}
+        self.meter = meter
 
     @property
     def label(self) -> str:
@@ -85,6 +87,8 @@ class CachingLLM:
         ).hexdigest()
         cached = self.cache.get(key)
         if cached is not None:
+            if self.meter is not None:
+                self.meter.add(role.name, cache_hits=1)
             return role.response_model.model_validate_json(cached)
         response = self.inner.call(role, request, seed=seed)
         self.cache.put(key, self.inner.label, role.name, seed, response.model_dump_json())

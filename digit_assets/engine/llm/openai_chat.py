@@ -2,23 +2,50 @@
 
 Each role is one chat completion: the role's instructions as the system message, the request as
 JSON as the user message, and ``response_format`` carrying the response model's JSON Schema. The
-answer is validated by pydantic; anything else (a body that is not JSON, no choices, no content, a
-content that does not match the model) is :class:`LLMOutputInvalid`. The API key is held by the
-client only: never put in a label, a log line, an error message or a returned value.
+answer is validated by pydantic.
+
+Two failure policies, one place each:
+
+* transport (HTTP 408/409/429/5xx, connection errors, timeouts): retried by tenacity with a bounded
+  budget (``max_attempts`` requests, no new attempt after ``retry_budget_s``), waiting what the
+  server's ``Retry-After`` asks (capped at ``max_backoff_s``), else exponential backoff with jitter.
+  The client's own retries are off, so this is the only retry policy;
+* the answer (not JSON, no choices, empty, truncated, not matching the model): one repair re-ask
+  that shows the model its reply and the validation error, then :class:`LLMOutputInvalid`.
+
+The API key is held by the client only: never put in a label, a log line, an error message or a
+returned value.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 import openai
+import tenacity
 from pydantic import ValidationError
 
 from digit_assets.engine.llm.port import LLMError, LLMOutputInvalid, Req, Resp, Role
+from digit_assets.engine.llm.usage import UsageMeter
+
+log = logging.getLogger(__name__)
 
 _SEED_RANGE = 2**31 - 1
+_RETRIED_STATUS = {408, 409, 429}
+_REPAIR_ERROR_LIMIT = 2_000
+
+
+class _Invalid(Exception):
+    """An answer that does not fit; ``content`` is the model's text when there was one."""
+
+    def __init__(self, reason: str, content: str | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.content = content
 
 
 class OpenAIChatLLM:
@@ -30,15 +57,30 @@ class OpenAIChatLLM:
         api_key: str | None = None,
         temperature: float = 0.0,
         timeout_s: float = 60.0,
-        max_retries: int = 3,
+        max_attempts: int = 5,
+        backoff_s: float = 0.5,
+        max_backoff_s: float = 30.0,
+        retry_budget_s: float = 300.0,
+        repair: bool = True,
+        meter: UsageMeter | None = None,
+        sleep: Callable[[float], None] = tenacity.nap.sleep,
     ):
         self.model = model
         self.temperature = temperature
+        self.repair = repair
+        self.meter = meter if meter is not None else UsageMeter()
         self._host = _host_of(base_url) if base_url else "api.openai.com"
         self._secret = api_key
         # Local servers (vLLM, Ollama, llama.cpp) accept any key; the client insists on one.
-        self._client = openai.OpenAI(
-            base_url=base_url, api_key=api_key or "unused", timeout=timeout_s, max_retries=max_retries
+        self._client = openai.OpenAI(base_url=base_url, api_key=api_key or "unused", timeout=timeout_s, max_retries=0)
+        self._retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(max_attempts) | tenacity.stop_before_delay(retry_budget_s),
+            wait=_WaitRetryAfter(
+                tenacity.wait_random_exponential(multiplier=backoff_s, max=max_backoff_s), cap_s=max_backoff_s
+            ),
+            retry=tenacity.retry_if_exception(_transient),
+            sleep=sleep,
+            reraise=True,
         )
 
     @property
@@ -50,15 +92,47 @@ class OpenAIChatLLM:
         return text.replace(self._secret, "***") if self._secret else text
 
     def call(self, role: Role[Req, Resp], request: Req, *, seed: int) -> Resp:
-        messages = [
+        messages: list[dict[str, str]] = [
             {"role": "system", "content": role.instructions + "\nReply with one JSON object matching the schema."},
             {"role": "user", "content": request.model_dump_json()},
         ]
+        try:
+            return self._answer(role, messages, seed)
+        except _Invalid as invalid:
+            if not self.repair:
+                raise LLMOutputInvalid(role.name, invalid.reason) from None
+            first = invalid.reason
+            self.meter.add(role.name, repairs=1)
+            if invalid.content is not None:
+                messages += [
+                    {"role": "assistant", "content": invalid.content},
+                    {
+                        "role": "user",
+                        "content": "Your reply is not valid: "
+                        + first[:_REPAIR_ERROR_LIMIT]
+                        + "\nReply again with only the corrected JSON object matching the schema.",
+                    },
+                ]
+        try:
+            return self._answer(role, messages, seed)
+        except _Invalid as second:
+            raise LLMOutputInvalid(role.name, f"{second.reason} (after one repair: {first})") from None
+
+    def _answer(self, role: Role[Req, Resp], messages: list[dict[str, str]], seed: int) -> Resp:
+        content = self._redacted(self._content(role, messages, seed))
+        try:
+            return role.response_model.model_validate_json(content)
+        except ValidationError as exc:
+            raise _Invalid(f"response does not match {role.response_model.__name__}: {exc}", content) from None
+
+    def _content(self, role: Role, messages: list[dict[str, str]], seed: int) -> str:
         response_format = {
             "type": "json_schema",
             "json_schema": {"name": role.name, "schema": role.response_model.model_json_schema(), "strict": False},
         }
-        try:
+
+        def send() -> str:
+            self.meter.add(role.name, requests=1)
             # The raw body: the client's own parsing lets a malformed 200 through as AttributeError.
             raw = self._client.chat.completions.with_raw_response.create(
                 model=self.model,
@@ -67,13 +141,76 @@ class OpenAIChatLLM:
                 seed=seed % _SEED_RANGE,
                 response_format=response_format,
             )
-        except openai.OpenAIError as exc:
-            raise LLMError(role.name, f"{type(exc).__name__}: {self._redacted(str(exc))}") from exc
-        content = self._redacted(_message_content(role.name, raw.text))
+            return raw.text
+
+        def before_sleep(state: tenacity.RetryCallState) -> None:
+            self.meter.add(role.name, retries=1)
+            exc = state.outcome.exception() if state.outcome else None
+            log.info(
+                "LLM role %s: attempt %d failed (%s), retrying in %.2fs",
+                role.name, state.attempt_number, _describe(exc), state.upcoming_sleep,
+            )
+
         try:
-            return role.response_model.model_validate_json(content)
-        except ValidationError as exc:
-            raise LLMOutputInvalid(role.name, f"response does not match {role.response_model.__name__}: {exc}") from exc
+            body = self._retrying.copy(before_sleep=before_sleep)(send)
+        except openai.OpenAIError as exc:
+            raise LLMError(role.name, f"{type(exc).__name__}: {self._redacted(str(exc))}") from None
+        completion = _parse(body)
+        usage = completion.get("usage") if isinstance(completion, dict) else None
+        if isinstance(usage, dict):
+            self.meter.add(
+                role.name,
+                prompt_tokens=_count(usage.get("prompt_tokens")),
+                completion_tokens=_count(usage.get("completion_tokens")),
+            )
+        return _message_content(completion)
+
+
+class _WaitRetryAfter(tenacity.wait.wait_base):
+    """The server's ``Retry-After`` / ``retry-after-ms`` when it sends one (capped), else ``fallback``."""
+
+    def __init__(self, fallback: tenacity.wait.wait_base, cap_s: float):
+        self.fallback = fallback
+        self.cap_s = cap_s
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        hinted = _retry_after_s(exc)
+        return min(hinted, self.cap_s) if hinted is not None else self.fallback(retry_state)
+
+
+def _retry_after_s(exc: BaseException | None) -> float | None:
+    if not isinstance(exc, openai.APIStatusError):
+        return None
+    headers = exc.response.headers
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            seconds = float(value) * scale
+        except ValueError:
+            continue  # an HTTP date: fall back to our own backoff
+        if seconds >= 0:
+            return seconds
+    return None
+
+
+def _transient(exc: BaseException) -> bool:
+    if isinstance(exc, openai.APIConnectionError):  # includes timeouts
+        return True
+    return isinstance(exc, openai.APIStatusError) and (exc.status_code in _RETRIED_STATUS or exc.status_code >= 500)
+
+
+def _describe(exc: BaseException | None) -> str:
+    """Type and status only: messages may echo what was sent."""
+    if isinstance(exc, openai.APIStatusError):
+        return f"{type(exc).__name__} {exc.status_code}"
+    return type(exc).__name__
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and value >= 0 else 0
 
 
 def _host_of(base_url: str) -> str:
@@ -82,17 +219,20 @@ def _host_of(base_url: str) -> str:
     return f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
 
 
-def _message_content(role: str, body: str) -> str:
-    """The first choice's message text from a chat-completion body, checked step by step."""
+def _parse(body: str) -> Any:
     try:
-        completion: Any = json.loads(body)
+        return json.loads(body)
     except ValueError as exc:
-        raise LLMOutputInvalid(role, f"the server's reply is not JSON: {exc}") from exc
+        raise _Invalid(f"the server's reply is not JSON: {exc}") from None
+
+
+def _message_content(completion: Any) -> str:
+    """The first choice's message text from a chat-completion body, checked step by step."""
     choices = completion.get("choices") if isinstance(completion, dict) else None
     if not isinstance(choices, list) or not choices:
-        raise LLMOutputInvalid(role, "the server returned no choices")
+        raise _Invalid("the server returned no choices")
     message = choices[0].get("message") if isinstance(choices[0], dict) else None
     content = message.get("content") if isinstance(message, dict) else None
     if not isinstance(content, str) or not content:
-        raise LLMOutputInvalid(role, "the server returned an empty message")
+        raise _Invalid("the server returned an empty message")
     return content

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -413,17 +413,22 @@ def synthesize(
     base_seed: int,
     indices: Sequence[int],
     workers: int = 1,
+    on_outcome: Callable[[Outcome], None] | None = None,
 ) -> list[Outcome]:
     """Roll out the conversations with these indices, in index order.
 
     The seed of conversation ``i`` depends on ``base_seed`` and ``i`` only, so every variant starts
     from the same scenario draw (paired ablations) and the result does not depend on ``workers``:
     with a remote LLM, ``workers`` conversations are in flight at once, each one's steps in order.
+    ``on_outcome`` sees each outcome as it finishes (from the worker's thread), e.g. for progress.
     """
 
     def build(index: int) -> Outcome:
         conversation_id = f"{settings.variant}-{base_seed}-{index:06d}"
-        return ConversationBuilder(catalog, llm, settings, derive_seed(base_seed, index), conversation_id).build()
+        outcome = ConversationBuilder(catalog, llm, settings, derive_seed(base_seed, index), conversation_id).build()
+        if on_outcome is not None:
+            on_outcome(outcome)
+        return outcome
 
     if workers <= 1:
         return [build(index) for index in indices]
