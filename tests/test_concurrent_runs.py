@@ -12,6 +12,9 @@ from pathlib import Path
 import pytest
 
 from digit_assets.store import Store, StoreLockedError
+from store_runs import Watcher, catalog_store, copy_store, reference_synthesis, run_ids_by_shard, snapshot, start_materialize
+
+CONVERSATIONS = 80
 
 # A second process that opens the store, writes a row inside an open transaction, says so, and
 # keeps the file locked until its stdin closes.
@@ -66,3 +69,29 @@ def test_a_lock_held_past_the_timeout_names_the_file(tmp_path):
     finally:
         holder.stdin.close()
         holder.wait(timeout=60)
+
+
+def test_two_materializations_at_once_both_wait_then_write_the_right_rows(tmp_path):
+    """Two synthesis runs start while a third process holds the file: both wait, then take turns."""
+    catalog = catalog_store(tmp_path)
+    shards = ["0", "2"]
+    reference = snapshot(reference_synthesis(catalog, tmp_path / "reference.duckdb", CONVERSATIONS, shards))
+    database = copy_store(catalog, tmp_path / "shared" / "store.duckdb")
+    holder = start_holder(database)
+    runs = [start_materialize(database, CONVERSATIONS, [shard]) for shard in shards]
+    try:
+        # Both runs are inside their step (about to read the catalog) before the file is released.
+        watchers = [Watcher(run, lambda w: any("STEP_START" in line for line in w.stderr)) for run in runs]
+        for watcher, run in zip(watchers, runs):
+            while not watcher.fired.wait(timeout=0.1):
+                assert run.poll() is None, "".join(watcher.stderr[-20:])
+        holder.stdin.close()
+        assert holder.wait(timeout=60) == 0
+        for watcher, run in zip(watchers, runs):
+            assert run.wait(timeout=300) == 0, "".join(watcher.stderr[-20:])
+            watcher.join()
+    finally:
+        for process in (holder, *runs):
+            process.kill()
+    assert snapshot(database) == reference
+    assert set(run_ids_by_shard(database)) == {int(shard) for shard in shards}
