@@ -237,7 +237,9 @@ def offline_responder(*, delay_s: float = 0.0) -> Responder:
     return respond
 
 
-FAULTS = ("rate_limit", "server_error", "timeout", "truncated", "schema_invalid", "empty_choices")
+FAULTS = ("rate_limit", "server_error", "timeout", "truncated", "schema_invalid", "empty_choices", "bad_request")
+"""Transient (retried): rate_limit, server_error, timeout; invalid answers (repaired): truncated,
+schema_invalid, empty_choices; permanent (the role fails at once): bad_request."""
 
 
 class FaultInjector:
@@ -293,10 +295,12 @@ class FaultInjector:
             return error_reply(429, f"rate limited{said}", headers={"Retry-After": self._retry_after})
         if fault == "server_error":
             return error_reply(500, f"internal error{said}")
+        if fault == "bad_request":
+            return error_reply(400, f"bad request{said}")
         if fault == "empty_choices":
             return Reply(body={**chat_completion(None), "choices": []})
         if fault == "schema_invalid":
-            return completion_reply('{"unexpected": true}')
+            return completion_reply(json.dumps({"unexpected": said or True}))
         good = self._inner(request)
         if fault == "timeout":
             return Reply(status=good.status, body=good.body, headers=good.headers, delay_s=self._slow_s)
