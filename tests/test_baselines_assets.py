@@ -81,12 +81,18 @@ def test_stateful_search_partitions_store_conversations_and_attempts_idempotentl
 
 def test_unsolved_goals_land_in_baseline_attempts_and_quarantine_with_their_reason(tmp_path: Path) -> None:
     database = tmp_path / "t.duckdb"
-    result = _search(database, "travel", dg.DagsterInstance.ephemeral(), search_budget=3, conversations=5, max_attempts=12)
+    instance = dg.DagsterInstance.ephemeral()
+    result = _search(database, "travel", instance, search_budget=3, conversations=5, max_attempts=12)
     assert result.success
     unsolved = _query(database, "SELECT reason FROM baseline_attempts WHERE domain = 'travel' AND status = 'unsolved'")
     assert unsolved and all("budget of 3 calls exhausted" in reason for (reason,) in unsolved)
     quarantined = _query(database, "SELECT source, reason FROM quarantine WHERE stage = 'stateful_search'")
     assert len(quarantined) == len(unsolved) and {source for source, _ in quarantined} == {"travel"}
+    # The run's log ends the search with a progress line counting solved and unsolved conversations.
+    solved = _query(database, "SELECT count(*) FROM conversations WHERE domain = 'travel'")[0][0]
+    lines = [entry.user_message for entry in instance.all_logs(result.run_id) if "stateful search travel" in entry.user_message]
+    assert lines and f"{solved + len(quarantined)}/12 done" in lines[-1], lines
+    assert f"solved {solved}" in lines[-1] and f"unsolved {len(quarantined)}" in lines[-1], lines
 
 
 def test_imported_baselines_store_records_and_quarantine_malformed_ones(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,6 +14,7 @@ from digit_assets.defs.resources import StoreResource
 from digit_assets.engine.baselines.environments import DOMAINS
 from digit_assets.engine.baselines.importers import ImportResult, baseline_files, import_directory
 from digit_assets.engine.baselines.search import Attempt, SearchRun, SearchSettings, generate
+from digit_assets.engine.progress import Progress
 from digit_assets.engine.provenance import Provenance
 from digit_assets.engine.specs import Rejection
 from digit_assets.store import delete_where, insert_rows
@@ -72,6 +73,7 @@ def stateful_search_baselines(
     context: dg.AssetExecutionContext, config: StatefulSearchConfig, store: StoreResource
 ) -> dg.MaterializeResult:
     domain = context.partition_key
+    progress = Progress(context.log.info, f"stateful search {domain} (until {config.conversations} solved)", total=config.max_attempts)
     run = generate(
         domain,
         conversations=config.conversations,
@@ -79,7 +81,9 @@ def stateful_search_baselines(
         max_turns=config.max_turns,
         settings=SearchSettings(budget=config.search_budget, noise=config.noise),
         max_attempts=config.max_attempts,
+        on_conversation=lambda solved: progress.advance(**{"solved" if solved else "unsolved": 1}),
     )
+    progress.finish()
     provenance = Provenance.for_config(context.run.run_id, config.seed, {**config.model_dump(), "domain": domain})
     with store.store().transaction() as conn:
         delete_where(conn, "conversations", source="stateful_search", domain=domain)

@@ -22,7 +22,7 @@ import random
 import re
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -599,11 +599,13 @@ def generate(
     max_turns: int = 4,
     settings: SearchSettings = SearchSettings(),
     max_attempts: int | None = None,
+    on_conversation: Callable[[bool], None] | None = None,
 ) -> SearchRun:
     """Conversations until ``conversations`` are solved or ``max_attempts`` (default 2x) were tried.
 
     Every attempt starts from the shipped seed state with its own seed derived from ``seed``,
     the domain and the attempt index, so a run is reproducible and any prefix of it is too.
+    ``on_conversation`` sees whether each tried conversation was solved, e.g. for progress.
     """
     started = time.perf_counter()
     env = load_environment(domain)
@@ -620,6 +622,8 @@ def generate(
             records.append(record)
         if rejection is not None:
             rejections.append(rejection)
+        if on_conversation is not None:
+            on_conversation(record is not None)
     return SearchRun(domain, records, attempts, rejections, time.perf_counter() - started)
 
 
