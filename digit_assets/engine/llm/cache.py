@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 
-from digit_assets.engine.llm.port import LLM, Req, Resp, Role
+from digit_assets.engine.llm.port import LLM, Req, Resp, Role, response_schema
 from digit_assets.engine.llm.usage import UsageMeter
 from digit_assets.engine.provenance import canonical_json
 from digit_assets.store import Store
@@ -21,7 +21,7 @@ from digit_assets.store import Store
 
 def prompt_hash(role: Role, request) -> str:
     material = canonical_json(
-        {"instructions": role.instructions, "schema": role.response_model.model_json_schema(), "request": request.model_dump(mode="json")}
+        {"instructions": role.instructions, "schema": response_schema(role.response_model), "request": request.model_dump(mode="json")}
     )
     return hashlib.sha256(material.encode()).hexdigest()
 

@@ -7,8 +7,9 @@ response models. Implementations: :mod:`.offline` (deterministic algorithms, no 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel
 
@@ -44,3 +45,9 @@ class LLM(Protocol):
         ...
 
     def call(self, role: Role[Req, Resp], request: Req, *, seed: int) -> Resp: ...
+
+
+@functools.cache
+def response_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The JSON Schema of a response model, built once (pydantic takes milliseconds per build). Do not mutate."""
+    return model.model_json_schema()
