@@ -26,7 +26,9 @@ def check_results(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckE
     return {evaluation.check_name: evaluation for evaluation in result.get_asset_check_evaluations()}
 
 
-def build_catalog(instance: dg.DagsterInstance, database: Path, specs: Path) -> dg.ExecuteInProcessResult:
+def build_catalog(
+    instance: dg.DagsterInstance, database: Path, specs: Path, llm: LLMResource | None = None
+) -> dg.ExecuteInProcessResult:
     sources = list_spec_files(specs)
     instance.add_dynamic_partitions(spec_file_partitions.name, sources)
     for source in sources:
@@ -35,7 +37,7 @@ def build_catalog(instance: dg.DagsterInstance, database: Path, specs: Path) -> 
         [tool_specs, enriched_tools, dataflow_graph, *checks_of(ingestion_checks)],
         selection=[enriched_tools, dataflow_graph],
         instance=instance,
-        resources=resources(database),
+        resources=resources(database, llm),
     )
 
 
