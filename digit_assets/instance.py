@@ -2,7 +2,8 @@
 
 DuckDB admits one writing process per file, so the run queue launches one run at a time: runs
 started together (a backfill over the shards, the daily schedule, the sensors, a click in the UI)
-wait in the queue instead of on the file lock. Telemetry is off: the project runs with no network.
+wait in the queue instead of on the file lock. Telemetry and the UI's first-visit sign-up dialog are
+off: the project runs with no network.
 
 Sections are added only when the file lacks them (by top-level key, as text, so the operator's
 comments and values survive); a section the operator wrote is never changed.
@@ -26,6 +27,7 @@ SECTIONS: dict[str, str] = {
         "    max_concurrent_runs: 1\n"
     ),
     "telemetry": "# No network: Dagster telemetry stays off.\ntelemetry:\n  enabled: false\n",
+    "nux": "# No sign-up dialog over the UI on first visit.\nnux:\n  enabled: false\n",
 }
 
 

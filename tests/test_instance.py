@@ -23,7 +23,7 @@ def test_fresh_home_gets_a_run_queue_of_one(tmp_path):
     with load_instance(home) as instance:
         assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
         assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 1
-        assert instance.telemetry_enabled is False
+        assert instance.telemetry_enabled is False and instance.nux_enabled is False
     # A second call changes nothing.
     before = (home / "dagster.yaml").read_text()
     assert ensure_instance_config(home) == []
@@ -35,7 +35,7 @@ def test_operator_sections_and_comments_survive(tmp_path):
     home.mkdir()
     mine = "# my queue\nconcurrency:\n  runs:\n    max_concurrent_runs: 3\nrun_monitoring:\n  enabled: true"
     (home / "dagster.yaml").write_text(mine)
-    assert ensure_instance_config(home) == ["telemetry"]
+    assert ensure_instance_config(home) == ["telemetry", "nux"]
     text = (home / "dagster.yaml").read_text()
     assert text.startswith(mine + "\n")
     config = yaml.safe_load(text)
