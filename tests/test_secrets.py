@@ -53,6 +53,8 @@ def test_the_api_key_is_sent_and_never_kept(tmp_path, monkeypatch, caplog, capfd
         metadata = [
             repr(event.materialization.metadata) for run in runs for event in run.get_asset_materialization_events()
         ]
+    enrichment = runs[0].asset_materializations_for_node("enriched_tools")[0].metadata
+    assert enrichment["llm_calls"].value > 0 and "infer_output_schema" in enrichment["llm_usage"].value
     received = {request.headers.get("authorization") for request in server.requests}
     assert received == {f"Bearer {secret}"}
     assert injector.injected["bad_request"] and injector.injected["schema_invalid"], injector.injected
