@@ -20,7 +20,8 @@ from pipeline_helpers import build_catalog, resources
 REPO = Path(__file__).resolve().parents[1]
 
 # What the synthesis stage writes; run_id and created_at differ between runs by design.
-SYNTHESIS_TABLES = ("conversations", "synthesis_attempts", "quarantine")
+SYNTHESIS_TABLES = ("conversations", "synthesis_attempts", "llm_usage", "quarantine")
+SHARDED_TABLES = ("conversations", "synthesis_attempts", "llm_usage")
 VOLATILE_COLUMNS = {"run_id", "created_at"}
 
 # One process: materialize the given shards of synthetic_conversations, one run each, in order,
@@ -105,12 +106,14 @@ def snapshot(database: Path, tables: tuple[str, ...] = SYNTHESIS_TABLES, shards:
     return rows
 
 
-def run_ids_by_shard(database: Path, table: str = "conversations") -> dict[int, set[str]]:
-    with Store(database).connect(read_only=True) as conn:
-        found = conn.execute(f"SELECT shard, run_id FROM {table} WHERE shard IS NOT NULL GROUP BY ALL").fetchall()
+def run_ids_by_shard(database: Path, tables: tuple[str, ...] = SHARDED_TABLES) -> dict[int, set[str]]:
+    """The run ids found in each shard's rows, over all the given tables together."""
     by_shard: dict[int, set[str]] = {}
-    for shard, run_id in found:
-        by_shard.setdefault(shard, set()).add(run_id)
+    with Store(database).connect(read_only=True) as conn:
+        for table in tables:
+            found = conn.execute(f"SELECT shard, run_id FROM {table} WHERE shard IS NOT NULL GROUP BY ALL").fetchall()
+            for shard, run_id in found:
+                by_shard.setdefault(shard, set()).add(run_id)
     return by_shard
 
 

@@ -53,7 +53,7 @@ def test_sigkill_during_a_rewrite_leaves_old_or_new_rows_and_a_rerun_matches(tmp
     else:
         phase = "after the commit, before the process ended"
     print(f"SIGKILL landed: {phase}")
-    # One run's rows per shard, never a mix or a half-deleted set; content as if never interrupted.
+    # One run's rows in every table of the shard, never a mix or a half-deleted set; content as if never interrupted.
     assert len(after_kill) == 1, after_kill
     assert snapshot(database) == reference
 
