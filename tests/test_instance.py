@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import textwrap
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -10,7 +14,7 @@ import pytest
 import yaml
 
 from digit_assets import cli
-from digit_assets.instance import SECTIONS, ensure_instance_config
+from digit_assets.instance import SECTIONS, ensure_instance_config, fail_orphaned_runs
 
 
 def load_instance(home: Path) -> dg.DagsterInstance:
@@ -59,3 +63,63 @@ def test_cli_prepares_the_default_home_under_the_data_dir(data_dir, monkeypatch)
     assert Path(home) == data_dir / "dagster_home" and os.environ["DAGSTER_HOME"] == home
     with load_instance(Path(home)) as instance:
         assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 1
+
+
+# A stateful search far too long to finish, recorded in the instance of DAGSTER_HOME.
+ENDLESS_RUN = textwrap.dedent(
+    """
+    import sys
+    import dagster as dg
+    from digit_assets.defs.baselines.assets import stateful_search_baselines
+    from digit_assets.defs.resources import StoreResource
+
+    config = {"conversations": 10_000_000, "max_attempts": 20_000_000}
+    with dg.DagsterInstance.get() as instance:
+        dg.materialize(
+            [stateful_search_baselines],
+            partition_key=sys.argv[2],
+            run_config={"ops": {"stateful_search_baselines": {"config": config}}},
+            instance=instance,
+            resources={"store": StoreResource(database=sys.argv[1])},
+        )
+    """
+)
+
+
+def test_runs_killed_with_their_process_stop_holding_the_queue(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    ensure_instance_config(home)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    processes = {
+        domain: subprocess.Popen([sys.executable, "-c", ENDLESS_RUN, str(tmp_path / f"{domain}.duckdb"), domain])
+        for domain in ("retail", "files")
+    }
+    try:
+        with load_instance(home) as instance:
+
+            def run_of(process: subprocess.Popen) -> str | None:
+                """The run whose recorded process is this one, once its steps execute."""
+                for record in instance.get_run_records():
+                    for entry in instance.all_logs(record.dagster_run.run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
+                        pid = entry.dagster_event.event_specific_data.metadata.get("pid")
+                        if pid is not None and int(pid.value) == process.pid:
+                            return record.dagster_run.run_id
+                assert process.poll() is None, "the run process ended early"
+                return None
+
+            runs = {}
+            for domain, process in processes.items():
+                while (run_id := run_of(process)) is None:
+                    time.sleep(0.2)
+                runs[domain] = run_id
+            processes["retail"].kill()
+            processes["retail"].wait(timeout=60)
+
+            assert fail_orphaned_runs(instance) == [runs["retail"]]
+            assert instance.get_run_by_id(runs["retail"]).status == dg.DagsterRunStatus.FAILURE
+            assert instance.get_run_by_id(runs["files"]).status == dg.DagsterRunStatus.STARTED  # still alive
+            assert fail_orphaned_runs(instance) == []
+    finally:
+        for process in processes.values():
+            process.kill()
+            process.wait(timeout=60)
