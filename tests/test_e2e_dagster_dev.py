@@ -13,6 +13,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -26,7 +27,7 @@ from digit_assets.defs.synthesis.assets import synthesis_shards
 from digit_assets.instance import ensure_instance_config
 
 REPO = Path(__file__).resolve().parents[1]
-DAGSTER = REPO / ".venv" / "bin" / "dagster"
+DAGSTER = Path(sys.executable).parent / "dagster"  # the one installed next to this interpreter
 SPEC_FILES = ["calendar.openai.json", "retail.mcp.json"]  # two sources keep the sensor's runs few
 LOCATION = {"repository_location_name": "digit_assets", "repository_name": "__repository__"}
 # The operator's own dagster.yaml section, kept by ensure_instance_config: a quicker queue poll.
