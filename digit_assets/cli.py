@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     local = sub.add_parser(
         "local-run", help="serve a small real model (SmolLM2-135M) on 127.0.0.1 and materialize everything against it"
     )
-    local.add_argument("--conversations", type=int, default=2, help="conversations per variant to attempt (default: 2)")
+    local.add_argument("--conversations", type=int, default=1, help="conversations per variant to attempt (default: 1)")
     local.add_argument("--parallel", type=int, default=2, help="server slots = conversations in flight (default: 2)")
     args = parser.parse_args(argv)
     if args.command == "local-run":

@@ -158,7 +158,7 @@ def local_server(
     batch_threads: int | None = None,
     parallel: int = 2,
     context_per_slot: int = 8192,
-    max_tokens: int = 384,
+    max_tokens: int = 256,
     start_timeout_s: float = 60.0,
 ) -> Iterator[LocalServer]:
     """Serve ``model_path`` on 127.0.0.1 (a free port the OS picks) until the block ends.
@@ -210,8 +210,8 @@ def _wait_until_healthy(root_url: str, timeout_s: float) -> None:
 
 # --- One step for users: fetch, serve, materialize the pipeline against it, report ---------------
 
-# A spec set small enough for a CPU-bound 135M model: one namespace (library, 10 tools; one
-# without an output schema, so the enrichment role is exercised once).
+# A spec set small enough for a CPU-bound 135M model: one namespace (library, 10 tools, the smallest
+# schemas, so the shortest prompts); one tool has no output schema, so enrichment asks the model once.
 LOCAL_SPECS = ("library.bfcl.jsonl",)
 # Client knobs for a slow local server: conversations in flight = server slots, a generous
 # per-request timeout (a long prompt on two cores takes tens of seconds), few transport retries.
