@@ -13,16 +13,17 @@ client's serialization, headers, retries and error mapping all run for real.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import random
 import threading
-import time
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from aiohttp import web
 
 
 @dataclass(frozen=True)
@@ -100,10 +101,12 @@ def error_reply(status: int, message: str = "scripted failure", headers: Mapping
 
 
 class FakeOpenAIServer:
-    """A ThreadingHTTPServer on an ephemeral port, running in a daemon thread while in its ``with`` block.
+    """An aiohttp server on an ephemeral port, its event loop in a daemon thread while in its ``with`` block.
 
-    Replies come from the queue first, then from the responder; with neither, the server answers
-    500 so a test that forgot to script a reply fails loudly instead of hanging.
+    Asynchronous so a delayed reply holds no thread: the benchmark keeps 64 requests waiting at
+    once at well under a millisecond of server CPU each. Replies come from the queue first, then
+    from the responder; with neither, the server answers 500 so a test that forgot to script a
+    reply fails loudly instead of hanging.
     """
 
     def __init__(self, responder: Responder | None = None):
@@ -111,31 +114,47 @@ class FakeOpenAIServer:
         self._responder = responder
         self._requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        # A short poll interval: shutdown() waits up to one interval, once per test.
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-openai", daemon=True
-        )
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="fake-openai", daemon=True)
+        self._runner: web.AppRunner | None = None
+        self._port = 0
+        self._in_flight = 0
+        self._peak_in_flight = 0
 
     def __enter__(self) -> "FakeOpenAIServer":
         self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=30)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        if self._runner is not None:
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=30)
+        self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
+        self._loop.close()
+
+    async def _start(self) -> None:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/{path:.*}", self._answer)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self._port = self._runner.addresses[0][1]
 
     @property
     def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        return f"http://127.0.0.1:{self._port}/v1"
 
     @property
     def requests(self) -> list[RecordedRequest]:
         with self._lock:
             return list(self._requests)
+
+    @property
+    def peak_in_flight(self) -> int:
+        """The most requests the server was answering at one moment."""
+        return self._peak_in_flight
 
     def enqueue(self, *replies: Reply) -> None:
         with self._lock:
@@ -155,50 +174,32 @@ class FakeOpenAIServer:
             return responder(request)
         return error_reply(500, f"no reply scripted for {request.method} {request.path}")
 
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        server = self
+    async def _answer(self, incoming: web.Request) -> web.Response:
+        self._in_flight += 1  # only the loop thread touches these two
+        self._peak_in_flight = max(self._peak_in_flight, self._in_flight)
+        try:
+            return await self._reply_to(incoming)
+        finally:
+            self._in_flight -= 1
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # headers and body are separate writes: no 40 ms delayed-ACK stall
-
-            def do_POST(self) -> None:
-                self._answer()
-
-            def do_GET(self) -> None:
-                self._answer()
-
-            def _answer(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                try:
-                    body = json.loads(raw) if raw else None
-                except ValueError:
-                    body = None
-                request = RecordedRequest(
-                    method=self.command,
-                    path=self.path,
-                    headers={name.lower(): value for name, value in self.headers.items()},
-                    raw=raw,
-                    body=body,
-                )
-                reply = server._next_reply(request)
-                payload, headers = reply.encoded()
-                if reply.delay_s:
-                    time.sleep(reply.delay_s)
-                try:
-                    self.send_response(reply.status)
-                    for name, value in headers.items():
-                        self.send_header(name, value)
-                    self.send_header("Content-Length", str(len(payload)))
-                    self.end_headers()
-                    self.wfile.write(payload)
-                except (BrokenPipeError, ConnectionResetError):
-                    self.close_connection = True  # the client gave up waiting (a timeout test)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                """Silent: pytest shows the recorded requests when a test needs them."""
-
-        return Handler
+    async def _reply_to(self, incoming: web.Request) -> web.Response:
+        raw = await incoming.read()
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        request = RecordedRequest(
+            method=incoming.method,
+            path=incoming.path_qs,
+            headers={name.lower(): value for name, value in incoming.headers.items()},
+            raw=raw,
+            body=body,
+        )
+        reply = self._next_reply(request)
+        payload, headers = reply.encoded()
+        if reply.delay_s:
+            await asyncio.sleep(reply.delay_s)  # a client that times out first just disconnects
+        return web.Response(status=reply.status, body=payload, headers=headers)
 
 
 # --- Responders shared by the fault tests, the pipeline tests and benchmarks/llm_bench.py ----------

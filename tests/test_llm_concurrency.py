@@ -26,12 +26,12 @@ def catalog() -> Catalog:
 
 
 def _outcomes(catalog: Catalog, base_url: str, workers: int, lines: list[str]) -> list[tuple]:
-    llm = OpenAIChatLLM(model="fake-model", base_url=base_url, api_key="sk-test", timeout_s=10.0)
     progress = Progress(lines.append, "test", total=12, interval_s=0.0)
-    outcomes = synthesize(
-        catalog, llm, SynthesisSettings(), base_seed=5, indices=range(12), workers=workers,
-        on_outcome=lambda o: progress.advance(**{"accepted" if o.accepted else "rejected": 1}),
-    )
+    with OpenAIChatLLM(model="fake-model", base_url=base_url, api_key="sk-test", timeout_s=10.0) as llm:
+        outcomes = synthesize(
+            catalog, llm, SynthesisSettings(), base_seed=5, indices=range(12), workers=workers,
+            on_outcome=lambda o: progress.advance(**{"accepted" if o.accepted else "rejected": 1}),
+        )
     progress.finish()
     return [
         (o.conversation_id, o.accepted, o.reject_stage, o.reject_reason, o.record.model_dump_json() if o.record else None)
@@ -53,6 +53,16 @@ def test_the_same_conversations_with_1_and_8_in_flight(catalog):
     for lines in (serial_lines, parallel_lines):
         assert len(lines) == 13 and lines[-1].startswith("test: 12/12 done")
         assert f"accepted {accepted}" in lines[-1]
+
+
+@pytest.mark.parametrize("workers", [1, 4, 8])
+def test_the_concurrency_limit_is_how_many_requests_are_in_flight(catalog, workers):
+    with FakeOpenAIServer(offline_responder(delay_s=0.02)) as server:
+        llm = OpenAIChatLLM(model="fake-model", base_url=server.base_url, api_key="sk-test", timeout_s=10.0)
+        with llm:
+            synthesize(catalog, llm, SynthesisSettings(), base_seed=5, indices=range(8), workers=workers)
+    # Each conversation waits for its own answer before its next step: one request each at most.
+    assert server.peak_in_flight == workers
 
 
 def test_the_concurrency_defaults_by_provider():

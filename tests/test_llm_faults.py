@@ -3,8 +3,10 @@ run against a server that answers every role validly but injects faults at a see
 
 from __future__ import annotations
 
+import email.utils
 import json
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 
 import dagster as dg
 import pytest
@@ -41,10 +43,14 @@ class Harness:
     def __init__(self, server: FakeOpenAIServer, **options):
         self.sleeps: list[float] = []
         self.meter = UsageMeter()
+
+        async def record_sleep(seconds: float) -> None:
+            self.sleeps.append(seconds)
+
         settings = {"timeout_s": 5.0, "max_attempts": 4, "backoff_s": 0.01, "max_backoff_s": 2.0}
         self.llm = OpenAIChatLLM(
             model="fake-model", base_url=server.base_url, api_key="sk-test", meter=self.meter,
-            sleep=self.sleeps.append, **{**settings, **options},
+            sleep=record_sleep, **{**settings, **options},
         )
 
     def call(self) -> OutputSchemaResponse:
@@ -67,6 +73,42 @@ def test_retry_after_is_capped_by_the_backoff_limit(server):
     harness = Harness(server, max_backoff_s=2.0)
     harness.call()
     assert harness.sleeps == [2.0]
+
+
+def test_retry_after_as_an_http_date_waits_until_that_moment(server):
+    in_ten_seconds = email.utils.format_datetime(datetime.now(timezone.utc) + timedelta(seconds=10), usegmt=True)
+    yesterday = email.utils.format_datetime(datetime.now(timezone.utc) - timedelta(days=1), usegmt=True)
+    server.enqueue(
+        error_reply(503, headers={"Retry-After": in_ten_seconds}),
+        error_reply(503, headers={"Retry-After": yesterday}),
+        completion_reply(VALID),
+    )
+    harness = Harness(server, max_backoff_s=30.0)
+    harness.call()
+    assert 8.0 < harness.sleeps[0] <= 10.0
+    assert harness.sleeps[1] == 0.0
+
+
+def test_retry_after_ms_is_preferred_and_a_malformed_hint_falls_back_to_backoff(server):
+    server.enqueue(
+        error_reply(429, headers={"retry-after-ms": "250", "Retry-After": "3"}),
+        error_reply(429, headers={"Retry-After": "soon"}),
+        completion_reply(VALID),
+    )
+    harness = Harness(server, backoff_s=0.01, max_backoff_s=1.0)
+    harness.call()
+    assert harness.sleeps[0] == 0.25
+    assert 0.0 <= harness.sleeps[1] <= 0.02  # first backoff step: up to backoff_s * 2
+
+
+def test_a_closed_client_refuses_calls_and_closing_twice_is_harmless(server):
+    server.enqueue(completion_reply(VALID))
+    with Harness(server).llm as llm:
+        llm.call(INFER_OUTPUT_SCHEMA, REQUEST, seed=1)
+    llm.close()
+    with pytest.raises(LLMError, match="closed"):
+        llm.call(INFER_OUTPUT_SCHEMA, REQUEST, seed=1)
+    assert len(server.requests) == 1
 
 
 def test_500s_back_off_exponentially_with_jitter_then_fail(server):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import random
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -188,3 +190,15 @@ def test_the_label_names_model_and_host_without_credentials():
     llm = OpenAIChatLLM(model="qwen", base_url="http://user:hunter2@127.0.0.1:8000/v1", api_key=SECRET)
     assert llm.label == "openai:qwen@127.0.0.1:8000"
     assert OpenAIChatLLM(model="gpt", api_key=SECRET).label == "openai:gpt@api.openai.com"
+
+
+def test_a_forgotten_client_stops_its_event_loop_when_collected(server):
+    server.enqueue(completion_reply(json.dumps(VALID_ANSWER)))
+    llm = OpenAIChatLLM(model="m", base_url=server.base_url, api_key=SECRET)
+    llm.call(INFER_OUTPUT_SCHEMA, REQUEST, seed=1)
+    host = server.base_url.split("//")[1].split("/")[0]
+    loop_thread = next(thread for thread in threading.enumerate() if thread.name == f"llm-{host}")
+    del llm
+    gc.collect()
+    loop_thread.join(timeout=10)
+    assert not loop_thread.is_alive()

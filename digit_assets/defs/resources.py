@@ -82,11 +82,15 @@ class LLMResource(dg.ConfigurableResource):
     def session(self, store: Store, meter: UsageMeter) -> Iterator[LLM]:
         """The metered port for one asset execution; a remote one answers from the cache in ``store`` first."""
         inner = self.build(meter)
-        if self.provider == "offline" or not self.cache:
-            yield MeteredLLM(inner, meter)
-            return
-        with ResponseCache(store.path) as cache:
-            yield MeteredLLM(CachingLLM(inner, cache, sampling={"temperature": self.temperature}, meter=meter), meter)
+        try:
+            if self.provider == "offline" or not self.cache:
+                yield MeteredLLM(inner, meter)
+                return
+            with ResponseCache(store.path) as cache:
+                yield MeteredLLM(CachingLLM(inner, cache, sampling={"temperature": self.temperature}, meter=meter), meter)
+        finally:
+            if isinstance(inner, OpenAIChatLLM):
+                inner.close()
 
 
 _TUNING = {
