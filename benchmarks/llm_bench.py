@@ -34,20 +34,38 @@ from tests.fake_openai_server import FakeOpenAIServer, offline_responder  # noqa
 VARIANTS = {"digit_tc": (True, True), "no_impl": (False, True), "no_bt": (True, False)}
 
 
-def _serve(delay_s: float, urls, stop) -> None:
-    with FakeOpenAIServer(offline_responder(delay_s=delay_s)) as server:
+def _serve(delay_s: float, repeat_first: bool, urls, stop) -> None:
+    responder = offline_responder(delay_s=delay_s)
+    if repeat_first:
+        responder = _first_reply_repeated(responder)
+    with FakeOpenAIServer(responder) as server:
         urls.put(server.base_url)
         stop.wait()
+
+
+def _first_reply_repeated(responder):
+    """The throughput requests all ask one role: its first valid answer serves them all, so the
+    server's own CPU (it shares this machine's cores with the client) stays out of the figure."""
+    first = []
+
+    def respond(request):
+        if not first:
+            first.append(responder(request))
+        return first[0]
+
+    return respond
 
 
 class ServerProcess:
     """The fake server in a child process, for as long as the ``with`` block lasts."""
 
-    def __init__(self, delay_s: float):
+    def __init__(self, delay_s: float, *, repeat_first: bool = False):
         context = multiprocessing.get_context("spawn")
         self._urls = context.Queue()
         self._stop = context.Event()
-        self._process = context.Process(target=_serve, args=(delay_s, self._urls, self._stop), daemon=True)
+        self._process = context.Process(
+            target=_serve, args=(delay_s, repeat_first, self._urls, self._stop), daemon=True
+        )
 
     def __enter__(self) -> str:
         self._process.start()
@@ -91,7 +109,7 @@ def throughput(args: argparse.Namespace) -> None:
     print("(client ceiling = 1000 / client CPU ms per call: what one GIL-bound client process can send)")
     header = ["concurrency", "ideal/s", "achieved/s", "ratio", "client CPU ms/call", "client ceiling/s", "server CPU ms/call"]
     print(" | ".join(header))
-    server = ServerProcess(args.delay)
+    server = ServerProcess(args.delay, repeat_first=True)
     with server as base_url:
         for concurrency in args.concurrency:
             calls = max(100, int(concurrency / args.delay * args.seconds))
