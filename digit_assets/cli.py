@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Mapping
 
 from digit_assets import settings
 from digit_assets.instance import prepare_home
@@ -30,10 +31,10 @@ def _prepare_dagster_home() -> str:
     return prepare_home()
 
 
-def materialize_all(only: list[str] | None = None, conversations: int | None = None) -> int:
+def materialize_all(only: list[str] | None = None, synthesis: Mapping[str, object] | None = None) -> int:
     """Materialize every asset of the main sequence; returns the number of failed runs.
 
-    ``conversations`` overrides how many conversations per variant synthesis attempts.
+    ``synthesis`` overrides fields of the synthesis config (e.g. ``{"conversations": 10}``).
     """
     _prepare_dagster_home()
     import dagster as dg
@@ -55,7 +56,7 @@ def materialize_all(only: list[str] | None = None, conversations: int | None = N
             for key in keys:
                 started = time.perf_counter()
                 result = job.execute_in_process(
-                    run_config=_run_config(job_name, conversations),
+                    run_config=_run_config(job_name, synthesis),
                     instance=instance,
                     partition_key=key,
                     raise_on_error=False,
@@ -67,9 +68,9 @@ def materialize_all(only: list[str] | None = None, conversations: int | None = N
     return failures
 
 
-def _run_config(job_name: str, conversations: int | None) -> dict:
-    if job_name == "synthesize_shard" and conversations is not None:
-        return {"ops": {"synthetic_conversations": {"config": {"conversations": conversations}}}}
+def _run_config(job_name: str, synthesis: Mapping[str, object] | None) -> dict:
+    if job_name == "synthesize_shard" and synthesis:
+        return {"ops": {"synthetic_conversations": {"config": dict(synthesis)}}}
     return {}
 
 
@@ -90,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_local(args.conversations, parallel=args.parallel)
     if args.command == "materialize":
-        failures = materialize_all(args.job, args.conversations)
+        synthesis = {"conversations": args.conversations} if args.conversations is not None else None
+        failures = materialize_all(args.job, synthesis)
         print(f"\nResults: DuckDB store {settings.default_database()}")
         print(f"Chat-format JSONL: {settings.data_dir() / 'exports'}")
         print(f"Fidelity dashboard: {settings.data_dir() / 'fidelity' / 'dashboard.html'}")

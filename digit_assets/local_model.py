@@ -216,6 +216,9 @@ LOCAL_SPECS = ("library.bfcl.jsonl",)
 # Client knobs for a slow local server: conversations in flight = server slots, a generous
 # per-request timeout (a long prompt on two cores takes tens of seconds), few transport retries.
 LOCAL_CLIENT_DEFAULTS = {"DIGIT_TC_LLM_TIMEOUT_S": "300", "DIGIT_TC_LLM_MAX_ATTEMPTS": "2"}
+# Short prompts and answers: three tools per scenario, one turn of two calls. Each variant still runs,
+# so the funnel compares them.
+LOCAL_SYNTHESIS = {"min_turns": 1, "max_turns": 1, "min_tools": 3, "max_tools": 3, "min_calls": 2, "max_calls": 2}
 
 
 def prepare_local_environment(parallel: int) -> None:
@@ -280,7 +283,7 @@ def run_local(conversations: int, *, parallel: int = 2) -> int:
     with local_server(model, parallel=parallel) as server:
         os.environ.update(server.environment())
         print(f"server: {server.base_url} (model {server.model}, {parallel} slots)", flush=True)
-        failures = materialize_all(conversations=conversations)
+        failures = materialize_all(synthesis={**LOCAL_SYNTHESIS, "conversations": conversations})
         metrics = server.metrics()
     elapsed = time.perf_counter() - started
     database = settings.default_database()

@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 from digit_assets.engine.llm import Role
 from digit_assets.engine.llm.openai_chat import OpenAIChatLLM
 from digit_assets.local_model import (
+    LOCAL_SYNTHESIS,
     MODEL_ALIAS,
     LocalModelUnavailable,
     fetch_model,
@@ -126,11 +127,7 @@ def test_pipeline_materializes_against_the_real_model(server, connections, data_
     before = server.metrics()
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(spec_file_partitions.name, [SPEC])
-    # Short prompts and answers: three tools per scenario, two calls per turn, one turn.
-    synthesis = {
-        "conversations": CONVERSATIONS, "ablations": False, "min_turns": 1, "max_turns": 1,
-        "min_tools": 3, "max_tools": 3, "min_calls": 2, "max_calls": 2,
-    }
+    synthesis = {**LOCAL_SYNTHESIS, "conversations": CONVERSATIONS, "ablations": False}
     runs = [
         definitions.resolve_job_def("ingest_spec_file").execute_in_process(instance=instance, partition_key=SPEC),
         definitions.resolve_job_def("build_tool_catalog").execute_in_process(instance=instance),
