@@ -14,7 +14,7 @@ _EXTERNAL_SCRIPT = re.compile(r"<script[^>]+src=[\"']https?://", re.IGNORECASE)
 
 def _frame(store: StoreResource, query: str) -> pl.DataFrame:
     with store.store().connect() as conn:
-        return pl.from_arrow(conn.execute(query).to_arrow_table())
+        return pl.from_arrow(conn.sql(query).to_arrow_table())
 
 
 @dg.asset_check(
