@@ -92,6 +92,12 @@ def synthetic_conversations(
     meter = UsageMeter()
     with store.store().connect() as conn:
         catalog = Catalog.build(load_enriched_tools(conn), load_dataflow_edges(conn))
+    if not catalog.tools:
+        # Every conversation would be rejected for a missing upstream, not for anything about it.
+        raise dg.Failure(
+            description=f"the tool catalog in {store.database} is empty: materialize the ingestion and "
+            "catalog stages (jobs ingest_spec_file, build_tool_catalog) before synthesis",
+        )
     indices = range(shard, config.conversations, SHARDS)
     outcomes: list[Outcome] = []
     usage_by_variant: dict[str, Usage] = {}

@@ -1,0 +1,53 @@
+"""``digit-tc materialize``: chosen stage jobs, run config from the command line, runs recorded in DAGSTER_HOME."""
+
+from __future__ import annotations
+
+import shutil
+
+import dagster as dg
+import duckdb
+
+from digit_assets.cli import main
+from tests.conftest import REPO_SPECS
+
+SPEC = "library.bfcl.jsonl"
+
+
+def test_materialize_runs_the_chosen_jobs_with_the_conversation_count(data_dir, tmp_path, monkeypatch, capsys):
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    shutil.copy2(REPO_SPECS / SPEC, specs / SPEC)
+    monkeypatch.setenv("DIGIT_TC_SPECS_DIR", str(specs))
+    home = tmp_path / "dagster_home"
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+
+    exit_code = main(
+        ["materialize", "--job", "ingest_spec_file", "--job", "build_tool_catalog",
+         "--job", "synthesize_shard", "--conversations", "8"]
+    )
+
+    assert exit_code == 0
+    printed = capsys.readouterr().out
+    assert f"ok     ingest_spec_file[{SPEC}]" in printed
+    assert printed.count("ok     synthesize_shard[") == 4  # one run per shard
+    assert "FAILED" not in printed
+    with duckdb.connect(str(data_dir / "digit_tc.duckdb"), read_only=True) as conn:
+        attempted = dict(
+            conn.execute("SELECT variant, count(DISTINCT conversation_id) FROM synthesis_attempts GROUP BY variant").fetchall()
+        )
+    assert attempted == {"digit_tc": 8, "no_impl": 8, "no_bt": 8}
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        runs = instance.get_runs()
+    assert len(runs) == 6 and all(run.status == dg.DagsterRunStatus.SUCCESS for run in runs)
+
+
+def test_a_failing_stage_is_reported_and_sets_the_exit_code(data_dir, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("DIGIT_TC_SPECS_DIR", str(tmp_path / "no_specs"))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+
+    # No catalog was built: there are no tools to plan conversations with.
+    exit_code = main(["materialize", "--job", "synthesize_shard", "--conversations", "2"])
+
+    printed = capsys.readouterr().out
+    assert exit_code == 1
+    assert printed.count("FAILED synthesize_shard[") == 4
