@@ -27,20 +27,17 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from referencing import Registry, Resource
-from referencing.exceptions import Unresolvable
 
 from digit_assets.engine.ingest.model import FileProblem, ItemProblem, SpecProblem, ToolDraft
 from digit_assets.engine.ingest.schema_checks import iter_subschemas, json_type_name
+from digit_assets.engine.schema_refs import RefInliner, RefProblem
 
 if TYPE_CHECKING:
-    from referencing._core import Resolved, Resolver  # referencing exports no public names for them
+    from referencing._core import Resolver  # referencing exports no public names for it
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 _ARGUMENT_LOCATIONS = frozenset({"path", "query"})
 _DOCUMENT_URI = "urn:digit-tc:openapi-document"
-# Inlining copies a component at every use; a document that reuses components in deep layers
-# (each using the next twice) grows exponentially, so the copies an operation may make are capped.
-_MAX_INLINED_REFS = 10_000
 _SUCCESS_CODE = re.compile(r"2(\d\d|XX)")
 
 
@@ -59,8 +56,8 @@ def read_document(document: dict[str, Any]) -> list[ToolDraft | ItemProblem]:
     items: list[ToolDraft | ItemProblem] = []
     for path, declared_item in paths.items():
         try:
-            path_item = _Inliner(resolver).follow(declared_item)
-        except SpecProblem as problem:
+            path_item = RefInliner(resolver).follow(declared_item)
+        except RefProblem as problem:
             items.append(ItemProblem(str(path), str(problem), declared_item))
             continue
         if not isinstance(path_item, dict):
@@ -82,12 +79,12 @@ def _read_operation(
         return ItemProblem(position, f"an operation must be an object, not {json_type_name(operation)}", operation)
     operation_id = operation.get("operationId")
     name = operation_id if operation_id is not None else _synthesized_name(method, path)
-    inliner = _Inliner(resolver)
+    inliner = RefInliner(resolver)
     try:
         parameters = _input_schema(path_item.get("parameters"), operation, inliner)
         output_schema = _success_schema(operation.get("responses"), inliner)
         description = _description(operation)
-    except SpecProblem as problem:
+    except (SpecProblem, RefProblem) as problem:
         return ItemProblem(position, str(problem), operation, name=name if isinstance(name, str) else None)
     except RecursionError:
         problem = "nested too deeply to read (a recursive YAML alias?)"
@@ -123,7 +120,7 @@ def _description(operation: dict[str, Any]) -> str:
     return "\n\n".join(parts)
 
 
-def _input_schema(path_level: Any, operation: dict[str, Any], inliner: _Inliner) -> dict[str, Any]:
+def _input_schema(path_level: Any, operation: dict[str, Any], inliner: RefInliner) -> dict[str, Any]:
     properties: dict[str, Any] = {}
     required: list[str] = []
     for parameter in _parameters(path_level, operation.get("parameters"), inliner):
@@ -143,7 +140,7 @@ def _input_schema(path_level: Any, operation: dict[str, Any], inliner: _Inliner)
     return schema
 
 
-def _parameters(path_level: Any, operation_level: Any, inliner: _Inliner) -> list[dict[str, Any]]:
+def _parameters(path_level: Any, operation_level: Any, inliner: RefInliner) -> list[dict[str, Any]]:
     """Path-item parameters, overridden by operation parameters of the same name and location."""
     merged: dict[tuple[str, str], dict[str, Any]] = {}
     for declared in (path_level, operation_level):
@@ -159,7 +156,7 @@ def _parameters(path_level: Any, operation_level: Any, inliner: _Inliner) -> lis
     return list(merged.values())
 
 
-def _parameter_schema(parameter: dict[str, Any], inliner: _Inliner) -> Any:
+def _parameter_schema(parameter: dict[str, Any], inliner: RefInliner) -> Any:
     """The parameter's schema, described by the parameter's own description when it has one.
 
     The parameter's description says what this argument is for ("the account, as returned by
@@ -177,7 +174,7 @@ def _parameter_schema(parameter: dict[str, Any], inliner: _Inliner) -> Any:
     return schema
 
 
-def _add_request_body(properties: dict[str, Any], required: list[str], body: Any, inliner: _Inliner) -> None:
+def _add_request_body(properties: dict[str, Any], required: list[str], body: Any, inliner: RefInliner) -> None:
     if not isinstance(body, dict):
         raise SpecProblem(f"requestBody must be an object, not {json_type_name(body)}")
     content = body.get("content")
@@ -214,7 +211,7 @@ def _is_plain_object(schema: Any) -> bool:
     )
 
 
-def _success_schema(responses: Any, inliner: _Inliner) -> Any:
+def _success_schema(responses: Any, inliner: RefInliner) -> Any:
     if responses is None:
         return None
     if not isinstance(responses, dict):
@@ -286,58 +283,3 @@ def _from_openapi_30(schema: Any) -> Any:
                     subschema[exclusive] = subschema.pop(bound)
     return schema
 
-
-class _Inliner:
-    """Copies of parts of one document with every ``$ref`` replaced by its target.
-
-    A cycle cannot be inlined (the copy would be infinite); it is reported with the refs that form it.
-    """
-
-    def __init__(self, resolver: Resolver[Any]) -> None:
-        self._resolver = resolver
-        self._budget = _MAX_INLINED_REFS
-
-    def follow(self, value: Any) -> Any:
-        """An object that may itself be a ``$ref`` (parameter, body, response, path item): its target."""
-        seen: list[str] = []
-        resolver = self._resolver
-        while isinstance(value, dict) and isinstance(value.get("$ref"), str):
-            ref = value["$ref"]
-            if ref in seen:
-                raise SpecProblem(f"cyclic $ref: {' -> '.join([*seen, ref])}")
-            seen.append(ref)
-            resolved = _lookup(ref, resolver)
-            value, resolver = resolved.contents, resolved.resolver
-        return value
-
-    def inline(self, value: Any) -> Any:
-        """A copy of ``value`` with no ``$ref`` left in it."""
-        return self._inline(value, self._resolver, ())
-
-    def _inline(self, value: Any, resolver: Resolver[Any], chain: tuple[tuple[int, str], ...]) -> Any:
-        if isinstance(value, list):
-            return [self._inline(item, resolver, chain) for item in value]
-        if not isinstance(value, dict):
-            return value
-        ref = value.get("$ref")
-        if not isinstance(ref, str):
-            return {key: self._inline(item, resolver, chain) for key, item in value.items()}
-        resolved = _lookup(ref, resolver)
-        targets = [target for target, _ in chain]
-        if id(resolved.contents) in targets:
-            cycle = [chained_ref for _, chained_ref in chain[targets.index(id(resolved.contents)) :]]
-            raise SpecProblem(f"cyclic $ref: {' -> '.join([*cycle, ref])} (a recursive schema cannot be inlined)")
-        self._budget -= 1
-        if self._budget < 0:
-            raise SpecProblem(f"inlining its $refs takes more than {_MAX_INLINED_REFS} copies")
-        target = self._inline(resolved.contents, resolved.resolver, (*chain, (id(resolved.contents), ref)))
-        siblings = {key: self._inline(item, resolver, chain) for key, item in value.items() if key != "$ref"}
-        return {**target, **siblings} if isinstance(target, dict) else target
-
-
-def _lookup(ref: str, resolver: Resolver[Any]) -> Resolved[Any]:
-    try:
-        return resolver.lookup(ref)
-    except Unresolvable:
-        where = "" if ref.startswith("#") else " (references to other documents are not supported)"
-        raise SpecProblem(f"unresolvable $ref {ref!r}{where}") from None

@@ -1,0 +1,87 @@
+"""Inlining local ``$ref``s (through ``referencing``) so that a JSON Schema stands alone.
+
+Two consumers cannot follow references: a tool's schemas taken out of an OpenAPI document, and the
+response schema sent to a model server (llama.cpp builds its grammar without resolving ``$defs``,
+so every nested model would go unconstrained).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from referencing import Registry, Resource
+from referencing.exceptions import Unresolvable
+
+if TYPE_CHECKING:
+    from referencing._core import Resolved, Resolver  # referencing exports no public names for them
+
+# Inlining copies a component at every use; a document that reuses components in deep layers
+# (each using the next twice) grows exponentially, so the copies one inliner may make are capped.
+MAX_INLINED_REFS = 10_000
+_STANDALONE_URI = "urn:digit-tc:schema"
+
+
+class RefProblem(Exception):
+    """A reference that cannot be inlined: unresolvable, cyclic, or too many copies."""
+
+
+def standalone(schema: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``schema`` with every local ``$ref`` inlined and its ``$defs`` dropped."""
+    resolver = Registry().with_resource(_STANDALONE_URI, Resource.opaque(schema)).resolver(base_uri=_STANDALONE_URI)
+    return RefInliner(resolver).inline({key: value for key, value in schema.items() if key != "$defs"})
+
+
+class RefInliner:
+    """Copies of parts of one document with every ``$ref`` replaced by its target.
+
+    A cycle cannot be inlined (the copy would be infinite); it is reported with the refs that form it.
+    """
+
+    def __init__(self, resolver: Resolver[Any]) -> None:
+        self._resolver = resolver
+        self._budget = MAX_INLINED_REFS
+
+    def follow(self, value: Any) -> Any:
+        """An object that may itself be a ``$ref`` (parameter, body, response, path item): its target."""
+        seen: list[str] = []
+        resolver = self._resolver
+        while isinstance(value, dict) and isinstance(value.get("$ref"), str):
+            ref = value["$ref"]
+            if ref in seen:
+                raise RefProblem(f"cyclic $ref: {' -> '.join([*seen, ref])}")
+            seen.append(ref)
+            resolved = lookup(ref, resolver)
+            value, resolver = resolved.contents, resolved.resolver
+        return value
+
+    def inline(self, value: Any) -> Any:
+        """A copy of ``value`` with no ``$ref`` left in it."""
+        return self._inline(value, self._resolver, ())
+
+    def _inline(self, value: Any, resolver: Resolver[Any], chain: tuple[tuple[int, str], ...]) -> Any:
+        if isinstance(value, list):
+            return [self._inline(item, resolver, chain) for item in value]
+        if not isinstance(value, dict):
+            return value
+        ref = value.get("$ref")
+        if not isinstance(ref, str):
+            return {key: self._inline(item, resolver, chain) for key, item in value.items()}
+        resolved = lookup(ref, resolver)
+        targets = [target for target, _ in chain]
+        if id(resolved.contents) in targets:
+            cycle = [chained_ref for _, chained_ref in chain[targets.index(id(resolved.contents)) :]]
+            raise RefProblem(f"cyclic $ref: {' -> '.join([*cycle, ref])} (a recursive schema cannot be inlined)")
+        self._budget -= 1
+        if self._budget < 0:
+            raise RefProblem(f"inlining its $refs takes more than {MAX_INLINED_REFS} copies")
+        target = self._inline(resolved.contents, resolved.resolver, (*chain, (id(resolved.contents), ref)))
+        siblings = {key: self._inline(item, resolver, chain) for key, item in value.items() if key != "$ref"}
+        return {**target, **siblings} if isinstance(target, dict) else target
+
+
+def lookup(ref: str, resolver: Resolver[Any]) -> Resolved[Any]:
+    try:
+        return resolver.lookup(ref)
+    except Unresolvable:
+        where = "" if ref.startswith("#") else " (references to other documents are not supported)"
+        raise RefProblem(f"unresolvable $ref {ref!r}{where}") from None
