@@ -9,15 +9,20 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+from jsonschema import Draft202012Validator
+from pydantic import BaseModel, ValidationError
 
-from digit_assets.engine.llm import LLMError, LLMOutputInvalid, Role
+from digit_assets.engine.llm import LLMError, LLMOutputInvalid, Role, roles
 from digit_assets.engine.llm.offline import OfflineLLM, default_offline_llm
 from digit_assets.engine.llm.openai_chat import OpenAIChatLLM
+from digit_assets.engine.llm.port import response_schema
+from digit_assets.engine.schema_refs import RefProblem, standalone
 from digit_assets.engine.llm.roles import (
     INFER_OUTPUT_SCHEMA,
     JudgeResponse,
     OutputSchemaRequest,
     OutputSchemaResponse,
+    PlanTurnResponse,
 )
 from tests.fake_openai_server import (
     FakeOpenAIServer,
@@ -29,6 +34,7 @@ from tests.fake_openai_server import (
 )
 
 REQUEST = OutputSchemaRequest(tool_name="get_order", description="Get an order.", parameters={"type": "object"})
+ALL_ROLES = [value for value in vars(roles).values() if isinstance(value, Role)]
 SECRET = "sk-test-7c1e5b2a-never-print-me"
 VALID_ANSWER = {"output_schema": {"type": "object", "properties": {"order_id": {"type": "string"}}}}
 
@@ -202,3 +208,32 @@ def test_a_forgotten_client_stops_its_event_loop_when_collected(server):
     gc.collect()
     loop_thread.join(timeout=10)
     assert not loop_thread.is_alive()
+
+
+@pytest.mark.parametrize("role", ALL_ROLES, ids=lambda role: role.name)
+def test_every_response_schema_sent_to_a_server_stands_alone(role):
+    schema = response_schema(role.response_model)
+    text = json.dumps(schema)
+    # Grammar-enforcing servers (llama.cpp) resolve no $ref and reject regex escapes such as \d.
+    assert "$ref" not in text and "$defs" not in text and "\\\\d" not in text
+    Draft202012Validator.check_schema(schema)
+
+
+def test_an_inlined_schema_accepts_and_rejects_what_the_model_does():
+    schema = response_schema(PlanTurnResponse)
+    good = {"calls": [{"ref": "$1", "tool": "get_order", "arguments": {"order_id": "A1"}}]}
+    bad = {"calls": [{"id": 1, "message": "Dune"}]}
+    assert Draft202012Validator(schema).is_valid(good)
+    assert not Draft202012Validator(schema).is_valid(bad)
+    with pytest.raises(ValidationError):
+        PlanTurnResponse.model_validate(bad)
+
+
+class _Node(BaseModel):
+    name: str
+    children: list["_Node"] = []
+
+
+def test_a_recursive_model_cannot_be_made_standalone():
+    with pytest.raises(RefProblem, match="cyclic"):
+        standalone(_Node.model_json_schema())

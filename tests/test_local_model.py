@@ -12,6 +12,7 @@ import ipaddress
 import os
 import shutil
 import socket
+from typing import Literal
 from urllib.parse import urlsplit
 
 import dagster as dg
@@ -88,6 +89,23 @@ CAPITAL = Role(
 )
 
 
+class Step(BaseModel):
+    ref: str = Field(pattern=r"^\$[0-9]+$")
+    tool: Literal["search_books", "reserve_book"]
+
+
+class StepsResponse(BaseModel):
+    steps: list[Step] = Field(min_length=1, max_length=2)
+
+
+PLAN_STEPS = Role(
+    name="plan_steps",
+    instructions="List the tool calls, numbered $1, $2, that carry out the request.",
+    request_model=CityRequest,
+    response_model=StepsResponse,
+)
+
+
 def _port(url: str) -> int:
     port = urlsplit(url).port
     assert port is not None
@@ -106,6 +124,14 @@ def test_structured_output_over_the_wire(server, connections):
     assert after["llamacpp:tokens_predicted_total"] > before["llamacpp:tokens_predicted_total"]
     assert llm.label == f"openai:{MODEL_ALIAS}@127.0.0.1:{_port(server.base_url)}"
     assert ("127.0.0.1", _port(server.base_url)) in connections
+
+
+def test_nested_models_and_patterns_are_enforced_by_the_server(server):
+    """The schema arrives inlined ($defs resolved, no \\d escape), so the grammar shapes every step."""
+    llm = OpenAIChatLLM(model=server.model, base_url=server.base_url, timeout_s=300, max_attempts=2, repair=False)
+    answer = llm.call(PLAN_STEPS, CityRequest(country="Find the book Dune, then reserve it."), seed=3)
+    assert 1 <= len(answer.steps) <= 2
+    assert all(step.ref.startswith("$") for step in answer.steps)
 
 
 def test_pipeline_materializes_against_the_real_model(server, connections, data_dir, tmp_path, monkeypatch):

@@ -13,6 +13,8 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel
 
+from digit_assets.engine.schema_refs import standalone
+
 Req = TypeVar("Req", bound=BaseModel)
 Resp = TypeVar("Resp", bound=BaseModel)
 
@@ -49,5 +51,10 @@ class LLM(Protocol):
 
 @functools.cache
 def response_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """The JSON Schema of a response model, built once (pydantic takes milliseconds per build). Do not mutate."""
-    return model.model_json_schema()
+    """The JSON Schema of a response model with nested models inlined, built once (pydantic takes
+    milliseconds per build). Do not mutate.
+
+    Inlined because servers that enforce the schema with a grammar (llama.cpp) do not resolve
+    ``$defs``: a nested model would otherwise be answered as any object.
+    """
+    return standalone(model.model_json_schema())

@@ -67,7 +67,7 @@ class Scenario(BaseModel):
 
 
 class PlannedCall(BaseModel):
-    ref: str = Field(pattern=r"^\$\d+$")
+    ref: str = Field(pattern=r"^\$[0-9]+$")  # not \d: llama.cpp's grammar builder rejects the escape
     tool: str
     arguments: dict[str, Any]
 
