@@ -57,12 +57,14 @@ def test_the_same_conversations_with_1_and_8_in_flight(catalog):
 
 @pytest.mark.parametrize("workers", [1, 4, 8])
 def test_the_concurrency_limit_is_how_many_requests_are_in_flight(catalog, workers):
-    with FakeOpenAIServer(offline_responder(delay_s=0.02)) as server:
+    with FakeOpenAIServer(offline_responder(delay_s=0.05)) as server:
         llm = OpenAIChatLLM(model="fake-model", base_url=server.base_url, api_key="sk-test", timeout_s=10.0)
         with llm:
-            synthesize(catalog, llm, SynthesisSettings(), base_seed=5, indices=range(8), workers=workers)
+            synthesize(catalog, llm, SynthesisSettings(), base_seed=5, indices=range(2 * workers), workers=workers)
     # Each conversation waits for its own answer before its next step: one request each at most.
-    assert server.peak_in_flight == workers
+    assert server.peak_in_flight <= workers
+    # And the limit is used (how many overlap at the busiest moment depends on timing).
+    assert server.peak_in_flight > workers // 2
 
 
 def test_the_concurrency_defaults_by_provider():
