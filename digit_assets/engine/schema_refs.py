@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 # Inlining copies a component at every use; a document that reuses components in deep layers
 # (each using the next twice) grows exponentially, so the copies one inliner may make are capped.
-MAX_INLINED_REFS = 10_000
+_MAX_INLINED_REFS = 10_000
 _STANDALONE_URI = "urn:digit-tc:schema"
 
 
@@ -25,9 +25,14 @@ class RefProblem(Exception):
     """A reference that cannot be inlined: unresolvable, cyclic, or too many copies."""
 
 
+def document_resolver(document: Any, uri: str) -> Resolver[Any]:
+    """Resolves ``#/...`` references against ``document``, known as ``uri``, and nothing else."""
+    return Registry().with_resource(uri, Resource.opaque(document)).resolver(base_uri=uri)
+
+
 def standalone(schema: dict[str, Any]) -> dict[str, Any]:
     """A copy of ``schema`` with every local ``$ref`` inlined and its ``$defs`` dropped."""
-    resolver = Registry().with_resource(_STANDALONE_URI, Resource.opaque(schema)).resolver(base_uri=_STANDALONE_URI)
+    resolver = document_resolver(schema, _STANDALONE_URI)
     return RefInliner(resolver).inline({key: value for key, value in schema.items() if key != "$defs"})
 
 
@@ -39,7 +44,7 @@ class RefInliner:
 
     def __init__(self, resolver: Resolver[Any]) -> None:
         self._resolver = resolver
-        self._budget = MAX_INLINED_REFS
+        self._budget = _MAX_INLINED_REFS
 
     def follow(self, value: Any) -> Any:
         """An object that may itself be a ``$ref`` (parameter, body, response, path item): its target."""
@@ -50,7 +55,7 @@ class RefInliner:
             if ref in seen:
                 raise RefProblem(f"cyclic $ref: {' -> '.join([*seen, ref])}")
             seen.append(ref)
-            resolved = lookup(ref, resolver)
+            resolved = _lookup(ref, resolver)
             value, resolver = resolved.contents, resolved.resolver
         return value
 
@@ -66,20 +71,20 @@ class RefInliner:
         ref = value.get("$ref")
         if not isinstance(ref, str):
             return {key: self._inline(item, resolver, chain) for key, item in value.items()}
-        resolved = lookup(ref, resolver)
+        resolved = _lookup(ref, resolver)
         targets = [target for target, _ in chain]
         if id(resolved.contents) in targets:
             cycle = [chained_ref for _, chained_ref in chain[targets.index(id(resolved.contents)) :]]
             raise RefProblem(f"cyclic $ref: {' -> '.join([*cycle, ref])} (a recursive schema cannot be inlined)")
         self._budget -= 1
         if self._budget < 0:
-            raise RefProblem(f"inlining its $refs takes more than {MAX_INLINED_REFS} copies")
+            raise RefProblem(f"inlining its $refs takes more than {_MAX_INLINED_REFS} copies")
         target = self._inline(resolved.contents, resolved.resolver, (*chain, (id(resolved.contents), ref)))
         siblings = {key: self._inline(item, resolver, chain) for key, item in value.items() if key != "$ref"}
         return {**target, **siblings} if isinstance(target, dict) else target
 
 
-def lookup(ref: str, resolver: Resolver[Any]) -> Resolved[Any]:
+def _lookup(ref: str, resolver: Resolver[Any]) -> Resolved[Any]:
     try:
         return resolver.lookup(ref)
     except Unresolvable:

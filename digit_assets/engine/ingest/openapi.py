@@ -26,11 +26,9 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from referencing import Registry, Resource
-
 from digit_assets.engine.ingest.model import FileProblem, ItemProblem, SpecProblem, ToolDraft
 from digit_assets.engine.ingest.schema_checks import iter_subschemas, json_type_name
-from digit_assets.engine.schema_refs import RefInliner, RefProblem
+from digit_assets.engine.schema_refs import RefInliner, RefProblem, document_resolver
 
 if TYPE_CHECKING:
     from referencing._core import Resolver  # referencing exports no public names for it
@@ -51,7 +49,7 @@ def read_document(document: dict[str, Any]) -> list[ToolDraft | ItemProblem]:
         paths = {}
     if not isinstance(paths, dict):
         raise FileProblem(f"'paths' must be an object, not {json_type_name(paths)}")
-    resolver = Registry().with_resource(_DOCUMENT_URI, Resource.opaque(document)).resolver(base_uri=_DOCUMENT_URI)
+    resolver = document_resolver(document, _DOCUMENT_URI)
     legacy_dialect = version.startswith("3.0")
     items: list[ToolDraft | ItemProblem] = []
     for path, declared_item in paths.items():
