@@ -46,7 +46,8 @@ from referencing import Registry, Resource
 from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT202012
 
-from digit_assets.engine.enrich import EnrichedTool, normalize_name, parse_tool_name, singularize
+from digit_assets.engine.enrich import EnrichedTool
+from digit_assets.engine.lexicon import normalize_name, parse_tool_name, singularize
 from digit_assets.engine.provenance import canonical_json
 
 if TYPE_CHECKING:
