@@ -196,6 +196,11 @@ def name_words(name: str) -> tuple[str, ...]:
     return tuple(_LOWER_WORD.findall(_CAMEL_BOUNDARY.sub("_", name).lower()))
 
 
+def text_words(text: str) -> list[str]:
+    """Free text as lower-case runs of letters and digits, for word-by-word comparison."""
+    return _LOWER_WORD.findall(text.lower())
+
+
 def words_of(name: str) -> list[str]:
     """:func:`name_words` as a list."""
     return list(name_words(name))

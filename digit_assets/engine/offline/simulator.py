@@ -44,6 +44,7 @@ from digit_assets.engine.offline.session import (
     own_key,
     subject_key,
 )
+from digit_assets.engine.schema_refs import resolve_local
 from digit_assets.engine.synthesis.roles import SimulateToolRequest, SimulateToolResponse
 from digit_assets.engine.synthesis.simulation import MISSING, TIME_OF_DAY, IdentityCache
 from digit_assets.engine.synthesis.values import ValueFactory
@@ -63,46 +64,6 @@ _FORMAT_CHECKS = {
     "uuid": lambda v: bool(_UUID.match(v)),
 }
 _JSON_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object", type(None): "null"}
-
-
-def _pointer(root: Mapping[str, Any], ref: str) -> Mapping[str, Any] | None:
-    if not ref.startswith("#"):
-        return None
-    target: Any = root
-    for step in filter(None, ref[1:].split("/")):
-        step = step.replace("~1", "/").replace("~0", "~")
-        if not isinstance(target, Mapping) or step not in target:
-            return None
-        target = target[step]
-    return target if isinstance(target, Mapping) else None
-
-
-def _resolve(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The schema with local ``$ref``s, ``allOf`` and a nullable ``anyOf``/``oneOf`` resolved."""
-    for _ in range(8):
-        if "$ref" in schema:
-            target = _pointer(root, schema["$ref"])
-            if target is None:
-                break
-            schema = {**target, **{k: v for k, v in schema.items() if k != "$ref"}}
-        elif "allOf" in schema:
-            merged: dict[str, Any] = {k: v for k, v in schema.items() if k != "allOf"}
-            for part in schema["allOf"]:
-                part = _resolve(part, root)
-                merged = {
-                    **merged,
-                    **part,
-                    "properties": {**merged.get("properties", {}), **part.get("properties", {})},
-                    "required": [*merged.get("required", ()), *part.get("required", ())],
-                }
-            schema = merged
-        elif (schema.get("anyOf") or schema.get("oneOf")) and "type" not in schema and "properties" not in schema:
-            options = schema.get("anyOf") or schema.get("oneOf")
-            chosen = next((o for o in options if not (isinstance(o, dict) and o.get("type") == "null")), options[0])
-            schema = {**{k: v for k, v in schema.items() if k not in ("anyOf", "oneOf")}, **chosen}
-        else:
-            break
-    return schema
 
 
 def _kind(schema: Mapping[str, Any]) -> str:
@@ -165,7 +126,7 @@ class _Schemas:
     def resolve(self, schema: Mapping[str, Any]) -> Mapping[str, Any]:
         resolved = self._resolved.get(schema)
         if resolved is MISSING:
-            resolved = self._resolved.put(_resolve(schema, self.root), schema)
+            resolved = self._resolved.put(resolve_local(schema, self.root, nullable_branch=True) or schema, schema)
             self._resolved.put(resolved, resolved)
         return resolved
 

@@ -24,6 +24,7 @@ from typing import Any
 
 import networkx as nx
 
+from digit_assets.engine.schema_refs import resolve_local
 from digit_assets.engine.synthesis.model import (
     REFERENCE,
     ExecutedCall,
@@ -46,7 +47,6 @@ MIN_CONNECTED_CALLS = 2
 # The offline simulator fills arrays with at least one item down to this nesting depth; deeper
 # arrays may come back empty unless the schema sets ``minItems``.
 _FILLED_ARRAY_DEPTH = 4
-_MAX_REF_HOPS = 8
 _REFERENCE_ATTEMPT = re.compile(r"^\$\d+\.[A-Za-z_]")
 # Substitutes only stand in for a referenced value's shape, so any fixed day will do.
 _SUBSTITUTE_DAY = date(2025, 6, 1)
@@ -69,44 +69,6 @@ class OutputField:
     schema: Mapping[str, Any]
     substitute: Any
     substitute_key: str
-
-
-def _pointer(root: Mapping[str, Any], ref: str) -> Mapping[str, Any] | None:
-    if not ref.startswith("#"):
-        return None
-    target: Any = root
-    for step in filter(None, ref[1:].split("/")):
-        step = step.replace("~1", "/").replace("~0", "~")
-        if not isinstance(target, Mapping) or step not in target:
-            return None
-        target = target[step]
-    return target if isinstance(target, Mapping) else None
-
-
-def _resolved(schema: Any, root: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    """``schema`` with local ``$ref`` followed and ``allOf`` merged (their ``required`` add up)."""
-    for _ in range(_MAX_REF_HOPS):
-        if not isinstance(schema, Mapping):
-            return None
-        if isinstance(schema.get("$ref"), str):
-            target = _pointer(root, schema["$ref"])
-            if target is None:
-                return None
-            schema = {**target, **{k: v for k, v in schema.items() if k != "$ref"}}
-        elif isinstance(schema.get("allOf"), list):
-            merged: dict[str, Any] = {k: v for k, v in schema.items() if k != "allOf"}
-            for part in schema["allOf"]:
-                part = _resolved(part, root) or {}
-                merged = {
-                    **merged,
-                    **part,
-                    "properties": {**merged.get("properties", {}), **part.get("properties", {})},
-                    "required": [*merged.get("required", ()), *part.get("required", ())],
-                }
-            schema = merged
-        else:
-            return schema
-    return None
 
 
 def _single_type(schema: Mapping[str, Any]) -> str | None:
@@ -132,12 +94,12 @@ def _guaranteed_items(array: Mapping[str, Any], depth: int) -> int:
 def _guaranteed_schema(output_schema: Mapping[str, Any], path: str) -> Mapping[str, Any] | None:
     """The schema at ``path`` (``orders[0].order_id``) if every output has a value there, else None."""
     steps = path.split(".")
-    current = _resolved(output_schema, output_schema)
+    current = resolve_local(output_schema, output_schema)
     for depth, step in enumerate(steps):
         name, _, index_text = step.partition("[")
         if current is None or _single_type(current) != "object" or name not in current.get("required", ()):
             return None
-        value = _resolved(current.get("properties", {}).get(name, {}), output_schema)
+        value = resolve_local(current.get("properties", {}).get(name, {}), output_schema)
         last = depth == len(steps) - 1
         if value is None or (not (last and not index_text) and _single_type(value) is None):
             return None
@@ -145,7 +107,7 @@ def _guaranteed_schema(output_schema: Mapping[str, Any], path: str) -> Mapping[s
             index = int(index_text.rstrip("]"))
             if _single_type(value) != "array" or index >= _guaranteed_items(value, depth):
                 return None
-            value = _resolved(value.get("items", {}), output_schema)
+            value = resolve_local(value.get("items", {}), output_schema)
             if value is None or (not last and _single_type(value) is None):
                 return None
         current = value
@@ -162,7 +124,7 @@ class ToolAnalysis:
         self.tool = tool
         parameters = tool.parameters
         self.properties: dict[str, Mapping[str, Any]] = {
-            name: _resolved(schema, parameters) or {} for name, schema in parameters.get("properties", {}).items()
+            name: resolve_local(schema, parameters) or {} for name, schema in parameters.get("properties", {}).items()
         }
         self.required: tuple[str, ...] = tuple(parameters.get("required", ()))
         # Declared properties, then required names the schema forgot to declare (a call must pass them).
