@@ -11,6 +11,9 @@ The goal's oracle is consulted as a black box after each executed write: it says
 holds, how much of it holds, and whether the branch changed something it must not (then the
 branch is abandoned, as a wrong irreversible action cannot be undone). Refused calls stay in the
 branch's transcript: the agent saw the error and moved on, which is the recovery the record keeps.
+
+One idea, so one module of more than 500 lines: the agent's search and the conversation loop
+that hands it goals and records its turns are tuned together.
 """
 
 from __future__ import annotations

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import random
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -28,11 +27,10 @@ from digit_assets.engine.offline.fields import (
     is_number,
     is_past_field,
     is_placeholder,
-    is_total_field,
     misordered_pairs,
-    order_role,
     parse_moment,
 )
+from digit_assets.engine.offline.schema_shapes import FieldShape, ObjectShape, Schemas, json_kind
 from digit_assets.engine.offline.session import (
     FILTER_WORDS,
     GENERIC_FIELDS,
@@ -44,180 +42,16 @@ from digit_assets.engine.offline.session import (
     own_key,
     subject_key,
 )
-from digit_assets.engine.schema_refs import resolve_local
 from digit_assets.engine.synthesis.roles import SimulateToolRequest, SimulateToolResponse
-from digit_assets.engine.synthesis.simulation import MISSING, TIME_OF_DAY, IdentityCache
+from digit_assets.engine.synthesis.simulation import MISSING
 from digit_assets.engine.synthesis.values import ValueFactory
-
-# --- Schemas, resolved once ----------------------------------------------------------------------
-
-_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
-_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$", re.IGNORECASE)
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_FORMAT_CHECKS = {
-    "date": lambda v: len(v) == 10 and parse_moment(v) is not None,
-    "date-time": lambda v: bool(_DATE_TIME.match(v)) and parse_moment(v) is not None,
-    "time": lambda v: bool(TIME_OF_DAY.match(v)),
-    "email": lambda v: bool(_EMAIL.match(v)),
-    "uri": lambda v: "://" in v,
-    "url": lambda v: "://" in v,
-    "uuid": lambda v: bool(_UUID.match(v)),
-}
-_JSON_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object", type(None): "null"}
-
-
-def _kind(schema: Mapping[str, Any]) -> str:
-    declared = schema.get("type")
-    if isinstance(declared, list):
-        declared = next((t for t in declared if t != "null"), "null")
-    if declared:
-        return declared
-    if "properties" in schema:
-        return "object"
-    if "items" in schema:
-        return "array"
-    if schema.get("enum"):
-        return _JSON_TYPES.get(type(schema["enum"][0]), "string")
-    return "string"
-
-
-@dataclass(frozen=True)
-class _FieldShape:
-    """A property of an object schema with everything its name says about it, worked out once."""
-
-    name: str
-    schema: Mapping[str, Any]
-    kind: str
-    required: bool
-    identifying: bool
-    generic: bool
-    past: bool
-    status: bool
-    last_word: str
-
-
-@dataclass(frozen=True)
-class _ObjectShape:
-    fields: tuple[_FieldShape, ...]
-    undeclared_required: tuple[str, ...]
-    past_fields: tuple[str, ...]
-    may_misorder: bool  # two fields with begin/end roles
-    may_aggregate: bool  # a total, subtotal or line total
-    may_count: bool  # an integer next to a list
-
-
-class _Schemas:
-    """Resolved subschemas and object shapes of one output schema, kept across calls (see :meth:`of`)."""
-
-    _BY_ROOT = IdentityCache(4_096)
-
-    def __init__(self, root: Mapping[str, Any]):
-        self.root = root
-        self._resolved = IdentityCache(4_096)
-        self._shapes = IdentityCache(1_024)
-        self.shallowest: dict[str, int] = {}
-        self._measure(self.resolve(root), 0)
-
-    @classmethod
-    def of(cls, root: Mapping[str, Any]) -> _Schemas:
-        schemas = cls._BY_ROOT.get(root)
-        return cls._BY_ROOT.put(cls(root), root) if schemas is MISSING else schemas
-
-    def resolve(self, schema: Mapping[str, Any]) -> Mapping[str, Any]:
-        resolved = self._resolved.get(schema)
-        if resolved is MISSING:
-            resolved = self._resolved.put(resolve_local(schema, self.root, nullable_branch=True) or schema, schema)
-            self._resolved.put(resolved, resolved)
-        return resolved
-
-    def shape(self, schema: Mapping[str, Any]) -> _ObjectShape:
-        shape = self._shapes.get(schema)
-        if shape is MISSING:
-            shape = self._shapes.put(self._shape(schema), schema)
-        return shape
-
-    def _shape(self, schema: Mapping[str, Any]) -> _ObjectShape:
-        properties: Mapping[str, Any] = schema.get("properties") or {}
-        required = set(schema.get("required") or ())
-        resolved = {name: self.resolve(sub if isinstance(sub, Mapping) else {}) for name, sub in properties.items()}
-        fields = tuple(
-            _FieldShape(
-                name=name,
-                schema=resolved[name],
-                kind="const" if "const" in resolved[name] else _kind(resolved[name]),
-                required=name in required,
-                identifying=is_identifying(name),
-                generic=name in GENERIC_FIELDS,
-                past=is_past_field(name),
-                status=name_words(name)[-1:] in (("status",), ("state",)),
-                last_word=name_words(name)[-1] if name_words(name) else "",
-            )
-            for name in properties
-        )
-        kinds = {f.name: f.kind for f in fields}
-        return _ObjectShape(
-            fields=fields,
-            undeclared_required=tuple(sorted(required - set(properties))),
-            past_fields=tuple(f.name for f in fields if f.past),
-            may_misorder=sum(1 for f in fields if order_role(f.name)) >= 2,
-            may_aggregate=any(is_total_field(f.name) or f.name in ("subtotal", "line_total") for f in fields),
-            may_count="array" in kinds.values() and "integer" in kinds.values(),
-        )
-
-    def fits(self, value: Any, schema: Mapping[str, Any]) -> bool:
-        """A quick structural check that a reused value suits ``schema`` (the rollout validates fully)."""
-        schema = self.resolve(schema)
-        if "const" in schema:
-            return value == schema["const"]
-        if "enum" in schema:
-            return value in schema["enum"]
-        declared = schema.get("type")
-        kinds = declared if isinstance(declared, list) else [declared] if declared else None
-        actual = _JSON_TYPES.get(type(value))
-        if kinds and actual not in kinds and not (actual == "integer" and "number" in kinds):
-            return False
-        if isinstance(value, str):
-            if len(value) < schema.get("minLength", 0) or len(value) > schema.get("maxLength", len(value)):
-                return False
-            if "pattern" in schema and not re.search(schema["pattern"], value):
-                return False
-            check = _FORMAT_CHECKS.get(schema.get("format", ""))
-            return check is None or check(value)
-        if is_number(value):
-            low, high = schema.get("minimum"), schema.get("maximum")
-            above, below = schema.get("exclusiveMinimum"), schema.get("exclusiveMaximum")
-            return not (
-                (is_number(low) and value < low)
-                or (is_number(high) and value > high)
-                or (is_number(above) and value <= above)
-                or (is_number(below) and value >= below)
-            )
-        if isinstance(value, list):
-            items = schema.get("items")
-            return schema.get("minItems", 0) <= len(value) <= schema.get("maxItems", len(value)) and (
-                not isinstance(items, Mapping) or all(self.fits(v, items) for v in value)
-            )
-        if isinstance(value, dict):
-            return all(name in value for name in schema.get("required", ()))
-        return True
-
-    def _measure(self, schema: Mapping[str, Any], depth: int) -> None:
-        """Record the shallowest depth outside lists of each field name (the generic-name echo rule)."""
-        if depth > 6:
-            return
-        for name, sub in (schema.get("properties") or {}).items():
-            if depth < self.shallowest.get(name, depth + 1):
-                self.shallowest[name] = depth
-            if isinstance(sub, Mapping):
-                self._measure(self.resolve(sub), depth + 1)
-
 
 _LOWER_MARKS = frozenset({"start", "from", "after", "since", "min", "minimum", "earliest", "begin"})
 _UPPER_MARKS = frozenset({"end", "to", "until", "before", "max", "maximum", "latest"})
 _LIMIT_PARAMS = frozenset({"limit", "page_size", "pagesize", "per_page", "max_results", "top_k", "num_results", "top_n", "size"})
 
 
-def _tells_apart(spec: _FieldShape, context: Sequence[str]) -> bool:
+def _tells_apart(spec: FieldShape, context: Sequence[str]) -> bool:
     """A name or email of the object itself (not ``customer_name`` on an order): siblings differ in it."""
     words = name_words(spec.name)
     return spec.identifying and not is_entity_key(spec.name) and (len(words) == 1 or singular(words[0]) in context)
@@ -251,7 +85,7 @@ class _Simulation:
     """One simulated call: what the call asks, what the history knows, and the output being built."""
 
     def __init__(self, request: SimulateToolRequest, rng: random.Random):
-        self.schemas = _Schemas.of(request.tool.output_schema)
+        self.schemas = Schemas.of(request.tool.output_schema)
         self.arguments = request.arguments
         self.today = date.fromisoformat(request.today)
         self.rng = rng
@@ -299,7 +133,7 @@ class _Simulation:
         schema = self.schemas.resolve(schema)
         if "const" in schema:
             return schema["const"]
-        kind = _kind(schema)
+        kind = json_kind(schema)
         if kind == "object":
             return self.object(schema, context_of(name), _Place(place.depth + 1, place.in_list), {})
         if kind == "array":
@@ -340,7 +174,7 @@ class _Simulation:
 
     def field(
         self,
-        spec: _FieldShape,
+        spec: FieldShape,
         place: _Place,
         taken: dict[str, list[Any]],
         record: Mapping[str, Any],
@@ -372,7 +206,7 @@ class _Simulation:
             used.append(value)
         return value, False
 
-    def echo(self, spec: _FieldShape, place: _Place, is_key: bool) -> Any:
+    def echo(self, spec: FieldShape, place: _Place, is_key: bool) -> Any:
         """The argument this field restates, if any.
 
         Specific names echo at any depth (a list filtered by ``customer_id`` lists that customer's
@@ -400,7 +234,7 @@ class _Simulation:
                 return value
         return MISSING
 
-    def action_mark(self, spec: _FieldShape) -> Any:
+    def action_mark(self, spec: FieldShape) -> Any:
         """What the action leaves on the object it acts on: its status and the date it happened."""
         assert self.action is not None
         status_word, stems = self.action
@@ -443,7 +277,7 @@ class _Simulation:
             high = max(low, min(high, self.item_limit))
         count = self.rng.randint(low, high)
         result: list[Any] = []
-        if _kind(items) == "object":
+        if json_kind(items) == "object":
             taken: dict[str, list[Any]] = {}
             context = context_of(name)
             for position in range(count):
@@ -504,7 +338,7 @@ class _Simulation:
     def _number_between(self, low: Any, high: Any, schema: Mapping[str, Any]) -> Any:
         low = low if is_number(low) else 0
         high = high if is_number(high) else low * 2 + 10
-        if _kind(schema) == "integer":
+        if json_kind(schema) == "integer":
             return self.rng.randint(math.ceil(low), math.floor(high)) if math.ceil(low) <= math.floor(high) else MISSING
         return round(self.rng.uniform(low, high), 2) if low <= high else MISSING
 
@@ -526,7 +360,7 @@ class _Simulation:
 
     # Repairs -----------------------------------------------------------------------------------
 
-    def repair(self, obj: dict[str, Any], shape: _ObjectShape, echoed: set[str]) -> None:
+    def repair(self, obj: dict[str, Any], shape: ObjectShape, echoed: set[str]) -> None:
         """Make a generated object pass the judge's temporal and arithmetic rules; echoes stay put."""
         for name in shape.past_fields:
             moment = parse_moment(obj.get(name))
@@ -544,7 +378,7 @@ class _Simulation:
         properties = {f.name: f.schema for f in shape.fields}
         if shape.may_aggregate:
             for name, expected in expected_aggregates(obj).items():
-                candidate = round(expected) if _kind(properties.get(name, {})) == "integer" else expected
+                candidate = round(expected) if json_kind(properties.get(name, {})) == "integer" else expected
                 if name not in echoed and self.schemas.fits(candidate, properties.get(name, {})):
                     obj[name] = candidate
         if shape.may_count:
