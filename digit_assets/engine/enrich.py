@@ -20,9 +20,9 @@ from jsonschema.validators import validator_for
 from pydantic import BaseModel
 
 from digit_assets.engine.llm import LLM, LLMError
-from digit_assets.engine.synthesis.roles import INFER_OUTPUT_SCHEMA, OutputSchemaRequest
 from digit_assets.engine.provenance import derive_seed
 from digit_assets.engine.specs import Rejection, ToolSpec
+from digit_assets.engine.synthesis.roles import INFER_OUTPUT_SCHEMA, OutputSchemaRequest
 
 _RAW_LIMIT = 2_000
 

@@ -2,12 +2,12 @@
 and the stateful baselines: splitting identifiers into words, singular and plural forms, what a
 tool name says (verb, action, entity), and which verbs read, write or leave a state behind.
 
-Two word splitters, because two jobs need them: :func:`split_words` separates acronyms
-(``OrderID`` -> ``order id``) and is what the data-flow graph and tool-name parsing normalize
-names with; :func:`name_words` lower-cases first and splits only at camel-case boundaries, which is
-how the generator has always matched field names with one another. Likewise :func:`singularize`
-is English (``statuses`` -> ``status``) while :func:`singular` only trims ``-ies``/``-s``, applied
-on both sides of a name comparison. Changing either pair changes the generated data.
+One word splitter for identifiers (:func:`split_words`, cached as :func:`name_words`), and
+:func:`text_words` for free text. Two singulars, because two jobs need them: :func:`singularize`
+is English (``statuses`` -> ``status``) and names entities; :func:`singular` only trims
+``-ies``/``-s`` and is applied on both sides of a name comparison, the way the generator has
+always matched field names (making it English would change which names match: a change of
+behaviour of its own, not a move).
 
 ``analytics/`` keeps its own read/write classifier on purpose: the fidelity measurement must not
 share its vocabulary with the generator it measures.
@@ -184,16 +184,14 @@ def _verb_action(word: str) -> Action | None:
     return _VERBS.get(word)
 
 
-
 _LOWER_WORD = re.compile(r"[a-z0-9]+")
-_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
 @functools.lru_cache(maxsize=16_384)
 def name_words(name: str) -> tuple[str, ...]:
-    """``customerEmail`` / ``customer_email`` -> ``("customer", "email")``; cached, the same few
-    names are asked for very often."""
-    return tuple(_LOWER_WORD.findall(_CAMEL_BOUNDARY.sub("_", name).lower()))
+    """:func:`split_words` as a tuple, cached: the simulator and the judge ask for the same few names
+    very often."""
+    return tuple(split_words(name))
 
 
 def text_words(text: str) -> list[str]:
@@ -268,7 +266,6 @@ def tool_context(tool: str) -> tuple[str, ...]:
 
 def changes_state(tool: str) -> bool:
     return tool_verb(tool) not in READ_VERBS
-
 
 
 # Actions an object takes once: a later turn does not cancel or delete it again.

@@ -61,7 +61,6 @@ _HINTS: dict[str, tuple[str, ...]] = {
 }
 
 
-
 @dataclass(frozen=True)
 class Mistake:
     tool: str

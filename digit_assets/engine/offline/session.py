@@ -57,8 +57,6 @@ def subject_key(fields: Sequence[str], context: Sequence[str]) -> str | None:
     return next((f for f in fields if is_entity_key(f) and singular(name_words(f)[0]) in context), None)
 
 
-
-
 def context_of(name: str) -> tuple[str, ...]:
     words = name_words(name)
     return (singular(words[-1]),) if words else ()

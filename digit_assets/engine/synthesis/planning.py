@@ -337,7 +337,6 @@ def usable_outputs(earlier_calls: Sequence[ExecutedCall]) -> dict[str, ExecutedC
     return {call.ref: call for call in earlier_calls if call.error is None and call.output is not None}
 
 
-
 # --- Step 2: plan filters --------------------------------------------------------------------------
 
 

@@ -20,11 +20,13 @@ from digit_assets.engine.synthesis.text import leaked_identifiers
 
 MAX_RECOVERIES = 3
 
+
 def choose_recovery_positions(n_calls: int, rng: random.Random, rate: float) -> list[int]:
     """With probability ``rate``, 1..3 distinct call positions of a turn (never more than it has)."""
     if n_calls <= 0 or rng.random() >= rate:
         return []
     return sorted(rng.sample(range(n_calls), rng.randint(1, min(MAX_RECOVERIES, n_calls))))
+
 
 def wrong_call_problems(
     wrong_tool: str, wrong_arguments: dict[str, Any], hint: str, gold: ExecutedCall, tools: Sequence[ToolView]

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-
 from digit_assets.engine.synthesis.model import REFERENCE_LEAK, Scenario, TurnPlan
 from digit_assets.engine.synthesis.text import (
     find_value,
@@ -11,7 +10,6 @@ from digit_assets.engine.synthesis.text import (
     leaked_identifiers,
     value_text,
 )
-
 
 # --- The rules ----------------------------------------------------------------------------------------
 

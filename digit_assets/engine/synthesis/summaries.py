@@ -9,7 +9,6 @@ from collections.abc import Iterable
 from digit_assets.engine.synthesis.model import REFERENCE_LEAK
 from digit_assets.engine.synthesis.text import leaked_identifiers
 
-
 _FIRST_PERSON = re.compile(r"\b(I|I'm|I've|I'd|me|my|we|we've|our)\b")
 _SENTENCE_END = re.compile(r"[.!?](?:\s|$)")
 

@@ -25,7 +25,6 @@ from faker import Faker
 
 from digit_assets.engine.lexicon import singular, words_of
 
-
 PERSON_HINTS = ("customer", "traveller", "traveler", "passenger", "attendee", "assignee", "owner", "author", "contact", "guest", "user", "member", "patient", "employee", "recipient", "sender", "agent")
 MONEY_HINTS = ("amount", "price", "total", "balance", "cost", "fee", "refund", "subtotal", "budget", "salary", "fare")
 COUNT_HINTS = ("quantity", "qty", "count", "number_of", "nights", "guests", "seats", "copies", "limit", "page_size")
