@@ -39,7 +39,10 @@ list: MCP ``annotations.readOnlyHint`` / ``destructiveHint``, a boolean ``readOn
 (snake, camel, dots, dashes) are scanned in order and the first one in :data:`READ_VERBS` or
 :data:`WRITE_VERBS` decides; a name with neither (``weather``, ``exchange_rates``) is a lookup.
 Words that are mostly nouns in tool names (order, file, message, email, report, request, claim) are
-in neither list, so ``order_status`` reads and ``place_order`` writes.
+in neither list, so ``order_status`` reads and ``place_order`` writes. This classifier and its
+word splitting are deliberately not the generator's (``digit_assets.engine.lexicon``): the
+measurement stays independent of what it measures, so a bias of the generator's vocabulary cannot
+cancel out in the comparison.
 """
 
 from __future__ import annotations

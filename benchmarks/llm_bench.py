@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.synthesis_bench import build_catalog  # noqa: E402
 from digit_assets.engine.llm.openai_chat import OpenAIChatLLM  # noqa: E402
-from digit_assets.engine.llm.roles import INFER_OUTPUT_SCHEMA, OutputSchemaRequest  # noqa: E402
+from digit_assets.engine.synthesis.roles import INFER_OUTPUT_SCHEMA, OutputSchemaRequest  # noqa: E402
 from digit_assets.engine.llm.usage import MeteredLLM, UsageMeter  # noqa: E402
 from digit_assets.engine.synthesis.rollout import SynthesisSettings, synthesize  # noqa: E402
 from tests.fake_openai_server import FakeOpenAIServer, offline_responder  # noqa: E402

@@ -214,8 +214,9 @@ def offline_responder(*, delay_s: float = 0.0) -> Responder:
     """Answers every role validly, as the offline default would: the role from the response_format's
     schema name, the request from the first user message, the seed from the body. Usage counts are
     estimated from the text (:func:`approx_tokens`). An offline refusal becomes a 400 error."""
-    from digit_assets.engine.llm import LLMError, roles
-    from digit_assets.engine.llm.offline import default_offline_llm
+    from digit_assets.engine.llm import LLMError
+    from digit_assets.engine.synthesis import roles
+    from digit_assets.engine.offline.dispatch import default_offline_llm
     from digit_assets.engine.llm.port import Role
 
     llm = default_offline_llm()

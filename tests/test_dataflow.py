@@ -19,7 +19,7 @@ from digit_assets.engine.dataflow import (
     types_compatible,
 )
 from digit_assets.engine.enrich import EnrichedTool, enrich_tools
-from digit_assets.engine.llm.offline import default_offline_llm
+from digit_assets.engine.offline.dispatch import default_offline_llm
 from digit_assets.engine.specs import ToolSpec
 from digit_assets.store import Store, insert_rows
 from digit_assets.store.catalog import load_dataflow_edges

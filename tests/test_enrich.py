@@ -8,18 +8,12 @@ import random
 import pytest
 from jsonschema import Draft202012Validator
 
-from digit_assets.engine.enrich import (
-    EnrichedTool,
-    enrich_tools,
-    infer_output_schema_offline,
-    normalize_name,
-    parse_tool_name,
-    pluralize,
-    singularize,
-)
-from digit_assets.engine.llm import roles
-from digit_assets.engine.llm.offline import OfflineLLM, default_offline_llm
-from digit_assets.engine.llm.roles import OutputSchemaRequest, OutputSchemaResponse
+from digit_assets.engine.enrich import EnrichedTool, enrich_tools
+from digit_assets.engine.offline.output_schema import infer_output_schema_offline
+from digit_assets.engine.lexicon import normalize_name, parse_tool_name, pluralize, singularize
+from digit_assets.engine.synthesis import roles
+from digit_assets.engine.offline.dispatch import OfflineLLM, default_offline_llm
+from digit_assets.engine.synthesis.roles import OutputSchemaRequest, OutputSchemaResponse
 from digit_assets.engine.specs import ToolSpec
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from digit_assets.defs.resources import LLMResource
 from digit_assets.engine.llm.cache import CachingLLM
-from digit_assets.engine.llm.offline import OfflineLLM
+from digit_assets.engine.offline.dispatch import OfflineLLM
 from digit_assets.engine.llm.openai_chat import OpenAIChatLLM
 from digit_assets.engine.llm.usage import UsageMeter
 from digit_assets.store import Store

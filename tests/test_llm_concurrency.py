@@ -10,7 +10,7 @@ from digit_assets.engine.dataflow import build_dataflow_graph, graph_edges
 from digit_assets.engine.enrich import enrich_tools
 from digit_assets.engine.ingest import ingest_file
 from digit_assets.engine.ingest.directory import list_spec_files
-from digit_assets.engine.llm.offline import default_offline_llm
+from digit_assets.engine.offline.dispatch import default_offline_llm
 from digit_assets.engine.llm.openai_chat import OpenAIChatLLM
 from digit_assets.engine.progress import Progress
 from digit_assets.engine.synthesis.rollout import Catalog, SynthesisSettings, synthesize

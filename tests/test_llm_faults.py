@@ -13,7 +13,7 @@ import pytest
 
 from digit_assets.engine.llm import LLMError, LLMOutputInvalid
 from digit_assets.engine.llm.openai_chat import OpenAIChatLLM
-from digit_assets.engine.llm.roles import INFER_OUTPUT_SCHEMA, OutputSchemaRequest, OutputSchemaResponse
+from digit_assets.engine.synthesis.roles import INFER_OUTPUT_SCHEMA, OutputSchemaRequest, OutputSchemaResponse
 from digit_assets.engine.llm.usage import UsageMeter
 from tests.fake_openai_server import (
     FakeOpenAIServer,

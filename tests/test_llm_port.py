@@ -12,12 +12,13 @@ import pytest
 from jsonschema import Draft202012Validator
 from pydantic import BaseModel, ValidationError
 
-from digit_assets.engine.llm import LLMError, LLMOutputInvalid, Role, roles
-from digit_assets.engine.llm.offline import OfflineLLM, default_offline_llm
+from digit_assets.engine.llm import LLMError, LLMOutputInvalid, Role
+from digit_assets.engine.synthesis import roles
+from digit_assets.engine.offline.dispatch import OfflineLLM, default_offline_llm
 from digit_assets.engine.llm.openai_chat import OpenAIChatLLM
 from digit_assets.engine.llm.port import response_schema
 from digit_assets.engine.schema_refs import RefProblem, standalone
-from digit_assets.engine.llm.roles import (
+from digit_assets.engine.synthesis.roles import (
     INFER_OUTPUT_SCHEMA,
     JudgeResponse,
     OutputSchemaRequest,

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from digit_assets.engine.llm.roles import JudgeRequest
-from digit_assets.engine.synthesis.judge import is_placeholder, judge_offline, stated_values
+from digit_assets.engine.synthesis.roles import JudgeRequest
+from digit_assets.engine.offline.fields import is_placeholder
+from digit_assets.engine.offline.judge import judge_offline, stated_values
 from digit_assets.engine.synthesis.model import ExecutedCall
 
 TODAY = "2025-06-01"

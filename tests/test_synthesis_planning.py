@@ -8,18 +8,12 @@ from typing import Any
 
 import pytest
 
-from digit_assets.engine.llm.roles import PlanTurnRequest, SimulateToolRequest
+from digit_assets.engine.synthesis.roles import PlanTurnRequest, SimulateToolRequest
 from digit_assets.engine.synthesis.model import ExecutedCall, Link, PlannedCall, Scenario, ToolView, TurnPlan
-from digit_assets.engine.synthesis.planning import (
-    choose_hidden,
-    largest_connected_plan,
-    plan_problems,
-    plan_turn_offline,
-    plannable_field,
-    reference_path,
-    sample_scenario,
-)
-from digit_assets.engine.synthesis.simulation import argument_problems, resolve_arguments, simulate_tool_offline
+from digit_assets.engine.synthesis.planning import choose_hidden, largest_connected_plan, plan_problems, plannable_field, reference_path, sample_scenario
+from digit_assets.engine.offline.planner import plan_turn_offline
+from digit_assets.engine.synthesis.simulation import argument_problems, resolve_arguments
+from digit_assets.engine.offline.simulator import simulate_tool_offline
 
 SEEDS = range(40)
 STRING = {"type": "string"}

@@ -9,15 +9,13 @@ from collections import Counter
 import pytest
 
 from digit_assets.engine.llm.port import LLMError
-from digit_assets.engine.llm.roles import SummarizeTurnRequest, WrongCallRequest
+from digit_assets.engine.synthesis.roles import SummarizeTurnRequest, WrongCallRequest
 from digit_assets.engine.synthesis.model import ExecutedCall, ToolView
-from digit_assets.engine.synthesis.recovery import (
-    choose_recovery_positions,
-    propose_wrong_call_offline,
-    wrong_call_problems,
-)
+from digit_assets.engine.synthesis.recovery import choose_recovery_positions, wrong_call_problems
+from digit_assets.engine.offline.mistakes import propose_wrong_call_offline
 from digit_assets.engine.synthesis.simulation import argument_problems
-from digit_assets.engine.synthesis.summaries import summarize_turn_offline, summary_problems
+from digit_assets.engine.offline.summarizer import summarize_turn_offline
+from digit_assets.engine.synthesis.summaries import summary_problems
 from digit_assets.engine.synthesis.text import find_value
 from tests.test_synthesis_simulation import (
     BOOK_HOTEL,

@@ -13,17 +13,10 @@ from typing import Any
 
 import pytest
 
-from digit_assets.engine.llm.roles import WriteRequestRequest
+from digit_assets.engine.synthesis.roles import WriteRequestRequest
 from digit_assets.engine.synthesis.model import ExecutedCall, Link, PlannedCall, Scenario, ToolView, TurnPlan
-from digit_assets.engine.synthesis.requests import (
-    ACTION_PHRASES,
-    MAX_REQUEST_CHARS,
-    bare_kind,
-    is_record,
-    render_value,
-    request_problems,
-    write_request_offline,
-)
+from digit_assets.engine.offline.request_writer import ACTION_PHRASES, bare_kind, is_record, render_value, write_request_offline
+from digit_assets.engine.synthesis.requests import MAX_REQUEST_CHARS, request_problems
 from digit_assets.engine.synthesis.text import find_value, is_mentionable, leaked_identifiers
 from digit_assets.engine.synthesis.values import ValueFactory
 
@@ -333,7 +326,7 @@ def test_requests_name_no_tool_no_parameter_and_leak_no_reference() -> None:
 
 def test_hidden_calls_are_not_described() -> None:
     """The verbs that would ask for a hidden call's action never appear, unless an explicit call shares them."""
-    from digit_assets.engine.enrich import parse_tool_name
+    from digit_assets.engine.lexicon import parse_tool_name
 
     def verbs_of(tool_name: str) -> set[str]:
         name = parse_tool_name(tool_name)

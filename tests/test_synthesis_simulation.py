@@ -8,22 +8,12 @@ from typing import Any
 
 import pytest
 
-from digit_assets.engine.llm.roles import SimulateToolRequest
-from digit_assets.engine.synthesis.judge import (
-    impossible_result_problems,
-    is_placeholder,
-    leaves,
-    parse_moment,
-    temporal_problems,
-)
+from digit_assets.engine.synthesis.roles import SimulateToolRequest
+from digit_assets.engine.offline.fields import is_placeholder, leaves, parse_moment
+from digit_assets.engine.offline.judge import impossible_result_problems, temporal_problems
 from digit_assets.engine.synthesis.model import ExecutedCall, PlannedCall, ToolView
-from digit_assets.engine.synthesis.simulation import (
-    ReferenceResolutionError,
-    argument_problems,
-    output_problems,
-    resolve_arguments,
-    simulate_tool_offline,
-)
+from digit_assets.engine.synthesis.simulation import ReferenceResolutionError, argument_problems, output_problems, resolve_arguments
+from digit_assets.engine.offline.simulator import simulate_tool_offline
 
 TODAY = "2025-06-01"
 SEEDS = range(60)

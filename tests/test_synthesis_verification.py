@@ -8,16 +8,11 @@ import time
 
 import pytest
 
-from digit_assets.engine.llm.roles import BackTranslateRequest, WriteRequestRequest
+from digit_assets.engine.synthesis.roles import BackTranslateRequest, WriteRequestRequest
 from digit_assets.engine.synthesis.model import Link, PlannedCall, ToolView, TurnPlan
-from digit_assets.engine.synthesis.requests import write_request_offline
-from digit_assets.engine.synthesis.verification import (
-    align_hidden,
-    back_translate_offline,
-    derive_plan,
-    read_values,
-    verification_problems,
-)
+from digit_assets.engine.offline.request_writer import write_request_offline
+from digit_assets.engine.synthesis.verification import align_hidden, verification_problems
+from digit_assets.engine.offline.back_translator import back_translate_offline, derive_plan, read_values
 from tests.test_synthesis_requests import (
     CANCEL_PLAN,
     CREATE_REFUND,

@@ -16,7 +16,7 @@ import dagster as dg
 from digit_assets import settings
 from digit_assets.engine.llm import LLM
 from digit_assets.engine.llm.cache import CachingLLM, ResponseCache
-from digit_assets.engine.llm.offline import default_offline_llm
+from digit_assets.engine.offline.dispatch import default_offline_llm
 from digit_assets.engine.llm.openai_chat import OpenAIChatLLM
 from digit_assets.engine.llm.usage import MeteredLLM, UsageMeter
 from digit_assets.store import Store

@@ -42,12 +42,12 @@ from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 from pydantic import BaseModel
-from referencing import Registry, Resource
 from referencing.exceptions import Unresolvable
-from referencing.jsonschema import DRAFT202012
 
-from digit_assets.engine.enrich import EnrichedTool, normalize_name, parse_tool_name, singularize
+from digit_assets.engine.enrich import EnrichedTool
+from digit_assets.engine.lexicon import normalize_name, parse_tool_name, singularize
 from digit_assets.engine.provenance import canonical_json
+from digit_assets.engine.schema_refs import schema_resolver
 
 if TYPE_CHECKING:
     from referencing._core import Resolver  # referencing exports no public name for it
@@ -125,8 +125,7 @@ class _Shape:
 
 
 def _root(schema: Mapping[str, Any]) -> tuple[Any, Resolver]:
-    resource = Resource.from_contents(dict(schema), default_specification=DRAFT202012)
-    return schema, Registry().with_resource(_BASE_URI, resource).resolver(base_uri=_BASE_URI)
+    return schema, schema_resolver(schema, _BASE_URI)
 
 
 def _collect(schema: Any, resolver: Resolver) -> _Shape:

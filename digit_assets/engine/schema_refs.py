@@ -1,16 +1,20 @@
-"""Inlining local ``$ref``s (through ``referencing``) so that a JSON Schema stands alone.
+"""Every ``$ref``/``allOf`` resolution of the engine: inlining local ``$ref``s (through
+``referencing``) so that a JSON Schema stands alone, and following them one level at a time.
 
 Two consumers cannot follow references: a tool's schemas taken out of an OpenAPI document, and the
 response schema sent to a model server (llama.cpp builds its grammar without resolving ``$defs``,
-so every nested model would go unconstrained).
+so every nested model would go unconstrained). The planner and the simulator read schemas level by
+level, thousands of times, and only need the level in front of them: :func:`resolve_local`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from referencing import Registry, Resource
 from referencing.exceptions import Unresolvable
+from referencing.jsonschema import DRAFT202012
 
 if TYPE_CHECKING:
     from referencing._core import Resolved, Resolver  # referencing exports no public names for them
@@ -19,6 +23,7 @@ if TYPE_CHECKING:
 # (each using the next twice) grows exponentially, so the copies one inliner may make are capped.
 _MAX_INLINED_REFS = 10_000
 _STANDALONE_URI = "urn:digit-tc:schema"
+_MAX_LOCAL_HOPS = 8
 
 
 class RefProblem(Exception):
@@ -28,6 +33,13 @@ class RefProblem(Exception):
 def document_resolver(document: Any, uri: str) -> Resolver[Any]:
     """Resolves ``#/...`` references against ``document``, known as ``uri``, and nothing else."""
     return Registry().with_resource(uri, Resource.opaque(document)).resolver(base_uri=uri)
+
+
+def schema_resolver(schema: Mapping[str, Any], uri: str) -> Resolver[Any]:
+    """Resolves the references of one JSON Schema, known as ``uri``, against itself (2020-12 rules:
+    ``$id`` and anchors count)."""
+    resource = Resource.from_contents(dict(schema), default_specification=DRAFT202012)
+    return Registry().with_resource(uri, resource).resolver(base_uri=uri)
 
 
 def standalone(schema: dict[str, Any]) -> dict[str, Any]:
@@ -90,3 +102,52 @@ def _lookup(ref: str, resolver: Resolver[Any]) -> Resolved[Any]:
     except Unresolvable:
         where = "" if ref.startswith("#") else " (references to other documents are not supported)"
         raise RefProblem(f"unresolvable $ref {ref!r}{where}") from None
+
+
+def local_target(root: Mapping[str, Any], ref: str) -> Mapping[str, Any] | None:
+    """The object a ``#/...`` JSON pointer names inside ``root``; None for any other reference or a
+    pointer that leads nowhere or to a non-object."""
+    if not ref.startswith("#"):
+        return None
+    target: Any = root
+    for step in filter(None, ref[1:].split("/")):
+        step = step.replace("~1", "/").replace("~0", "~")
+        if not isinstance(target, Mapping) or step not in target:
+            return None
+        target = target[step]
+    return target if isinstance(target, Mapping) else None
+
+
+def resolve_local(schema: Any, root: Mapping[str, Any], *, nullable_branch: bool = False) -> Mapping[str, Any] | None:
+    """The top level of ``schema`` with local ``$ref``s followed (keywords beside a ``$ref`` override
+    its target's) and ``allOf`` merged (properties merged, ``required`` lists added up).
+
+    With ``nullable_branch``, an ``anyOf``/``oneOf`` with no type or properties of its own is read
+    as its first non-null branch (how a generator reads an optional value). None when ``schema`` is
+    not an object, a reference leads nowhere, or references chain more than eight times.
+    """
+    for _ in range(_MAX_LOCAL_HOPS):
+        if not isinstance(schema, Mapping):
+            return None
+        if isinstance(schema.get("$ref"), str):
+            target = local_target(root, schema["$ref"])
+            if target is None:
+                return None
+            schema = {**target, **{key: value for key, value in schema.items() if key != "$ref"}}
+        elif isinstance(schema.get("allOf"), list):
+            merged: dict[str, Any] = {key: value for key, value in schema.items() if key != "allOf"}
+            for part in schema["allOf"]:
+                part = resolve_local(part, root, nullable_branch=nullable_branch) or {}
+                merged = {
+                    **merged,
+                    **part,
+                    "properties": {**merged.get("properties", {}), **part.get("properties", {})},
+                    "required": [*merged.get("required", ()), *part.get("required", ())],
+                }
+            schema = merged
+        elif nullable_branch and (options := schema.get("anyOf") or schema.get("oneOf")) and not {"type", "properties"} & schema.keys():
+            chosen = next((option for option in options if not (isinstance(option, dict) and option.get("type") == "null")), options[0])
+            schema = {**{key: value for key, value in schema.items() if key not in ("anyOf", "oneOf")}, **chosen}
+        else:
+            return schema
+    return None

@@ -11,6 +11,9 @@ The goal's oracle is consulted as a black box after each executed write: it says
 holds, how much of it holds, and whether the branch changed something it must not (then the
 branch is abandoned, as a wrong irreversible action cannot be undone). Refused calls stay in the
 branch's transcript: the agent saw the error and moved on, which is the recovery the record keeps.
+
+One idea, so one module of more than 500 lines: the agent's search and the conversation loop
+that hands it goals and records its turns are tuned together.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ import heapq
 import itertools
 import json
 import random
-import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -33,6 +35,7 @@ from digit_assets.engine.baselines.environments import Environment, load_environ
 from digit_assets.engine.baselines.environments.base import State, Tool
 from digit_assets.engine.baselines.goals import GOALS, Goal, GoalSampler, Literal, Persona, Task
 from digit_assets.engine.baselines.goals.core import Oracle, Scalar
+from digit_assets.engine.lexicon import singular, text_words
 from digit_assets.engine.provenance import derive_seed
 from digit_assets.engine.records import ConversationRecord
 from digit_assets.engine.specs import Rejection
@@ -56,7 +59,6 @@ REFUSED_PENALTY = 0.6  # per earlier refusal of the very same call
 CAUTION_PENALTY = 0.3  # per earlier refusal of the same tool on this line: look around before retrying
 REPEAT_CALL_PENALTY = 0.5  # per earlier success of the very same call (the answer is known already)
 
-_WORD = re.compile(r"[a-z0-9]+")
 _SUFFIXES = ("ing", "ed", "s")
 
 
@@ -75,16 +77,12 @@ def stem(word: str) -> str:
 
 
 def stems(text: str) -> frozenset[str]:
-    return frozenset(stem(word) for word in _WORD.findall(text.lower()))
+    return frozenset(stem(word) for word in text_words(text))
 
 
 def normalize(value: Scalar) -> str:
     """How a value is compared with the user's words: case, underscores and spacing do not matter."""
-    return " ".join(_WORD.findall(str(value).lower()))
-
-
-def singular(name: str) -> str:
-    return name[:-1] if name.endswith("s") and not name.endswith("ss") else name
+    return " ".join(text_words(str(value)))
 
 
 def _is_scalar(value: Any) -> bool:

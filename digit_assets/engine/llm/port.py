@@ -1,8 +1,10 @@
 """One interface for every LLM role: a typed request in, a pydantic-validated response out.
 
 A :class:`Role` names the job, carries the instructions a real model reads, and the request and
-response models. Implementations: :mod:`.offline` (deterministic algorithms, no network) and
-:mod:`.openai_chat` (any OpenAI-compatible server, structured output).
+response models. Implementations: the offline engine (:mod:`digit_assets.engine.offline.dispatch`,
+deterministic algorithms, no network) and :mod:`.openai_chat` (any OpenAI-compatible server,
+structured output). The roles themselves are defined by the method, in
+:mod:`digit_assets.engine.synthesis.roles`; this package knows none of them.
 """
 
 from __future__ import annotations

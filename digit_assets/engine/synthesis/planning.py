@@ -7,8 +7,9 @@ schema, arrays included (the simulator returns at least one item where the schem
 optional field may be absent from the result, and the turn would then fail at execution instead
 of here.
 
-The same checks serve the offline planner (it only draws plans that pass them) and the plan
-filters that judge any planner's answer, so "plannable" means one thing everywhere.
+The same checks serve the offline planner (:mod:`digit_assets.engine.offline.planner` only draws
+plans that pass them) and the plan filters that judge any planner's answer, so "plannable" means
+one thing everywhere.
 """
 
 from __future__ import annotations
@@ -16,15 +17,14 @@ from __future__ import annotations
 import json
 import random
 import re
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
 import networkx as nx
 
-from digit_assets.engine.llm.roles import PlanTurnRequest, PlanTurnResponse
+from digit_assets.engine.schema_refs import resolve_local
 from digit_assets.engine.synthesis.model import (
     REFERENCE,
     ExecutedCall,
@@ -36,30 +36,20 @@ from digit_assets.engine.synthesis.model import (
     resolve_path,
 )
 from digit_assets.engine.synthesis.simulation import (
-    GENERIC_FIELDS,
     IdentityCache,
     argument_problems,
-    subject_key,
-    tool_context,
-    tool_verb,
 )
 from digit_assets.engine.synthesis.values import ValueFactory, faker_pool
 
 TODAY_WINDOW = (date(2025, 1, 1), date(2026, 12, 31))
 MIN_CONNECTED_CALLS = 2
-# Actions an object takes once: a later turn does not cancel or delete it again.
-ONCE_ONLY_VERBS = frozenset({"cancel", "void", "delete", "remove", "archive", "close", "refund"})
 
 # The offline simulator fills arrays with at least one item down to this nesting depth; deeper
 # arrays may come back empty unless the schema sets ``minItems``.
 _FILLED_ARRAY_DEPTH = 4
-_MAX_REF_HOPS = 8
 _REFERENCE_ATTEMPT = re.compile(r"^\$\d+\.[A-Za-z_]")
 # Substitutes only stand in for a referenced value's shape, so any fixed day will do.
 _SUBSTITUTE_DAY = date(2025, 6, 1)
-_OPTIONAL_PARAM_RATE = 0.3  # how often the planner fills an optional parameter
-_REFERENCE_RATE = 0.6  # how often a parameter some available output can feed takes that reference
-_PLAN_ATTEMPTS = 3  # fresh draws before settling for the longest plan found
 
 
 # --- Output fields a plan may reference ------------------------------------------------------------
@@ -72,51 +62,13 @@ def reference_path(src_field: str) -> str | None:
 
 
 @dataclass(frozen=True)
-class _Field:
+class OutputField:
     """A field every output of a tool carries, with a value of its schema to validate consumers with."""
 
     path: str
     schema: Mapping[str, Any]
     substitute: Any
     substitute_key: str
-
-
-def _pointer(root: Mapping[str, Any], ref: str) -> Mapping[str, Any] | None:
-    if not ref.startswith("#"):
-        return None
-    target: Any = root
-    for step in filter(None, ref[1:].split("/")):
-        step = step.replace("~1", "/").replace("~0", "~")
-        if not isinstance(target, Mapping) or step not in target:
-            return None
-        target = target[step]
-    return target if isinstance(target, Mapping) else None
-
-
-def _resolved(schema: Any, root: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    """``schema`` with local ``$ref`` followed and ``allOf`` merged (their ``required`` add up)."""
-    for _ in range(_MAX_REF_HOPS):
-        if not isinstance(schema, Mapping):
-            return None
-        if isinstance(schema.get("$ref"), str):
-            target = _pointer(root, schema["$ref"])
-            if target is None:
-                return None
-            schema = {**target, **{k: v for k, v in schema.items() if k != "$ref"}}
-        elif isinstance(schema.get("allOf"), list):
-            merged: dict[str, Any] = {k: v for k, v in schema.items() if k != "allOf"}
-            for part in schema["allOf"]:
-                part = _resolved(part, root) or {}
-                merged = {
-                    **merged,
-                    **part,
-                    "properties": {**merged.get("properties", {}), **part.get("properties", {})},
-                    "required": [*merged.get("required", ()), *part.get("required", ())],
-                }
-            schema = merged
-        else:
-            return schema
-    return None
 
 
 def _single_type(schema: Mapping[str, Any]) -> str | None:
@@ -142,12 +94,12 @@ def _guaranteed_items(array: Mapping[str, Any], depth: int) -> int:
 def _guaranteed_schema(output_schema: Mapping[str, Any], path: str) -> Mapping[str, Any] | None:
     """The schema at ``path`` (``orders[0].order_id``) if every output has a value there, else None."""
     steps = path.split(".")
-    current = _resolved(output_schema, output_schema)
+    current = resolve_local(output_schema, output_schema)
     for depth, step in enumerate(steps):
         name, _, index_text = step.partition("[")
         if current is None or _single_type(current) != "object" or name not in current.get("required", ()):
             return None
-        value = _resolved(current.get("properties", {}).get(name, {}), output_schema)
+        value = resolve_local(current.get("properties", {}).get(name, {}), output_schema)
         last = depth == len(steps) - 1
         if value is None or (not (last and not index_text) and _single_type(value) is None):
             return None
@@ -155,7 +107,7 @@ def _guaranteed_schema(output_schema: Mapping[str, Any], path: str) -> Mapping[s
             index = int(index_text.rstrip("]"))
             if _single_type(value) != "array" or index >= _guaranteed_items(value, depth):
                 return None
-            value = _resolved(value.get("items", {}), output_schema)
+            value = resolve_local(value.get("items", {}), output_schema)
             if value is None or (not last and _single_type(value) is None):
                 return None
         current = value
@@ -165,24 +117,24 @@ def _guaranteed_schema(output_schema: Mapping[str, Any], path: str) -> Mapping[s
 # --- Per-tool analysis, cached by the tool's identity ------------------------------------------
 
 
-class _ToolAnalysis:
+class ToolAnalysis:
     """What the planner and the filters ask about one tool, worked out once per tool object."""
 
     def __init__(self, tool: ToolView):
         self.tool = tool
         parameters = tool.parameters
         self.properties: dict[str, Mapping[str, Any]] = {
-            name: _resolved(schema, parameters) or {} for name, schema in parameters.get("properties", {}).items()
+            name: resolve_local(schema, parameters) or {} for name, schema in parameters.get("properties", {}).items()
         }
         self.required: tuple[str, ...] = tuple(parameters.get("required", ()))
         # Declared properties, then required names the schema forgot to declare (a call must pass them).
         self.params: tuple[str, ...] = (*self.properties, *(name for name in self.required if name not in self.properties))
         # One parameter at a time validates against the schema with nothing required.
         self._single = ToolView(name=tool.name, description="", parameters={**parameters, "required": []}, output_schema={})
-        self._fields: dict[str, _Field | None] = {}
+        self._fields: dict[str, OutputField | None] = {}
         self._accepts: dict[tuple[str, str], bool] = {}
 
-    def field(self, path: str) -> _Field | None:
+    def field(self, path: str) -> OutputField | None:
         """The output field at ``path`` if every result carries it."""
         if path not in self._fields:
             schema = _guaranteed_schema(self.tool.output_schema, path)
@@ -191,13 +143,13 @@ class _ToolAnalysis:
             else:
                 leaf = path.rsplit(".", 1)[-1].split("[")[0]
                 substitute = ValueFactory(random.Random(path), _SUBSTITUTE_DAY).value(schema, leaf)
-                self._fields[path] = _Field(path, schema, substitute, json.dumps(substitute, sort_keys=True, default=str))
+                self._fields[path] = OutputField(path, schema, substitute, json.dumps(substitute, sort_keys=True, default=str))
         return self._fields[path]
 
     def accepts_value(self, param: str, value: Any) -> bool:
         return not argument_problems(self._single, {param: value})
 
-    def accepts(self, param: str, produced: _Field) -> bool:
+    def accepts(self, param: str, produced: OutputField) -> bool:
         """Whether a value of the produced field's schema is a valid value of ``param``."""
         key = (param, produced.substitute_key)
         if key not in self._accepts:
@@ -208,17 +160,17 @@ class _ToolAnalysis:
 _ANALYSES = IdentityCache(8_192)
 
 
-def _analysis(tool: ToolView) -> _ToolAnalysis:
+def tool_analysis(tool: ToolView) -> ToolAnalysis:
     found = _ANALYSES.get(tool)
-    return found if isinstance(found, _ToolAnalysis) else _ANALYSES.put(_ToolAnalysis(tool), tool)
+    return found if isinstance(found, ToolAnalysis) else _ANALYSES.put(ToolAnalysis(tool), tool)
 
 
-def plannable_field(link: Link, producer: ToolView, consumer: ToolView) -> _Field | None:
+def plannable_field(link: Link, producer: ToolView, consumer: ToolView) -> OutputField | None:
     """The producer field a plan may reference for this link: in every output, and a valid value of
     the consumer's parameter. None when the link cannot be planned with."""
     path = reference_path(link.src_field)
-    produced = _analysis(producer).field(path) if path else None
-    return produced if produced is not None and _analysis(consumer).accepts(link.dst_param, produced) else None
+    produced = tool_analysis(producer).field(path) if path else None
+    return produced if produced is not None and tool_analysis(consumer).accepts(link.dst_param, produced) else None
 
 
 # --- Step 1: scenario -------------------------------------------------------------------------------
@@ -348,7 +300,7 @@ def _substituted(
         where = f"{call.ref} {call.tool}: argument {param}={value!r}"
         if ref in planned:
             producer = planned[ref]
-            produced = _analysis(producer).field(path) if producer is not None else None
+            produced = tool_analysis(producer).field(path) if producer is not None else None
             if producer is None:
                 problems.append(f"{where} reads the output of {ref}, whose tool is not in the scenario.")
             elif produced is None:
@@ -371,7 +323,7 @@ def _substituted(
     return arguments, problems
 
 
-def _call_problems(
+def call_problems(
     call: PlannedCall, tool: ToolView, planned: Mapping[str, ToolView | None], executed: Mapping[str, ExecutedCall]
 ) -> list[str]:
     """Why the references cannot be resolved, or else the schema violations of the arguments once
@@ -380,274 +332,9 @@ def _call_problems(
     return problems or [f"{call.ref} {violation}." for violation in argument_problems(tool, arguments)]
 
 
-def _usable_outputs(earlier_calls: Sequence[ExecutedCall]) -> dict[str, ExecutedCall]:
+def usable_outputs(earlier_calls: Sequence[ExecutedCall]) -> dict[str, ExecutedCall]:
     """Earlier calls a plan may consume: executed for real (injected wrong calls have no output)."""
     return {call.ref: call for call in earlier_calls if call.error is None and call.output is not None}
-
-
-# --- Step 2: the offline planner -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Offer:
-    """``source_ref``'s output can fill ``param`` of ``tool`` with ``reference``."""
-
-    source_ref: str
-    tool: str
-    param: str
-    reference: str
-
-
-def _value_pool(earlier_calls: Sequence[ExecutedCall]) -> dict[str, list[Any]]:
-    """Values seen earlier under each name, so literals stay consistent with the conversation."""
-    pool: dict[str, list[Any]] = defaultdict(list)
-
-    def collect(name: str, value: Any) -> None:
-        if isinstance(value, Mapping):
-            for key, inner in value.items():
-                collect(key, inner)
-        elif isinstance(value, list):
-            for item in value:
-                collect(name, item)
-        elif value is not None and value not in pool[name]:
-            pool[name].append(value)
-
-    for call in earlier_calls:
-        collect("", call.arguments)
-        collect("", call.output or {})
-    return pool
-
-
-def _present_paths(value: Any, steps: Sequence[str]) -> list[str]:
-    """The reference paths of a link's field (``orders[].order_id``) present in an actual output,
-    one per listed item (``orders[0].order_id``, ``orders[1].order_id``, ...), nulls left out."""
-    if not steps:
-        return [""] if value is not None else []
-    name, items = steps[0].removesuffix("[]"), steps[0].endswith("[]")
-    if not isinstance(value, Mapping) or name not in value:
-        return []
-    inner = value[name]
-    if not items:
-        return [f"{name}{'.' if rest else ''}{rest}" for rest in _present_paths(inner, steps[1:])]
-    if not isinstance(inner, list):
-        return []
-    return [
-        f"{name}[{index}]{'.' if rest else ''}{rest}"
-        for index, item in enumerate(inner)
-        for rest in _present_paths(item, steps[1:])
-    ]
-
-
-@dataclass
-class _Draft:
-    """A plan being drawn: its calls, the refs connected to it, the offers its outputs make, and
-    the argument values known before execution (literals, earlier outputs, echoed arguments)."""
-
-    calls: list[PlannedCall] = field(default_factory=list)
-    tools: dict[str, ToolView] = field(default_factory=dict)
-    connected: set[str] = field(default_factory=set)
-    offers: list[_Offer] = field(default_factory=list)
-    known: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-
-class _TurnPlanner:
-    def __init__(self, request: PlanTurnRequest, rng: random.Random):
-        scenario = request.scenario
-        self.request = request
-        self.rng = rng
-        self.tools = {tool.name: tool for tool in scenario.tools}
-        self.analyses = {name: _analysis(tool) for name, tool in self.tools.items()}
-        self.links_from: dict[str, list[Link]] = defaultdict(list)
-        for link in scenario.links:
-            if link.src_tool in self.tools and link.dst_tool in self.tools and link.src_tool != link.dst_tool:
-                self.links_from[link.src_tool].append(link)
-        # What a planned call of each tool can feed: only fields every output carries.
-        self.plannable_from: dict[str, list[tuple[Link, _Field]]] = {
-            name: [
-                (link, produced)
-                for link in self.links_from.get(name, ())
-                if (produced := plannable_field(link, tool, self.tools[link.dst_tool])) is not None
-            ]
-            for name, tool in self.tools.items()
-        }
-        self.executed = _usable_outputs(request.earlier_calls)
-        self.earlier_by_tool: dict[str, list[ExecutedCall]] = defaultdict(list)
-        for call in self.executed.values():
-            self.earlier_by_tool[call.tool].append(call)
-        today = date.fromisoformat(scenario.today)
-        self.pool = _value_pool(self.executed.values())
-        self.pooled_values = ValueFactory(rng, today, self.pool)
-        self.fresh_values = ValueFactory(rng, today)
-        self.earlier_offers = [offer for call in self.executed.values() for offer in self._executed_offers(call)]
-
-    def _planned_offers(self, ref: str, tool_name: str) -> list[_Offer]:
-        return [
-            _Offer(ref, link.dst_tool, link.dst_param, f"{ref}.{produced.path}")
-            for link, produced in self.plannable_from[tool_name]
-        ]
-
-    def _executed_offers(self, call: ExecutedCall) -> list[_Offer]:
-        """What an executed call's real output can feed: fields present in it, from every listed
-        item (a later turn may be about the second order of a list, not only the first)."""
-        offers = []
-        for link in self.links_from.get(call.tool, ()):
-            if reference_path(link.src_field) is None or link.dst_param not in self.analyses[link.dst_tool].properties:
-                continue
-            offers += [
-                _Offer(call.ref, link.dst_tool, link.dst_param, f"{call.ref}.{path}")
-                for path in _present_paths(call.output, link.src_field.split("."))
-            ]
-        return offers
-
-    def plan(self) -> list[PlannedCall]:
-        target = self.rng.randint(self.request.min_calls, self.request.max_calls)
-        best: list[PlannedCall] = []
-        for _ in range(_PLAN_ATTEMPTS):
-            calls = self._draw(target)
-            if len(calls) >= target:
-                return calls
-            best = max(best, calls, key=len)
-        return best
-
-    def _draw(self, target: int) -> list[PlannedCall]:
-        """One chain: the first call from literals (turn 0) or from an earlier turn's output, each
-        later one consuming an output connected to the plan so far; stops early at a dead end."""
-        draft = _Draft()
-        while len(draft.calls) < target:
-            ref = f"${self.request.next_ref + len(draft.calls)}"
-            anchors = self._anchors(draft)
-            if anchors:
-                call = self._next_call(draft, ref, anchors)
-            else:
-                call = None if draft.calls else self._root_call(draft, ref)
-            if call is None:
-                break
-            draft.calls.append(call)
-            draft.tools[ref] = self.tools[call.tool]
-            draft.known[ref] = self._known_values(draft, call)
-            draft.connected |= {ref, *(producer for producer, _ in call.references().values())}
-            draft.offers += self._planned_offers(ref, call.tool)
-        return draft.calls
-
-    def _anchors(self, draft: _Draft) -> list[_Offer]:
-        """Offers the next call can be connected through; none for turn 0's first call."""
-        if not draft.calls:
-            return list(self.earlier_offers)
-        used = {call.tool for call in draft.calls}
-        return [
-            offer
-            for offer in (*self.earlier_offers, *draft.offers)
-            if offer.source_ref in draft.connected and offer.tool not in used
-        ]
-
-    def _root_call(self, draft: _Draft, ref: str) -> PlannedCall | None:
-        """A literal-only first call whose output another tool can consume."""
-        candidates = [name for name in sorted(self.tools) if self.plannable_from[name]]
-        while candidates:
-            tool_name = self.rng.choice(candidates)
-            call = self._build(draft, ref, tool_name, anchor=None)
-            if call is not None:
-                return call
-            candidates.remove(tool_name)
-        return None
-
-    def _next_call(self, draft: _Draft, ref: str, anchors: list[_Offer]) -> PlannedCall | None:
-        """A consumer connected through an anchor: the tool is drawn first, then its link, so tools
-        fed by many links are not favoured."""
-        by_tool: dict[str, list[_Offer]] = defaultdict(list)
-        for offer in anchors:
-            by_tool[offer.tool].append(offer)
-        candidates = sorted(by_tool)
-        while candidates:
-            tool_name = self.rng.choice(candidates)
-            call = self._build(draft, ref, tool_name, anchor=self.rng.choice(by_tool[tool_name]))
-            if call is not None:
-                return call
-            candidates.remove(tool_name)
-        return None
-
-    def _build(self, draft: _Draft, ref: str, tool_name: str, anchor: _Offer | None) -> PlannedCall | None:
-        """The call with every required parameter and some optional ones, or None when it does not
-        validate or repeats a call of an earlier turn. Literals first reuse values seen earlier; a
-        second draw takes new ones, which turns a repeat into a new action (another date, another guest)."""
-        tool = self.tools[tool_name]
-        analysis = self.analyses[tool_name]
-        feeds: dict[str, list[_Offer]] = defaultdict(list)
-        for offer in (*self.earlier_offers, *draft.offers):
-            if offer.tool == tool_name:
-                feeds[offer.param].append(offer)
-        for reuse in (True, False):
-            arguments: dict[str, Any] = {}
-            for param in analysis.params:
-                if anchor is not None and param == anchor.param:
-                    arguments[param] = anchor.reference
-                elif param in analysis.required or self.rng.random() < _OPTIONAL_PARAM_RATE:
-                    if feeds[param] and anchor is not None and self.rng.random() < _REFERENCE_RATE:
-                        arguments[param] = self.rng.choice(feeds[param]).reference
-                    else:
-                        arguments[param] = self._literal(analysis, param, reuse)
-            call = PlannedCall(ref=ref, tool=tool_name, arguments=arguments)
-            if not (_call_problems(call, tool, draft.tools, self.executed) or self._repeats_earlier_call(draft, call)):
-                return call
-        return None
-
-    def _known_values(self, draft: _Draft, call: PlannedCall) -> dict[str, Any]:
-        """The argument values known before execution: literals, values in executed outputs, and the
-        fields a planned result echoes from its own arguments (a specific name anywhere, a generic one
-        at the top level), as the simulator's instructions require."""
-        known: dict[str, Any] = {}
-        for param, value in call.arguments.items():
-            parsed = parse_reference(value)
-            if parsed is None:
-                known[param] = value
-                continue
-            ref, path = parsed
-            if ref in self.executed:
-                known[param] = resolve_path(self.executed[ref].output, path)
-                continue
-            leaf = path.rsplit(".", 1)[-1].split("[")[0]
-            echoed = draft.known.get(ref, {})
-            if leaf in echoed and (leaf == path or leaf not in GENERIC_FIELDS):
-                known[param] = echoed[leaf]
-        return known
-
-    def _repeats_earlier_call(self, draft: _Draft, call: PlannedCall) -> bool:
-        """Whether an earlier turn already made this call (its result is in the conversation), or
-        already took a once-only action on the same object (an order is cancelled once): the same
-        value of the key about the tool's noun, or of every required parameter without such a key."""
-        earlier = self.earlier_by_tool.get(call.tool)
-        if not earlier:
-            return False
-        known = self._known_values(draft, call)
-        once_only = tool_verb(call.tool) in ONCE_ONLY_VERBS
-        required = self.analyses[call.tool].required
-        subject = subject_key(required, tool_context(call.tool))
-        acted_on = (subject,) if subject else required
-        return any(
-            done.arguments == known
-            or once_only and all(param in known and done.arguments.get(param) == known[param] for param in acted_on)
-            for done in earlier
-        )
-
-    def _literal(self, analysis: _ToolAnalysis, param: str, reuse: bool) -> Any:
-        """A realistic value, with ``reuse`` one seen earlier under the same name when it fits the parameter."""
-        schema = analysis.properties.get(param, {})
-        if reuse and self.pool.get(param):
-            value = self.pooled_values.value(schema, param)
-            if analysis.accepts_value(param, value):
-                return value
-        return self.fresh_values.value(schema, param)
-
-
-def plan_turn_offline(request: PlanTurnRequest, rng: random.Random) -> PlanTurnResponse:
-    """Step 2 in the offline default: a chain sampled along the scenario's data-flow links.
-
-    Turn 0 starts from a literal-only call; a later turn starts by consuming an output of an earlier
-    turn. Every further call consumes an output connected to the plan, other parameters take a
-    reference where an available output fits or else a realistic literal. The plan is as long as
-    the drawn target allows, or the longest chain found when the links run out first.
-    """
-    return PlanTurnResponse(calls=_TurnPlanner(request, rng).plan())
 
 
 # --- Step 2: plan filters --------------------------------------------------------------------------
@@ -688,7 +375,7 @@ def plan_problems(
     if not lowest <= len(calls) <= max_calls:
         problems.append(f"The plan length is {len(calls)}; it must be between {lowest} and {max_calls} calls.")
     tools = {tool.name: tool for tool in scenario.tools}
-    executed = _usable_outputs(earlier_calls)
+    executed = usable_outputs(earlier_calls)
     earlier_refs = {call.ref for call in earlier_calls}
     planned: dict[str, ToolView | None] = {}
     crosses_turns = False
@@ -709,10 +396,10 @@ def plan_problems(
         if tool is None:
             problems.append(f"{label}: {call.tool} is not a tool of the scenario.")
         else:
-            analysis = _analysis(tool)
+            analysis = tool_analysis(tool)
             problems += [f"{label}: unknown parameter {param}." for param in call.arguments if param not in analysis.params]
             problems += [f"{label}: missing required parameter {param}." for param in analysis.required if param not in call.arguments]
-            problems += _call_problems(call, tool, planned, executed)
+            problems += call_problems(call, tool, planned, executed)
         planned[call.ref] = tool
     if turn_index > 0 and calls and not crosses_turns:
         problems.append(f"No call of turn {turn_index} consumes an output of an earlier turn.")

@@ -17,7 +17,7 @@ from typing import Any
 from digit_assets.engine.dataflow import DataflowEdge
 from digit_assets.engine.enrich import EnrichedTool
 from digit_assets.engine.llm import LLM, LLMError
-from digit_assets.engine.llm import roles
+from digit_assets.engine.synthesis import roles
 from digit_assets.engine.provenance import derive_seed
 from digit_assets.engine.records import ConversationRecord
 from digit_assets.engine.synthesis.model import ExecutedCall, Link, PlannedCall, Scenario, ToolView, Turn, TurnPlan

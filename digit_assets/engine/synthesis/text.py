@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from digit_assets.engine.synthesis.values import words_of
+from digit_assets.engine.lexicon import words_of
 
 
 def value_text(value: Any) -> str:

@@ -12,7 +12,6 @@ about 0.4 ms an object here, which alone would exceed the generation budget.
 
 from __future__ import annotations
 
-import functools
 import importlib
 import random
 import re
@@ -24,7 +23,7 @@ from typing import Any
 import rstr
 from faker import Faker
 
-_WORD = re.compile(r"[a-z0-9]+")
+from digit_assets.engine.lexicon import singular, words_of
 
 PERSON_HINTS = ("customer", "traveller", "traveler", "passenger", "attendee", "assignee", "owner", "author", "contact", "guest", "user", "member", "patient", "employee", "recipient", "sender", "agent")
 MONEY_HINTS = ("amount", "price", "total", "balance", "cost", "fee", "refund", "subtotal", "budget", "salary", "fare")
@@ -36,7 +35,6 @@ TITLE_HINTS = ("title", "subject", "summary", "headline", "topic")
 _POOL_SIZE = 1_000
 _POOLS: dict[str, tuple[Any, ...]] = {}
 _POOLS_LOCK = threading.Lock()
-_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 # rstr draws an unbounded repeat (``+``, ``*``) up to 100 times: 100-letter identifiers read as noise
 # and cost ~10 ms each. A dozen is as long as a realistic name.
@@ -59,16 +57,6 @@ def faker_pool(provider: str) -> tuple[Any, ...]:
                 method = getattr(faker, provider)
                 pool = _POOLS[provider] = tuple(method() for _ in range(_POOL_SIZE))
     return pool
-
-
-@functools.lru_cache(maxsize=8_192)
-def _words(name: str) -> tuple[str, ...]:
-    return tuple(_WORD.findall(_CAMEL_BOUNDARY.sub("_", name).lower()))
-
-
-def words_of(name: str) -> list[str]:
-    """``customerEmail`` / ``customer_email`` -> ``["customer", "email"]``."""
-    return list(_words(name))
 
 
 def id_prefix(name: str) -> str:
@@ -153,7 +141,7 @@ class ValueFactory:
         low = int(schema.get("minItems", 1))
         high = int(schema.get("maxItems", max(low, 3)))
         items = schema.get("items") or {"type": "string"}
-        item_name = _singular(name)
+        item_name = singular(name)
         target = self.rng.randint(low, max(low, high))
         values: list[Any] = []
         for _ in range(target * 3):
@@ -268,10 +256,6 @@ def _bound(schema: Mapping[str, Any], inclusive: str, exclusive: str, nudge: flo
     if inclusive in schema:
         return schema[inclusive]
     return default
-
-
-def _singular(name: str) -> str:
-    return name[:-3] + "y" if name.endswith("ies") else name[:-1] if name.endswith("s") and not name.endswith("ss") else name
 
 
 def _json_type(value: Any) -> str:

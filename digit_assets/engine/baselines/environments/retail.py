@@ -1,4 +1,7 @@
-"""Retail: customers, products, orders with statuses, payment methods with a gift-card balance, returns."""
+"""Retail: customers, products, orders with statuses, payment methods with a gift-card balance, returns.
+
+One environment, one module (a little over 500 lines): its tools share the same tables and rules.
+"""
 
 from __future__ import annotations
 

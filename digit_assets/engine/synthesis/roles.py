@@ -1,7 +1,8 @@
 """Every LLM role of the method: its instructions and typed request/response models.
 
-The offline default fills each role with an algorithm (:mod:`.offline_roles`); a real model gets
-``instructions`` as its system prompt and must answer with the response model's JSON Schema.
+The offline engine fills each role with an algorithm (:mod:`digit_assets.engine.offline.dispatch`);
+a real model gets ``instructions`` as its system prompt and must answer with the response model's
+JSON Schema.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The embedded offline default: each role is filled by a seeded algorithm from its stage module.
+"""The embedded offline default: each role is filled by a seeded algorithm of this package.
 
 Determinism: the random generator of a call is derived from (seed, role, request), so the same
 request gets the same answer whatever order calls happen in or which shard makes them.
@@ -13,9 +13,32 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from digit_assets.engine.llm.port import LLMError, LLMOutputInvalid, Req, Resp, Role
+from digit_assets.engine.offline import (
+    back_translator,
+    judge,
+    mistakes,
+    output_schema,
+    planner,
+    request_writer,
+    simulator,
+    summarizer,
+)
 from digit_assets.engine.provenance import derive_seed
+from digit_assets.engine.synthesis import roles
 
 Handler = Callable[[Any, random.Random], BaseModel]
+
+# Which algorithm fills which role.
+HANDLERS: dict[str, Handler] = {
+    roles.INFER_OUTPUT_SCHEMA.name: output_schema.infer_output_schema_offline,
+    roles.PLAN_TURN.name: planner.plan_turn_offline,
+    roles.WRITE_REQUEST.name: request_writer.write_request_offline,
+    roles.BACK_TRANSLATE.name: back_translator.back_translate_offline,
+    roles.SIMULATE_TOOL.name: simulator.simulate_tool_offline,
+    roles.SUMMARIZE_TURN.name: summarizer.summarize_turn_offline,
+    roles.JUDGE_CONVERSATION.name: judge.judge_offline,
+    roles.PROPOSE_WRONG_CALL.name: mistakes.propose_wrong_call_offline,
+}
 
 
 class OfflineLLM:
@@ -40,6 +63,4 @@ class OfflineLLM:
 
 def default_offline_llm() -> OfflineLLM:
     """The offline default with every role the engine defines."""
-    from digit_assets.engine.llm.offline_roles import HANDLERS
-
     return OfflineLLM(HANDLERS)

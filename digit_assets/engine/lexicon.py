@@ -1,0 +1,273 @@
+"""Word and tool-name knowledge, in one place for ingestion, enrichment, synthesis, the offline engine
+and the stateful baselines: splitting identifiers into words, singular and plural forms, what a
+tool name says (verb, action, entity), and which verbs read, write or leave a state behind.
+
+One word splitter for identifiers (:func:`split_words`, cached as :func:`name_words`), and
+:func:`text_words` for free text. Two singulars, because two jobs need them: :func:`singularize`
+is English (``statuses`` -> ``status``) and names entities; :func:`singular` only trims
+``-ies``/``-s`` and is applied on both sides of a name comparison, the way the generator has
+always matched field names (making it English would change which names match: a change of
+behaviour of its own, not a move).
+
+``analytics/`` keeps its own read/write classifier on purpose: the fidelity measurement must not
+share its vocabulary with the generator it measures.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+# --- Words: splitting identifiers, singular and plural ---------------------------------------------
+
+_IDENTIFIER_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+\d*|\d+")
+
+
+def split_words(name: str) -> list[str]:
+    """``getOrderDetails`` / ``get_order_details`` / ``OrderID`` -> lower-case words."""
+    return [word.lower() for word in _IDENTIFIER_WORD.findall(name)]
+
+
+def normalize_name(name: str) -> str:
+    """One spelling for every naming style: ``orderId``, ``OrderID`` and ``order_id`` -> ``order_id``."""
+    return "_".join(split_words(name))
+
+
+# Nouns with no separate plural: never singularized, never pluralized.
+UNCOUNTABLE = frozenset(
+    "advice analytics availability data equipment feedback hardware health information info inventory "
+    "metadata money music news pricing series software species traffic weather".split()
+)
+_IRREGULAR_PLURALS = {
+    "person": "people", "child": "children", "man": "men", "woman": "women", "mouse": "mice",
+    "foot": "feet", "tooth": "teeth", "goose": "geese", "criterion": "criteria", "index": "indices",
+    "matrix": "matrices", "vertex": "vertices", "leaf": "leaves", "knife": "knives", "wife": "wives",
+    "life": "lives", "shelf": "shelves", "half": "halves", "wolf": "wolves", "quiz": "quizzes",
+    "analysis": "analyses", "axis": "axes", "thesis": "theses", "crisis": "crises", "diagnosis": "diagnoses",
+}
+_IRREGULAR_SINGULARS = {plural: singular for singular, plural in _IRREGULAR_PLURALS.items()}
+# Singular nouns that end like plurals.
+_SINGULAR_S_ENDINGS = ("ss", "us", "is", "ics")
+_SINGULAR_AS_WORDS = frozenset({"alias", "atlas", "bias", "canvas", "gas", "sms", "dns", "os", "yes"})
+
+
+def singularize(word: str) -> str:
+    """English singular of one lower-case word; words already singular come back unchanged."""
+    if word in UNCOUNTABLE or word in _SINGULAR_AS_WORDS or word in _IRREGULAR_PLURALS:
+        return word
+    if word in _IRREGULAR_SINGULARS:
+        return _IRREGULAR_SINGULARS[word]
+    if len(word) < 3 or not word.endswith("s") or word.endswith(_SINGULAR_S_ENDINGS):
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if re.search(r"(ss|x|z|ch|sh|us)es$", word):
+        return word[:-2]
+    return word[:-1]
+
+
+def pluralize(word: str) -> str:
+    """English plural of one lower-case singular word."""
+    if word in UNCOUNTABLE:
+        return word
+    if word in _IRREGULAR_PLURALS:
+        return _IRREGULAR_PLURALS[word]
+    if re.search(r"(s|x|z|ch|sh)$", word):
+        return word + "es"
+    if re.search(r"[^aeiou]y$", word):
+        return word[:-1] + "ies"
+    return word + "s"
+
+
+def _is_plural(word: str) -> bool:
+    return singularize(word) != word
+
+
+# --- Tool names: verb and entity -------------------------------------------------------------------
+
+Action = Literal["list", "get", "create", "update", "state", "delete", "validate", "other"]
+
+_VERBS: dict[str, Action] = {
+    **dict.fromkeys(
+        "list search find query browse filter enumerate discover explore".split(), "list"
+    ),
+    **dict.fromkeys(
+        "get fetch retrieve read show view describe lookup check load obtain inspect display track see".split(), "get"
+    ),
+    **dict.fromkeys(
+        (
+            "create add new make book place register submit post open insert schedule reserve send issue "
+            "generate upload start initiate request apply subscribe enroll invite rent buy purchase pay "
+            "transfer refund log record save share checkout"
+        ).split(),
+        "create",
+    ),
+    **dict.fromkeys(
+        "update edit modify change set patch put rename reschedule assign move adjust replace upgrade downgrade "
+        "reset extend renew rate mark".split(),
+        "update",
+    ),
+    **dict.fromkeys("delete remove destroy erase purge drop unlink detach".split(), "delete"),
+    **dict.fromkeys("validate verify".split(), "validate"),
+}
+# Verbs that move a record into a named state: the result reports that state.
+STATE_VERBS = {
+    "cancel": "cancelled", "close": "closed", "revoke": "revoked", "void": "voided", "terminate": "terminated",
+    "end": "ended", "stop": "stopped", "archive": "archived", "suspend": "suspended", "reject": "rejected",
+    "decline": "declined", "deactivate": "deactivated", "withdraw": "withdrawn", "unsubscribe": "unsubscribed",
+    "approve": "approved", "confirm": "confirmed", "complete": "completed", "activate": "activated",
+    "enable": "enabled", "disable": "disabled", "lock": "locked", "unlock": "unlocked", "block": "blocked",
+    "unblock": "unblocked", "pause": "paused", "resume": "resumed", "reopen": "reopened", "accept": "accepted",
+    "restore": "restored", "resolve": "resolved",
+}
+_PREPOSITIONS = frozenset("by for from of with to in on at into via using per within between under".split())
+_FILLERS = frozenset(
+    "a an the all my current existing available recent latest single specific bulk batch multiple new one given".split()
+)
+# Trailing words that describe a view of the entity, not another entity (``getOrderDetails`` is an order).
+_VIEW_WORDS = frozenset({"details", "detail", "info", "information", "data", "status", "state"})
+_VERSION = re.compile(r"^(v\d+|\d+|api)$")
+
+
+@dataclass(frozen=True)
+class ToolName:
+    """What a tool name says: the action, the verb as written, and the (singular) entity words."""
+
+    action: Action
+    verb: str | None
+    entity: tuple[str, ...]
+    collection: bool
+    view: tuple[str, ...]
+    camel: bool
+
+    @property
+    def entity_key(self) -> str:
+        return "_".join(self.entity)
+
+
+def parse_tool_name(name: str) -> ToolName:
+    """``list_orders`` -> list of order; ``getOrderDetails`` -> get order; ``orders_list`` works too."""
+    words = [word for word in split_words(name) if not _VERSION.match(word)]
+    camel = "_" not in name and re.search(r"[a-z][A-Z]", name) is not None
+    verb, action = None, None
+    if words and _verb_action(words[0]):
+        verb, action, words = words[0], _verb_action(words[0]), words[1:]
+    elif len(words) > 1 and _verb_action(words[-1]):
+        verb, action, words = words[-1], _verb_action(words[-1]), words[:-1]
+    for index, word in enumerate(words):
+        if word in _PREPOSITIONS:
+            words = words[:index]
+            break
+    words = [word for word in words if word not in _FILLERS]
+    view: list[str] = []
+    while len(words) > 1 and words[-1] in _VIEW_WORDS:
+        view.insert(0, words.pop())
+    if action is None:
+        if view or len(words) == 1:
+            action = "get"
+        elif words:
+            verb, action, words = words[0], "other", words[1:]
+        else:
+            action = "other"
+    collection = bool(words) and _is_plural(words[-1])
+    if collection and action == "get":
+        action = "list"
+    entity = tuple(words[:-1] + [singularize(words[-1])]) if words else ()
+    return ToolName(action=action, verb=verb, entity=entity, collection=collection, view=tuple(view), camel=camel)
+
+
+def _verb_action(word: str) -> Action | None:
+    if word in STATE_VERBS:
+        return "state"
+    return _VERBS.get(word)
+
+
+_LOWER_WORD = re.compile(r"[a-z0-9]+")
+
+
+@functools.lru_cache(maxsize=16_384)
+def name_words(name: str) -> tuple[str, ...]:
+    """:func:`split_words` as a tuple, cached: the simulator and the judge ask for the same few names
+    very often."""
+    return tuple(split_words(name))
+
+
+def text_words(text: str) -> list[str]:
+    """Free text as lower-case runs of letters and digits, for word-by-word comparison."""
+    return _LOWER_WORD.findall(text.lower())
+
+
+def words_of(name: str) -> list[str]:
+    """:func:`name_words` as a list."""
+    return list(name_words(name))
+
+
+def singular(word: str) -> str:
+    """``categories`` -> ``category``, ``orders`` -> ``order``; ``-ss`` stays."""
+    return word[:-3] + "y" if word.endswith("ies") else word[:-1] if word.endswith("s") and not word.endswith("ss") else word
+
+
+# --- Read, write and side-effect verbs -------------------------------------------------------------
+
+READ_VERBS = frozenset(
+    {"get", "list", "search", "find", "fetch", "read", "show", "view", "check", "lookup", "look", "query", "retrieve",
+     "count", "describe", "calculate", "estimate", "compare", "validate", "verify", "track", "browse", "filter",
+     "download", "export", "preview", "quote", "recommend", "suggest", "summarize", "analyze", "convert", "translate",
+     "inspect", "monitor"}
+)
+# (verbs, status word for free-text status fields, stems an enum status may start with, best first)
+_ACTION_GROUPS: tuple[tuple[tuple[str, ...], str, tuple[str, ...]], ...] = (
+    (("cancel", "void"), "cancelled", ("cancel", "void")),
+    (("delete", "remove"), "deleted", ("delet", "remov", "archiv")),
+    (("create", "add", "new", "make", "register", "open"), "active", ("creat", "activ", "open", "new", "confirm", "pending")),
+    (("place", "order", "purchase", "buy", "checkout"), "placed", ("placed", "order", "confirm", "pending", "process")),
+    (("book", "reserve"), "confirmed", ("confirm", "book", "reserv")),
+    (("schedule",), "scheduled", ("schedul", "confirm", "plan")),
+    (("submit", "apply", "request", "file", "report"), "submitted", ("submit", "pending", "review", "receiv", "open")),
+    (("update", "edit", "modify", "change", "set", "rename", "reschedule", "move"), "updated", ("updat", "modif", "confirm", "activ")),
+    (("approve", "accept"), "approved", ("approv", "accept")),
+    (("reject", "decline", "deny"), "rejected", ("reject", "declin", "denied")),
+    (("close",), "closed", ("close",)),
+    (("resolve",), "resolved", ("resolv", "close")),
+    (("complete", "finish"), "completed", ("complet", "done", "finish")),
+    (("pay",), "paid", ("paid", "complet", "succe", "settl")),
+    (("refund",), "refunded", ("refund",)),
+    (("ship", "dispatch"), "shipped", ("ship", "dispatch")),
+    (("send", "notify", "email", "message", "share"), "sent", ("sent", "deliver", "queue")),
+    (("archive",), "archived", ("archiv",)),
+    (("activate", "enable", "start", "resume", "unblock", "unlock", "restore", "reopen"), "active", ("activ", "enabl", "running", "start", "restor", "reopen", "open")),
+    (("deactivate", "disable", "suspend", "stop", "pause", "block", "lock"), "inactive", ("inactiv", "disabl", "suspend", "stop", "paus", "block", "lock")),
+    (("assign",), "assigned", ("assign",)),
+    (("return",), "returned", ("return",)),
+    (("confirm",), "confirmed", ("confirm",)),
+    (("subscribe",), "subscribed", ("subscrib", "activ")),
+    (("unsubscribe",), "unsubscribed", ("unsubscrib", "inactiv", "cancel")),
+    (("transfer",), "completed", ("complet", "transfer", "succe")),
+)
+ACTIONS: dict[str, tuple[str, tuple[str, ...]]] = {verb: (word, stems) for verbs, word, stems in _ACTION_GROUPS for verb in verbs}
+CREATING_VERBS = frozenset({"create", "add", "new", "make", "register", "open", "place", "order", "purchase", "buy", "checkout", "book", "reserve", "schedule", "submit", "apply", "request", "file", "report"})
+
+
+@functools.lru_cache(maxsize=4_096)
+def tool_verb(tool: str) -> str:
+    """The first word of the name that is a known verb (``orders.cancel`` -> ``cancel``)."""
+    words = name_words(tool)
+    return next((w for w in words if w in READ_VERBS or w in ACTIONS), words[0] if words else "")
+
+
+@functools.lru_cache(maxsize=4_096)
+def tool_context(tool: str) -> tuple[str, ...]:
+    """The nouns a tool is about, singular: ``get_order_details`` -> ``("order", "detail")``."""
+    verb = tool_verb(tool)
+    return tuple(singular(w) for w in name_words(tool) if w != verb)
+
+
+def changes_state(tool: str) -> bool:
+    return tool_verb(tool) not in READ_VERBS
+
+
+# Actions an object takes once: a later turn does not cancel or delete it again.
+ONCE_ONLY_VERBS = frozenset({"cancel", "void", "delete", "remove", "archive", "close", "refund"})
+

@@ -1,0 +1,329 @@
+"""The offline output-schema inference (method.md step 2 enrichment, role ``infer_output_schema``).
+
+It reads the tool name as verb + entity (``list_orders``, ``getOrderDetails``, ``cancel_booking``)
+and writes the result a well-designed API would return, reusing parameter names and types so
+identifiers flow from one tool to the next.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from digit_assets.engine.lexicon import (
+    STATE_VERBS,
+    UNCOUNTABLE,
+    ToolName,
+    normalize_name,
+    parse_tool_name,
+    pluralize,
+    singularize,
+    split_words,
+)
+from digit_assets.engine.synthesis.roles import OutputSchemaRequest, OutputSchemaResponse
+
+# What a creating verb makes when its object already exists (``book_flight(flight_id)`` makes a booking).
+_CREATED_NOUNS = {
+    "book": "booking", "reserve": "reservation", "pay": "payment", "buy": "purchase", "purchase": "purchase",
+    "transfer": "transfer", "refund": "refund", "subscribe": "subscription", "register": "registration",
+    "apply": "application", "enroll": "enrollment", "rent": "rental", "checkout": "order", "invite": "invitation",
+    "request": "request", "send": "message", "schedule": "appointment", "share": "share", "rate": "rating",
+}
+
+# --- Field schemas from names ----------------------------------------------------------------------
+
+_NUMBER_WORDS = frozenset(
+    "price cost amount balance fee fare total subtotal rating score distance temperature humidity latitude "
+    "longitude weight discount tax".split()
+)
+_INTEGER_WORDS = frozenset("quantity count age year nights guests seats capacity stock".split())
+# Description words that name a field a result commonly carries (``"returns the status and price"``).
+_DESCRIBED_FIELDS = _NUMBER_WORDS | frozenset(
+    "status email phone address name title currency priority category location city country url date "
+    "quantity capacity".split()
+)
+_CONTROL_PARAMS = frozenset(
+    "limit offset page page_size per_page page_token page_number cursor next_token next_page_token sort sort_by "
+    "sort_order order_by direction fields include expand format verbose max_results top skip".split()
+)
+_FREE_TEXT_PARAMS = frozenset("query q search keyword keywords term text search_term search_query prompt".split())
+_RANGE_BOUNDS = frozenset("min max from to start end earliest latest".split())
+_ID_SUFFIXES = ("id", "uuid", "number", "code", "reference", "ref")
+
+
+def field_schema(words: Sequence[str]) -> dict[str, Any]:
+    """The schema a field name implies: ``created_at`` is a date-time, ``customer_email`` an email."""
+    last = words[-1] if words else ""
+    if last in ("at", "timestamp", "datetime"):
+        return {"type": "string", "format": "date-time"}
+    if last in ("date", "birthday", "dob"):
+        return {"type": "string", "format": "date"}
+    if last == "email":
+        return {"type": "string", "format": "email"}
+    if last in ("url", "uri", "link", "website"):
+        return {"type": "string", "format": "uri"}
+    if words and words[0] in ("is", "has", "can"):
+        return {"type": "boolean"}
+    if last in _INTEGER_WORDS:
+        return {"type": "integer", "minimum": 0}
+    if last in _NUMBER_WORDS:
+        return {"type": "number"}
+    return {"type": "string"}
+
+
+def _portable(schema: Any) -> dict[str, Any]:
+    """The part of a parameter schema that also describes the echoed value (no description, no $ref)."""
+    if not isinstance(schema, Mapping):
+        return {}
+    kept: dict[str, Any] = {key: schema[key] for key in ("type", "format", "enum", "const") if key in schema}
+    if isinstance(schema.get("items"), Mapping):
+        kept["items"] = _portable(schema["items"])
+    if isinstance(schema.get("properties"), Mapping):
+        kept["properties"] = {name: _portable(sub) for name, sub in schema["properties"].items()}
+        required = [name for name in schema.get("required", []) if name in kept["properties"]]
+        if required:
+            kept["required"] = required
+    return kept
+
+
+@dataclass(frozen=True)
+class _Param:
+    name: str
+    words: tuple[str, ...]
+    schema: dict[str, Any]
+    required: bool
+
+    @property
+    def key(self) -> str:
+        return "_".join(self.words)
+
+    def echo(self) -> dict[str, Any]:
+        return self.schema or field_schema(self.words)
+
+
+def _params(parameters: Mapping[str, Any]) -> list[_Param]:
+    properties = parameters.get("properties")
+    if not isinstance(properties, Mapping):
+        return []
+    required = set(parameters.get("required") or [])
+    return [
+        _Param(name=name, words=tuple(split_words(name)), schema=_portable(sub), required=name in required)
+        for name, sub in properties.items()
+    ]
+
+
+class _Shape:
+    """An object schema under construction: properties in insertion order, required in order."""
+
+    def __init__(self, camel: bool):
+        self.camel = camel
+        self.properties: dict[str, dict[str, Any]] = {}
+        self.required: list[str] = []
+
+    def name(self, words: Sequence[str]) -> str:
+        if self.camel:
+            return words[0] + "".join(word.capitalize() for word in words[1:])
+        return "_".join(words)
+
+    def add(self, name: str, schema: dict[str, Any], *, required: bool = True) -> None:
+        if normalize_name(name) in {normalize_name(existing) for existing in self.properties}:
+            return
+        self.properties[name] = schema
+        if required:
+            self.required.append(name)
+
+    def add_words(self, words: Sequence[str], *, required: bool = True) -> None:
+        self.add(self.name(words), field_schema(words), required=required)
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "object", "properties": self.properties, "required": self.required}
+
+
+# --- The offline inference -------------------------------------------------------------------------
+
+
+def infer_output_schema_offline(request: OutputSchemaRequest, rng: random.Random) -> OutputSchemaResponse:
+    """The offline default of the enrichment role. ``rng`` is unused: a tool always gets the same schema."""
+    name = parse_tool_name(request.tool_name)
+    params = _params(request.parameters)
+    camel = any(re.search(r"[a-z][A-Z]", p.name) and "_" not in p.name for p in params) or (
+        not params and name.camel
+    )
+    builders = {
+        "list": _list_result,
+        "get": _get_result,
+        "create": _create_result,
+        "update": _update_result,
+        "state": _state_result,
+        "delete": _delete_result,
+        "validate": _validate_result,
+        "other": _other_result,
+    }
+    shape = _Shape(camel)
+    builders[name.action](shape, name, params, request.description)
+    return OutputSchemaResponse(output_schema=shape.schema())
+
+
+def _own_id(name: ToolName, params: Sequence[_Param], *, bare_id_allowed: bool = True) -> _Param | None:
+    """The parameter that identifies the tool's own entity: ``order_id`` for an order, or a bare ``id``."""
+    for param in params:
+        if name.entity and param.words[:-1] == name.entity and param.words[-1] in _ID_SUFFIXES:
+            return param
+    if bare_id_allowed:
+        return next((param for param in params if param.key == "id"), None)
+    return None
+
+
+def _owner_id(name: ToolName, params: Sequence[_Param]) -> _Param | None:
+    """``get_user_profile(user_id)``: a profile has no id of its own, its user identifies it."""
+    for param in params:
+        owner = param.words[:-1]
+        if owner and param.words[-1] == "id" and len(owner) < len(name.entity) and name.entity[: len(owner)] == owner:
+            return param
+    return None
+
+
+def _foreign_ids(params: Sequence[_Param], own: _Param | None) -> list[_Param]:
+    """Ids of other entities the call was given: echoed so they flow on (``customer_id`` of an order)."""
+    return [p for p in params if p is not own and len(p.words) > 1 and p.words[-1] == "id"]
+
+
+def _entity_words(name: ToolName, fallback: str) -> list[str]:
+    return list(name.entity) if name.entity else [fallback]
+
+
+def _described_fields(shape: _Shape, description: str, extra: Iterable[str] = ()) -> bool:
+    """Fields named in the description (``"with its status and total price"``); True when any was added."""
+    words = [singularize(word) for word in re.findall(r"[a-z]+", description.lower())]
+    found = [word for word in [*extra, *words] if word in _DESCRIBED_FIELDS]
+    before = len(shape.properties)
+    for word in dict.fromkeys(found):
+        shape.add_words([word])
+    return len(shape.properties) > before
+
+
+def _add_id(shape: _Shape, entity: Sequence[str], own: _Param | None) -> None:
+    if own is not None:
+        shape.add(own.name, own.echo())
+    else:
+        shape.add_words([*entity, "id"])
+
+
+def _record_fields(shape: _Shape, entity: Sequence[str], description: str, view: Sequence[str]) -> None:
+    """Descriptive fields of a record: from the description, else the fields every record has."""
+    if _described_fields(shape, description, view):
+        return
+    if entity[-1] in UNCOUNTABLE:
+        shape.add_words(["summary"])
+    else:
+        shape.add_words(["status"])
+        shape.add_words(["created", "at"])
+
+
+def _range_base(words: tuple[str, ...]) -> tuple[str, ...]:
+    """``min_price`` / ``price_max`` / ``start_date`` filter on ``price`` / ``date``."""
+    if len(words) > 1 and words[0] in _RANGE_BOUNDS:
+        return words[1:]
+    if len(words) > 1 and words[-1] in _RANGE_BOUNDS:
+        return words[:-1]
+    return words
+
+
+def _list_result(shape: _Shape, name: ToolName, params: Sequence[_Param], description: str) -> None:
+    entity = _entity_words(name, "item")
+    item = _Shape(shape.camel)
+    _add_id(item, entity, _own_id(name, params, bare_id_allowed=False))
+    for param in params:
+        if param.key in _CONTROL_PARAMS or param.key in _FREE_TEXT_PARAMS:
+            continue
+        base = _range_base(param.words)
+        if base == param.words:
+            item.add(param.name, param.echo(), required=param.required)
+        else:
+            item.add(item.name(base), param.schema or field_schema(base), required=False)
+    if any(param.key in _FREE_TEXT_PARAMS for param in params):
+        item.add_words(["name"])
+    _record_fields(item, entity, description, name.view)
+    collection = shape.name([*entity[:-1], pluralize(entity[-1])])
+    shape.add(collection, {"type": "array", "items": item.schema()})
+    shape.add("total", {"type": "integer", "minimum": 0})
+
+
+def _get_result(shape: _Shape, name: ToolName, params: Sequence[_Param], description: str) -> None:
+    entity = _entity_words(name, "item")
+    own = _own_id(name, params) or _owner_id(name, params)
+    if own is not None or entity[-1] not in UNCOUNTABLE:
+        _add_id(shape, entity, own)
+    for param in params:
+        if param is not own and param.key not in _CONTROL_PARAMS and param.key not in _FREE_TEXT_PARAMS:
+            shape.add(param.name, param.echo(), required=param.required)
+    _record_fields(shape, entity, description, name.view)
+
+
+def _created_entity(name: ToolName, params: Sequence[_Param]) -> tuple[list[str], _Param | None]:
+    """What the call creates, and the existing entity it was made for when the verb implies another noun."""
+    implied = _CREATED_NOUNS.get(name.verb or "")
+    existing = _own_id(name, params, bare_id_allowed=False)
+    if implied and (not name.entity or existing is not None or name.entity[-1] in UNCOUNTABLE):
+        return [implied], existing
+    return _entity_words(name, "item"), None
+
+
+def _create_result(shape: _Shape, name: ToolName, params: Sequence[_Param], description: str) -> None:
+    created, existing = _created_entity(name, params)
+    shape.add_words([*created, "id"])
+    shape.add_words(["status"])
+    shape.add_words(["created", "at"])
+    if existing is not None:
+        shape.add(existing.name, existing.echo())
+    for param in _foreign_ids(params, existing):
+        shape.add(param.name, param.echo(), required=param.required)
+
+
+def _update_result(shape: _Shape, name: ToolName, params: Sequence[_Param], description: str) -> None:
+    entity = _entity_words(name, "item")
+    own = _own_id(name, params)
+    _add_id(shape, entity, own)
+    shape.add_words(["status"])
+    shape.add_words(["updated", "at"])
+    for param in params:
+        if param is not own and param.key not in _CONTROL_PARAMS:
+            shape.add(param.name, param.echo(), required=param.required)
+
+
+def _state_result(shape: _Shape, name: ToolName, params: Sequence[_Param], description: str) -> None:
+    entity = _entity_words(name, "item")
+    own = _own_id(name, params)
+    state = STATE_VERBS[name.verb or ""]
+    _add_id(shape, entity, own)
+    shape.add(shape.name(["status"]), {"type": "string", "enum": [state]})
+    shape.add_words([state, "at"])
+    for param in _foreign_ids(params, own):
+        shape.add(param.name, param.echo(), required=param.required)
+
+
+def _delete_result(shape: _Shape, name: ToolName, params: Sequence[_Param], description: str) -> None:
+    own = _own_id(name, params)
+    if own is not None:
+        shape.add(own.name, own.echo())
+    shape.add("deleted", {"type": "boolean"})
+
+
+def _validate_result(shape: _Shape, name: ToolName, params: Sequence[_Param], description: str) -> None:
+    shape.add("valid", {"type": "boolean"})
+    shape.add_words(["message"], required=False)
+    for param in _foreign_ids(params, None):
+        shape.add(param.name, param.echo(), required=param.required)
+
+
+def _other_result(shape: _Shape, name: ToolName, params: Sequence[_Param], description: str) -> None:
+    """An unknown verb (``calculate_shipping_cost``): the result is the entity it names."""
+    shape.add_words(list(name.entity) if name.entity else ["result"])
+    for param in _foreign_ids(params, None):
+        shape.add(param.name, param.echo(), required=param.required)
+
+
+

@@ -1,0 +1,355 @@
+"""The offline request writer (method.md step 4, role ``write_request``).
+
+It plays a user who knows what they want done (the explicit calls, described by verb and object)
+and the facts they have at hand (every literal value, the hidden calls' too), but not how the
+system finds things: a hidden call is never described, so the assistant has to discover it.
+
+This module also fixes the little shared language of requests: which verbs ask for which action
+(:data:`ACTION_PHRASES`) and which values read unquoted (:data:`VALUE_PATTERNS`). The offline
+back-translator reads requests with the same knowledge, as any reader of English would.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from digit_assets.engine.lexicon import parse_tool_name, pluralize, singularize, words_of
+from digit_assets.engine.synthesis.model import PlannedCall, ToolView
+from digit_assets.engine.synthesis.roles import WriteRequestRequest, WriteRequestResponse
+from digit_assets.engine.synthesis.text import humanize, is_identifier_like, is_mentionable, value_text
+
+# --- The shared language of requests -----------------------------------------------------------------
+
+# Everyday ways to ask for each action of ``enrich.parse_tool_name``. A tool's own verb is always
+# understood as well; actions whose verbs carry their own meaning (cancel, send, book) have no stand-ins.
+ACTION_PHRASES: dict[str, tuple[str, ...]] = {
+    "get": ("look up", "pull up", "get", "check"),
+    "list": ("list", "show me", "find"),
+    "create": ("create",),
+    "update": ("update", "change"),
+    "delete": ("delete", "remove"),
+    "validate": ("verify", "validate"),
+    "state": (),
+    "other": (),
+}
+
+_LEFT = r"(?<![\w@.+/:-])"
+_RIGHT = r"(?![\w@+-]|[.:/]\w)"
+# Values a reader recognizes by their shape, most specific first; everything else is quoted.
+VALUE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (kind, re.compile(_LEFT + pattern + _RIGHT))
+    for kind, pattern in (
+        ("datetime", r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?"),
+        ("date", r"\d{4}-\d{2}-\d{2}"),
+        ("email", r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),
+        ("url", r"https?://[^\s\"'<>]*[^\s\"'<>.,;:!?)]"),
+        ("time", r"\d{1,2}:\d{2}(?::\d{2})?"),
+        ("id", r"(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[A-Za-z0-9]+(?:[-_][A-Za-z0-9]+)*"),
+        ("number", r"-?\d+(?:\.\d+)?"),
+    )
+)
+
+
+def bare_kind(written: str) -> str | None:
+    """The kind of a value that reads unquoted (``2026-05-03`` is a date), None if it needs quotes."""
+    return next((kind for kind, pattern in VALUE_PATTERNS if pattern.fullmatch(written)), None)
+
+
+def is_record(value: Any) -> bool:
+    """An object, or a list of objects, whose fields are all values a user would state: written as
+    "(product id P1, quantity 2)" groups."""
+    if isinstance(value, (list, tuple)):
+        return len(value) > 0 and all(isinstance(item, dict) and is_record(item) for item in value)
+    return isinstance(value, dict) and len(value) > 0 and all(is_mentionable(field) for field in value.values())
+
+
+def render_value(value: Any) -> str:
+    """A literal as a user types it: shaped values bare, free text in quotes, lists as a series,
+    objects as a parenthesized group of named fields."""
+    if isinstance(value, dict):
+        return "(" + ", ".join(f"{humanize(name)} {render_value(field)}" for name, field in value.items()) + ")"
+    if isinstance(value, (list, tuple)):
+        return _join_series([render_value(item) for item in value])
+    written = value_text(value)
+    if bare_kind(written):
+        return written
+    quote = "'" if '"' in written else '"'
+    return f"{quote}{written}{quote}"
+
+
+def _join_series(items: Sequence[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+# --- Voices -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Voice:
+    """How one persona talks; the same persona keeps its voice across turns."""
+
+    openers: tuple[str, ...]
+    asks: tuple[str, ...]  # "{goal}" is the lower-case goal text
+    follow_ups: tuple[str, ...]  # continuity openers of later turns
+    closers: tuple[str, ...]
+    introduces_self: bool
+
+
+_VOICES = (
+    _Voice(
+        openers=("Hello.", "Good morning.", "Good afternoon.", "Dear assistant,", ""),
+        asks=("Could you please {goal}?", "I would like you to {goal}.", "Would you kindly {goal}?", "Please {goal}."),
+        follow_ups=("Thank you. Now", "Thank you for that. Next,", "Many thanks. Additionally,", "Thank you. Also,"),
+        closers=("Thank you.", "Many thanks in advance.", "Kind regards.", ""),
+        introduces_self=True,
+    ),
+    _Voice(
+        openers=("Hey!", "Hi there,", "Hi!", "Hey,", ""),
+        asks=("can you {goal}?", "I need you to {goal}.", "please {goal}.", "{goal}, please.", "could you {goal} for me?"),
+        follow_ups=("Thanks! Now", "Great, thanks. Also,", "Cool. Next,", "Awesome, and one more thing:", "Perfect. Now"),
+        closers=("Thanks!", "Cheers!", "Thanks a lot!", "", ""),
+        introduces_self=False,
+    ),
+    _Voice(
+        openers=("",),
+        asks=("{goal}.", "Please {goal}.", "Need you to {goal}.", "I want to {goal}."),
+        follow_ups=("Now", "Next:", "Also,", "Then,", "Next,"),
+        closers=("",),
+        introduces_self=False,
+    ),
+)
+
+
+def _voice_of(persona: str) -> _Voice:
+    return _VOICES[zlib.crc32(persona.encode()) % len(_VOICES)]
+
+
+def _persona_name(persona: str) -> str | None:
+    """The person's name from ``"Jane Doe, nurse at ..."``, when the persona starts with one."""
+    name = persona.split(",", 1)[0].strip()
+    return name if re.fullmatch(r"[A-Z][A-Za-z'.-]*(?: [A-Z][A-Za-z'.-]*){0,3}", name) else None
+
+
+# --- Goals and mentions -------------------------------------------------------------------------------
+
+# Mentions inside a clause ("cancel my order with the reason ...") and as a bare list ("the date ...").
+# A series of values only takes templates that name the parameter first, so the series reads as one value.
+_ATTACHED = ("with the {h} {v}", "for the {h} {v}", "where the {h} is {v}", "using {v} as the {h}")
+_LISTED = ("the {h} {v}", "{h} {v}", "{v} as the {h}")
+_SWITCHES = {True: ("turned on", "enabled"), False: ("turned off", "disabled")}
+# Context sentences carrying the hidden calls' values without saying what those calls do.
+_CONTEXT_ATTACHED = ("It's the one {ms}.", "I mean the one {ms}.", "This is about the one {ms}.")
+_CONTEXT_LISTED = ("For reference: {ms}.", "Details: {ms}.", "The relevant details are {ms}.", "You'll need {ms}.")
+_TWO_GOALS = ("{a}, then {b}", "{a} and then {b}", "{a}, and after that {b}", "first {a}, then {b}")
+_MORE_GOALS = ("first {a}, then {b}, and finally {c}", "{a}, then {b}, then {c}")
+# Where the hidden calls' values go: a sentence after the goals, inside a goal's clause, or a sentence
+# before the goals. Users do set the scene first sometimes; the ordering rule then refuses the request.
+_LAYOUT_WEIGHTS = {"trailing": 0.5, "inline": 0.42, "leading": 0.08}
+_USABLE_DESCRIPTION = re.compile(r"[A-Za-z][A-Za-z ,'-]{2,80}")
+
+
+@dataclass(frozen=True)
+class _Mention:
+    """One literal argument the request must carry, by the humanized name of its parameter."""
+
+    label: str
+    value: Any
+
+    def render(self, attached: bool, rng: random.Random) -> str:
+        """``attached``: inside a clause ("with the reason ..."), else as a bare list item ("the reason ...")."""
+        if isinstance(self.value, bool):
+            switch = f"{self.label} {rng.choice(_SWITCHES[self.value])}"
+            return f"with {switch}" if attached else switch
+        templates = _ATTACHED if attached else _LISTED
+        if isinstance(self.value, (list, tuple, dict)):
+            templates = tuple(t for t in templates if not t.startswith(("{v}", "using {v}")))
+        return rng.choice(templates).format(h=self.label, v=render_value(self.value))
+
+
+def _mentions(call: PlannedCall) -> list[_Mention]:
+    return [
+        _Mention(humanize(param), value)
+        for param, value in call.literals().items()
+        if is_mentionable(value) or isinstance(value, bool) or is_record(value)
+    ]
+
+
+def _referent(param: str, path: str) -> str | None:
+    """What a value from an earlier turn stands for: ``order_id`` -> order, ``customer.email`` -> customer."""
+    words = words_of(param)
+    if len(words) > 1 and words[-1] in ("id", "number", "code", "reference"):
+        return " ".join(words[:-1])
+    steps = [step.split("[")[0] for step in path.split(".")]
+    return " ".join(words_of(singularize(steps[-2]))) if len(steps) > 1 else None
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
+
+
+def _description_goal(tool: ToolView, verbs: Iterable[str]) -> str | None:
+    """The description's first sentence as the goal, when it is short plain prose led by a known verb."""
+    first = tool.description.strip().split(".", 1)[0].strip()
+    words = first.lower().split()
+    if not _USABLE_DESCRIPTION.fullmatch(first) or not 2 <= len(words) <= 10 or words[0] not in verbs:
+        return None
+    if any(is_identifier_like(word) for word in first.split()):
+        return None
+    return first[0].lower() + first[1:]
+
+
+def _goal_phrase(tool: ToolView, rng: random.Random, *, earlier_object: bool) -> str:
+    """Verb + object from the tool's name (``cancel_order`` -> "cancel my order"), sometimes its description.
+
+    ``earlier_object``: the call acts on something from an earlier turn, so it is "that order".
+    """
+    name = parse_tool_name(tool.name)
+    stand_ins = ACTION_PHRASES.get(name.action, ())
+    own = (name.verb,) if name.verb else ()
+    if not earlier_object and rng.random() < 0.2:
+        described = _description_goal(tool, {*own, *stand_ins})
+        if described:
+            return described
+    if own and (not stand_ins or name.action not in ("get", "list") or rng.random() < 0.5):
+        verb = own[0]
+    else:
+        verb = rng.choice(stand_ins or ("handle",))
+    if not name.entity:
+        return verb
+    entity = list(name.entity)
+    if name.collection:
+        entity[-1] = pluralize(entity[-1])
+    noun = " ".join(entity)
+    if earlier_object:
+        determiner = rng.choice(("that", "the same"))
+    elif name.action == "create":
+        determiner = rng.choice((_article(noun), "a new"))
+    elif name.collection:
+        determiner = rng.choice(("my", "all my", "the"))
+    else:
+        determiner = rng.choice(("my", "the"))
+    if name.view:
+        view = " ".join(name.view)
+        obj = rng.choice((f"the {view} of {determiner} {noun}", f"{determiner} {noun} {view}"))
+    else:
+        obj = f"{determiner} {noun}"
+    return f"{verb} {obj}"
+
+
+# --- The writer ---------------------------------------------------------------------------------------
+
+
+def _capitalize(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _after(prefix: str, sentence: str) -> str:
+    """``prefix`` then ``sentence``, the sentence lower-cased at its start unless the prefix ended one."""
+    if not prefix:
+        return _capitalize(sentence)
+    if prefix[-1] in ".!?" or re.match(r"I\b", sentence):
+        return f"{prefix} {_capitalize(sentence)}"
+    return f"{prefix} {sentence[:1].lower()}{sentence[1:]}"
+
+
+class _RequestWriter:
+    """One request: goal clauses for the explicit calls, the hidden calls' values in a layout, a voice."""
+
+    def __init__(self, request: WriteRequestRequest, rng: random.Random):
+        self.scenario = request.scenario
+        self.plan = request.plan
+        self.rng = rng
+        self.later_turn = bool(request.earlier_requests)
+        self.voice = _voice_of(self.scenario.persona)
+        self.tools = {tool.name: tool for tool in self.scenario.tools}
+        self.refs = {call.ref for call in self.plan.calls}
+        # Only producers can be hidden (method step 3), so the sinks always leave a goal to state.
+        consumed = {producer for call in self.plan.calls for producer, _ in call.references().values()}
+        self.hidden = set(self.plan.hidden) & consumed
+
+    def write(self) -> str:
+        calls = self.plan.calls
+        explicit = [call for call in calls if call.ref not in self.hidden]
+        hidden_mentions = [m for call in calls if call.ref in self.hidden for m in _mentions(call)]
+        layout = self.rng.choices(list(_LAYOUT_WEIGHTS), weights=list(_LAYOUT_WEIGHTS.values()))[0]
+        extra_by_goal: dict[str, list[_Mention]] = {}
+        if hidden_mentions and layout == "inline":
+            extra_by_goal[self._host(explicit).ref] = hidden_mentions
+        clauses = [self._clause(call, extra_by_goal.get(call.ref, [])) for call in explicit]
+        ask = self.rng.choice(self.voice.asks).format(goal=self._join_goals(clauses))
+        sentences = [ask]
+        if hidden_mentions and not extra_by_goal:
+            context = self._context(hidden_mentions, leading=layout == "leading")
+            sentences = [context, ask] if layout == "leading" else [ask, context]
+        return self._frame(sentences)
+
+    def _host(self, explicit: list[PlannedCall]) -> PlannedCall:
+        """The goal the hidden values are attached to: the first explicit consumer of a hidden call,
+        unless its values would then all come before the explicit ones (the last goal with values)."""
+        consumers = [c for c in explicit if any(p in self.hidden for p, _ in c.references().values())]
+        host = consumers[0] if consumers else explicit[0]
+        with_values = [c for c in explicit if _mentions(c)]
+        if with_values and not _mentions(host) and explicit.index(with_values[-1]) > explicit.index(host):
+            return with_values[-1]
+        return host
+
+    def _clause(self, call: PlannedCall, extra: list[_Mention]) -> str:
+        """The goal of one explicit call with its values; "that order" when it acts on an earlier turn's object."""
+        referents = [
+            _referent(param, path) for param, (producer, path) in call.references().items() if producer not in self.refs
+        ]
+        entity = " ".join(parse_tool_name(call.tool).entity)
+        earlier_object = entity in referents
+        goal = _goal_phrase(self.tools[call.tool], self.rng, earlier_object=earlier_object)
+        other = next((noun for noun in referents if noun and noun != entity), None)
+        if other and not earlier_object:
+            goal += f" for {self.rng.choice(('that', 'the same'))} {other}"
+        mentions = [m.render(True, self.rng) for m in (*_mentions(call), *extra)]
+        return f"{goal} {_join_series(mentions)}" if mentions else goal
+
+    def _join_goals(self, clauses: list[str]) -> str:
+        if len(clauses) == 1:
+            return clauses[0]
+        if len(clauses) == 2:
+            return self.rng.choice(_TWO_GOALS).format(a=clauses[0], b=clauses[1])
+        head = self.rng.choice(_MORE_GOALS)
+        return head.format(a=clauses[0], b=", then ".join(clauses[1:-1]), c=clauses[-1])
+
+    def _context(self, mentions: list[_Mention], leading: bool) -> str:
+        """The hidden calls' values in a sentence of their own; "It's the one ..." only after the goal."""
+        attached = not leading and self.rng.random() < 0.5
+        template = self.rng.choice(_CONTEXT_ATTACHED if attached else _CONTEXT_LISTED)
+        return template.format(ms=_join_series([m.render(attached, self.rng) for m in mentions]))
+
+    def _frame(self, sentences: list[str]) -> str:
+        """Opener or continuity phrase, the sentences, a closer: the persona's voice around the content."""
+        voice, rng = self.voice, self.rng
+        name = _persona_name(self.scenario.persona)
+        if self.later_turn:
+            first = _after(rng.choice(voice.follow_ups), sentences[0])
+        else:
+            opener = rng.choice(voice.openers)
+            if name and voice.introduces_self and rng.random() < 0.3:
+                opener = _after(opener, f"This is {name}.")
+            first = _after(opener, sentences[0])
+        parts = [first, *(_capitalize(s) for s in sentences[1:])]
+        closer = rng.choice(voice.closers)
+        if closer:
+            parts.append(closer)
+        return " ".join(parts)
+
+
+def write_request_offline(request: WriteRequestRequest, rng: random.Random) -> WriteRequestResponse:
+    """Step 4 in the offline default: state the explicit goals, carry every literal value, describe
+    no hidden call; the phrasing (voice, layout, connectors, cue phrases) is drawn from ``rng``."""
+    return WriteRequestResponse(request=_RequestWriter(request, rng).write())
+
+

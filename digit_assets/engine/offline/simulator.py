@@ -1,0 +1,394 @@
+"""The offline tool simulator (method.md step 6, role ``simulate_tool``).
+
+There is no system to call, so the session history stands in for its state. The simulator reads
+it the way a careful model would: the object a call is about keeps the fields it had before (an
+order listed as placed on May 3rd is still placed on May 3rd when fetched), arguments come back
+where the result describes them, an action leaves its mark (a cancelled order reads
+"cancelled"), values seen earlier under the same name are reused, and anything new comes from
+:class:`~digit_assets.engine.synthesis.values.ValueFactory`. It then repairs what the judge
+(step 9) would reject in any generated object: past-tense dates after today, ends before begins,
+totals that do not add up, counts below the number of listed items.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from digit_assets.engine.lexicon import ACTIONS, CREATING_VERBS, name_words, singular, tool_context, tool_verb
+from digit_assets.engine.offline.fields import (
+    count_targets,
+    expected_aggregates,
+    has_time,
+    is_number,
+    is_past_field,
+    is_placeholder,
+    misordered_pairs,
+    parse_moment,
+)
+from digit_assets.engine.offline.schema_shapes import FieldShape, ObjectShape, Schemas, json_kind
+from digit_assets.engine.offline.session import (
+    FILTER_WORDS,
+    GENERIC_FIELDS,
+    SessionState,
+    context_of,
+    is_entity_key,
+    is_identifying,
+    is_scalar,
+    own_key,
+    subject_key,
+)
+from digit_assets.engine.synthesis.roles import SimulateToolRequest, SimulateToolResponse
+from digit_assets.engine.synthesis.simulation import MISSING
+from digit_assets.engine.synthesis.values import ValueFactory
+
+_LOWER_MARKS = frozenset({"start", "from", "after", "since", "min", "minimum", "earliest", "begin"})
+_UPPER_MARKS = frozenset({"end", "to", "until", "before", "max", "maximum", "latest"})
+_LIMIT_PARAMS = frozenset({"limit", "page_size", "pagesize", "per_page", "max_results", "top_k", "num_results", "top_n", "size"})
+
+
+def _tells_apart(spec: FieldShape, context: Sequence[str]) -> bool:
+    """A name or email of the object itself (not ``customer_name`` on an order): siblings differ in it."""
+    words = name_words(spec.name)
+    return spec.identifying and not is_entity_key(spec.name) and (len(words) == 1 or singular(words[0]) in context)
+
+
+# --- The simulator -------------------------------------------------------------------------------
+
+_RETRIES = 5
+_NEGATIONS = frozenset({"not", "no", "non", "un", "failed", "fail", "failure", "error", "unable", "invalid"})
+_OPTIONAL_DEPTH = 4  # from this depth on, objects carry required fields only: recursive schemas end
+_MAX_DEPTH = 12
+
+
+@dataclass(frozen=True)
+class _Place:
+    """Where a value sits in the result: nesting depth, inside a list or not, index as a list item."""
+
+    depth: int = 0
+    in_list: bool = False
+    position: int | None = None
+
+
+def _with_moment(template: str, moment: datetime) -> str:
+    """``template``'s representation (date only, or date-time with its seconds/offset) at ``moment``."""
+    if has_time(template) and len(template) >= 16:
+        return f"{moment.date().isoformat()}{template[10]}{moment:%H:%M}{template[16:]}"
+    return moment.date().isoformat()
+
+
+class _Simulation:
+    """One simulated call: what the call asks, what the history knows, and the output being built."""
+
+    def __init__(self, request: SimulateToolRequest, rng: random.Random):
+        self.schemas = Schemas.of(request.tool.output_schema)
+        self.arguments = request.arguments
+        self.today = date.fromisoformat(request.today)
+        self.rng = rng
+        self.values = ValueFactory(rng, self.today)
+        self.state = SessionState.read(request.history)
+        verb = tool_verb(request.tool.name)
+        self.action = ACTIONS.get(verb)
+        self.creates = verb in CREATING_VERBS
+        self.context = tool_context(request.tool.name)
+        self.subject = subject_key(list(self.arguments), self.context)
+        self.item_limit = next(
+            (v for k, v in self.arguments.items() if k.lower() in _LIMIT_PARAMS and isinstance(v, int) and not isinstance(v, bool) and v > 0),
+            None,
+        )
+        self.bound_arguments: set[str] = set()
+        self.bounds = self._argument_bounds()
+        self.filters = {
+            words[0]: value
+            for name, value in self.arguments.items()
+            if len(words := name_words(name)) == 1 and words[0] in FILTER_WORDS
+        }
+        self.shallowest = self.schemas.shallowest
+
+    def run(self) -> dict[str, Any]:
+        root = self.schemas.resolve(self.schemas.root)
+        return self.object(root, self.context, _Place(), {})
+
+    def _argument_bounds(self) -> dict[tuple[str, ...], list[Any]]:
+        """``start_date``/``end_date`` -> ``{("date",): [start, end]}``: ranges results must fall in."""
+        bounds: dict[tuple[str, ...], list[Any]] = {}
+        for name, value in self.arguments.items():
+            if not (is_number(value) or parse_moment(value)):
+                continue
+            words = name_words(name)
+            for side, marks in enumerate((_LOWER_MARKS, _UPPER_MARKS)):
+                stem = tuple(w for w in words if w not in marks)
+                if stem and len(stem) < len(words):
+                    bounds.setdefault(stem, [None, None])[side] = value
+                    self.bound_arguments.add(name)
+        return bounds
+
+    # Generation --------------------------------------------------------------------------------
+
+    def value(self, schema: Mapping[str, Any], name: str, place: _Place, used: Sequence[Any] = (), reuse: bool = True) -> Any:
+        schema = self.schemas.resolve(schema)
+        if "const" in schema:
+            return schema["const"]
+        kind = json_kind(schema)
+        if kind == "object":
+            return self.object(schema, context_of(name), _Place(place.depth + 1, place.in_list), {})
+        if kind == "array":
+            return self.array(schema, name, place)
+        return self.leaf(schema, name, place, used, reuse)
+
+    def object(self, schema: Mapping[str, Any], context: Sequence[str], place: _Place, taken: dict[str, list[Any]]) -> dict[str, Any]:
+        """An object; ``taken`` holds the values its list siblings already use for identifying fields."""
+        if place.depth > _MAX_DEPTH:
+            return {}
+        shape = self.schemas.shape(schema)
+        key = own_key([f.name for f in shape.fields], context)
+        acted_on = self.action is not None and place.position is None and place.depth <= 1
+        result: dict[str, Any] = {}
+        echoed: set[str] = set()
+        record: Mapping[str, Any] = {}
+        for key_spec in (f for f in shape.fields if f.name == key):
+            new_subject = self.creates and place.depth == 0 and key not in self.arguments
+            result[key], is_echo = self.field(key_spec, place, taken, record, False, distinct=True, is_key=True, reuse=not new_subject)
+            if is_echo:
+                echoed.add(key)
+            record = self.state.record_of(key, result[key])
+            acted_on = acted_on and (place.depth == 0 or is_echo)
+        # A known object shows the optional fields it showed before: a total keeps adding up.
+        optional_share = 0.7 if place.depth < _OPTIONAL_DEPTH else 0.0
+        for spec in shape.fields:
+            if spec.name == key or not (
+                spec.required or spec.name in self.arguments or (spec.name in record if record else self.rng.random() < optional_share)
+            ):
+                continue
+            result[spec.name], is_echo = self.field(spec, place, taken, record, acted_on, distinct=_tells_apart(spec, context))
+            if is_echo:
+                echoed.add(spec.name)
+        for name in shape.undeclared_required:
+            result[name] = self.values.value({}, name)
+        self.repair(result, shape, echoed)
+        return {**{f.name: result[f.name] for f in shape.fields if f.name in result}, **{n: result[n] for n in shape.undeclared_required}}
+
+    def field(
+        self,
+        spec: FieldShape,
+        place: _Place,
+        taken: dict[str, list[Any]],
+        record: Mapping[str, Any],
+        acted_on: bool,
+        distinct: bool,
+        is_key: bool = False,
+        reuse: bool = True,
+    ) -> tuple[Any, bool]:
+        """(value, echoes an argument): echo, then the action's mark, then the known object, then new.
+
+        ``distinct`` fields take a value no list sibling has (``taken``).
+        """
+        echo = self.echo(spec, place, is_key)
+        if echo is not MISSING:
+            return echo, True
+        if acted_on:
+            mark = self.action_mark(spec)
+            if mark is not MISSING:
+                return mark, False
+        used = taken.setdefault(spec.name, []) if distinct else None
+        known = record.get(spec.name, MISSING)
+        if known is not MISSING and known not in (used or ()) and self.schemas.fits(known, spec.schema):
+            value = known
+        elif spec.kind in ("object", "array", "const"):
+            value = self.value(spec.schema, spec.name, place, used or (), reuse)
+        else:
+            value = self.leaf(spec.schema, spec.name, place, used or (), reuse)
+        if used is not None:
+            used.append(value)
+        return value, False
+
+    def echo(self, spec: FieldShape, place: _Place, is_key: bool) -> Any:
+        """The argument this field restates, if any.
+
+        Specific names echo at any depth (a list filtered by ``customer_id`` lists that customer's
+        items); generic names (``id``, ``name``) only at their shallowest level outside lists; a
+        list item's own key only in the first item (the others are its siblings); range bounds
+        never into list items (those fall inside the range instead); ``id`` restates the key
+        argument the tool is about; a list item's ``order_date`` restates a ``date`` filter.
+        """
+        name = spec.name
+        if name in self.arguments:
+            value = self.arguments[name]
+            generic_elsewhere = spec.generic and (place.in_list or place.depth != self.shallowest.get(name))
+            a_sibling = is_key and place.position not in (None, 0)
+            a_range_bound = place.in_list and name in self.bound_arguments
+            if not (generic_elsewhere or a_sibling or a_range_bound) and self.schemas.fits(value, spec.schema):
+                return value
+            return MISSING
+        if name in ("id", "uuid") and self.subject and not place.in_list and place.depth == self.shallowest.get(name):
+            value = self.arguments[self.subject]
+            return value if self.schemas.fits(value, spec.schema) else MISSING
+        if place.in_list and spec.last_word in self.filters:
+            value = self.filters[spec.last_word]
+            moment = parse_moment(value) if spec.past else None
+            if (not spec.past or (moment and moment.date() <= self.today)) and self.schemas.fits(value, spec.schema):
+                return value
+        return MISSING
+
+    def action_mark(self, spec: FieldShape) -> Any:
+        """What the action leaves on the object it acts on: its status and the date it happened."""
+        assert self.action is not None
+        status_word, stems = self.action
+        if spec.status:
+            if spec.schema.get("enum"):
+                exact = [e for e in spec.schema["enum"] if isinstance(e, str) and e.lower() == status_word]
+                if exact:
+                    return exact[0]
+                for stem in stems:
+                    matches = [
+                        e
+                        for e in spec.schema["enum"]
+                        if isinstance(e, str)
+                        and not set(name_words(e)) & _NEGATIONS
+                        and any(w.startswith(stem) for w in name_words(e))
+                    ]
+                    if matches:
+                        return self.rng.choice(matches)
+            elif self.schemas.fits(status_word, spec.schema):
+                return status_word
+        happened = (*stems, "creat") if self.creates else stems  # what this call did happened today
+        if spec.past and any(w.startswith(stem) for w in name_words(spec.name) for stem in happened):
+            drawn = self.values.value(spec.schema, spec.name)
+            moment = parse_moment(drawn)
+            if moment:
+                stamped = _with_moment(drawn, datetime.combine(self.today, moment.time()))
+                return stamped if self.schemas.fits(stamped, spec.schema) else MISSING
+        return MISSING
+
+    def array(self, schema: Mapping[str, Any], name: str, place: _Place) -> list[Any]:
+        """At least one item where the schema allows (later calls consume items), at most the call's
+        ``limit``; deep down only the required minimum, so recursive schemas end."""
+        items = self.schemas.resolve(schema.get("items") or {})
+        declared_low = int(schema.get("minItems", 0))
+        declared_high = int(schema.get("maxItems", max(declared_low, 3)))
+        shallow = place.depth < _OPTIONAL_DEPTH
+        low = min(max(declared_low, 1 if shallow else 0), declared_high)
+        high = max(low, declared_high) if shallow else low
+        if self.item_limit:
+            high = max(low, min(high, self.item_limit))
+        count = self.rng.randint(low, high)
+        result: list[Any] = []
+        if json_kind(items) == "object":
+            taken: dict[str, list[Any]] = {}
+            context = context_of(name)
+            for position in range(count):
+                result.append(self.object(items, context, _Place(place.depth + 1, True, position), taken))
+            return result
+        inner = _Place(place.depth + 1, True)
+        for _ in range(count):
+            item = self.value(items, singular(name), inner, result)
+            if not (schema.get("uniqueItems") and item in result):
+                result.append(item)
+        return result
+
+    def leaf(self, schema: Mapping[str, Any], name: str, place: _Place, used: Sequence[Any], reuse: bool) -> Any:
+        """A scalar: within the call's range bounds, else reused from the history, else new."""
+        if self.bounds:
+            bounded = self.within_bounds(name, schema)
+            if bounded is not MISSING:
+                return bounded
+        if reuse and name not in GENERIC_FIELDS and (not place.in_list or is_identifying(name)):
+            candidates = [
+                v
+                for v in self.state.pool.get(name, ())
+                if v not in used and self.schemas.fits(v, schema) and (not is_entity_key(name) or self.agrees(self.state.record_of(name, v)))
+            ]
+            if candidates:
+                return self.rng.choice(candidates)
+        known = self.state.pool.get(name, {}) if is_entity_key(name) else {}  # a new object gets a new id
+        value = self.values.value(schema, name)
+        for _ in range(_RETRIES):
+            if not is_placeholder(value) and value not in used and not (is_scalar(value) and value in known):
+                break
+            value = self.values.value(schema, name)
+        return value
+
+    def agrees(self, record: Mapping[str, Any]) -> bool:
+        """Whether a known object fits this call: a list for one customer shows none of another's orders."""
+        for name, value in record.items():
+            if name in self.arguments and name not in self.bound_arguments and self.arguments[name] != value:
+                return False
+            last = name_words(name)[-1:]
+            if last and last[0] in self.filters and name not in self.arguments and not is_past_field(name) and self.filters[last[0]] != value:
+                return False
+        return True
+
+    def within_bounds(self, name: str, schema: Mapping[str, Any]) -> Any:
+        words = name_words(name)
+        for stem, (low, high) in self.bounds.items():
+            if len(stem) > len(words) or words[-len(stem) :] != stem:
+                continue
+            if is_number(low if low is not None else high):
+                drawn: Any = self._number_between(low, high, schema)
+            else:
+                drawn = self._moment_between(low, high, name, schema)
+            if drawn is not MISSING and self.schemas.fits(drawn, schema):
+                return drawn
+        return MISSING
+
+    def _number_between(self, low: Any, high: Any, schema: Mapping[str, Any]) -> Any:
+        low = low if is_number(low) else 0
+        high = high if is_number(high) else low * 2 + 10
+        if json_kind(schema) == "integer":
+            return self.rng.randint(math.ceil(low), math.floor(high)) if math.ceil(low) <= math.floor(high) else MISSING
+        return round(self.rng.uniform(low, high), 2) if low <= high else MISSING
+
+    def _moment_between(self, low: Any, high: Any, name: str, schema: Mapping[str, Any]) -> Any:
+        start = parse_moment(low).date() if parse_moment(low) else None
+        end = parse_moment(high).date() if parse_moment(high) else None
+        start = start or (end - timedelta(days=30) if end else None)
+        end = end or (start + timedelta(days=30) if start else None)
+        if start is None or end is None:
+            return MISSING
+        if is_past_field(name):
+            end = min(end, self.today)
+        drawn = self.values.value(schema, name)
+        moment = parse_moment(drawn)
+        if moment is None or end < start:
+            return MISSING
+        day = start + timedelta(days=self.rng.randint(0, (end - start).days))
+        return _with_moment(drawn, datetime.combine(day, moment.time()))
+
+    # Repairs -----------------------------------------------------------------------------------
+
+    def repair(self, obj: dict[str, Any], shape: ObjectShape, echoed: set[str]) -> None:
+        """Make a generated object pass the judge's temporal and arithmetic rules; echoes stay put."""
+        for name in shape.past_fields:
+            moment = parse_moment(obj.get(name))
+            if moment and name not in echoed and moment.date() > self.today:
+                past = datetime.combine(self.today - timedelta(days=self.rng.randint(1, 60)), moment.time())
+                obj[name] = _with_moment(obj[name], past)
+        if shape.may_misorder:
+            for begin, end in misordered_pairs(obj):
+                start, finish = parse_moment(obj[begin]), parse_moment(obj[end])
+                if end not in echoed:
+                    shift = self.rng.randint(0, max(0, (self.today - start.date()).days)) if is_past_field(end) else self.rng.randint(1, 14)
+                    obj[end] = _with_moment(obj[end], start + timedelta(days=shift, hours=0 if shift else 1))
+                elif begin not in echoed:
+                    obj[begin] = _with_moment(obj[begin], finish - timedelta(days=self.rng.randint(1, 14)))
+        properties = {f.name: f.schema for f in shape.fields}
+        if shape.may_aggregate:
+            for name, expected in expected_aggregates(obj).items():
+                candidate = round(expected) if json_kind(properties.get(name, {})) == "integer" else expected
+                if name not in echoed and self.schemas.fits(candidate, properties.get(name, {})):
+                    obj[name] = candidate
+        if shape.may_count:
+            for count_name, list_name in count_targets(obj):
+                listed = len(obj[list_name])
+                if obj[count_name] < listed and count_name not in echoed and self.schemas.fits(listed, properties.get(count_name, {})):
+                    obj[count_name] = listed
+
+
+def simulate_tool_offline(request: SimulateToolRequest, rng: random.Random) -> SimulateToolResponse:
+    """The offline simulator of method step 6: a schema-shaped result consistent with the history."""
+    return SimulateToolResponse(output=_Simulation(request, rng).run())
+

@@ -1,0 +1,43 @@
+"""The lexicon's word forms, including where its two singulars deliberately differ."""
+
+from __future__ import annotations
+
+from digit_assets.engine.lexicon import (
+    changes_state,
+    name_words,
+    parse_tool_name,
+    singular,
+    singularize,
+    split_words,
+    text_words,
+    tool_context,
+    tool_verb,
+)
+
+
+def test_identifiers_split_the_same_in_every_naming_style() -> None:
+    for name in ("getOrderDetails", "get_order_details", "GetOrderDetails", "get-order-details", "get.order.details"):
+        assert name_words(name) == ("get", "order", "details")
+    assert split_words("OrderID") == ["order", "id"]
+    assert split_words("HTTPServer") == ["http", "server"]
+    assert split_words("v2_list_orders") == ["v2", "list", "orders"]
+    assert name_words("customerEmail") == ("customer", "email")
+
+
+def test_the_two_singulars() -> None:
+    assert singularize("statuses") == "status" and singular("statuses") == "statuse"
+    assert singularize("status") == "status" and singular("status") == "statu"
+    assert singularize("categories") == singular("categories") == "category"
+    assert singular("address") == "address"
+
+
+def test_text_words() -> None:
+    assert text_words("Order ORD-123, due 2025-05-03!") == ["order", "ord", "123", "due", "2025", "05", "03"]
+
+
+def test_verbs_read_write_and_state() -> None:
+    assert tool_verb("orders.cancel") == "cancel" and changes_state("orders.cancel")
+    assert tool_verb("get_order_details") == "get" and not changes_state("get_order_details")
+    assert tool_context("get_order_details") == ("order", "detail")
+    assert parse_tool_name("cancel_booking").action == "state"
+    assert parse_tool_name("listOrders").action == "list"
