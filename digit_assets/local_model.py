@@ -274,7 +274,7 @@ def llm_requests(database: Path) -> int:
 
 def run_local(conversations: int, *, parallel: int = 2) -> int:
     """Fetch the model, serve it, materialize the main sequence against it, print results; exit code."""
-    from digit_assets.cli import materialize_all
+    from digit_assets.runner import materialize_all
 
     prepare_local_environment(parallel)
     model = fetch_model()

@@ -15,7 +15,7 @@ import dagster as dg
 
 from digit_assets import settings
 from digit_assets.engine.llm import LLM
-from digit_assets.engine.llm.cache import CachingLLM, ResponseCache
+from digit_assets.store.llm_cache import CachingLLM, ResponseCache
 from digit_assets.engine.llm.offline import default_offline_llm
 from digit_assets.engine.llm.openai_chat import OpenAIChatLLM
 from digit_assets.engine.llm.usage import MeteredLLM, UsageMeter
