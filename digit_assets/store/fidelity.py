@@ -76,6 +76,6 @@ def out_of_range_divergences(conn: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     )
 
 
-def family_scores(conn: duckdb.DuckDBPyConnection, family: str, score: str) -> pl.DataFrame:
+def family_score_values(conn: duckdb.DuckDBPyConnection, family: str, score: str) -> pl.DataFrame:
     """(variant, baseline, value) of one family score."""
     return _frame(conn, "SELECT variant, baseline, value FROM fidelity_scores WHERE family = ? AND score = ?", [family, score])

@@ -8,7 +8,7 @@ import polars as pl
 from analytics.divergence import SYNTHESIS_VARIANTS
 from digit_assets.defs.fidelity.assets import dashboard_path, fidelity_analysis
 from digit_assets.defs.resources import StoreResource
-from digit_assets.store.fidelity import compared_pairs, divergence_count, family_scores, feature_sources, out_of_range_divergences
+from digit_assets.store.fidelity import compared_pairs, divergence_count, family_score_values, feature_sources, out_of_range_divergences
 
 _EXTERNAL_SCRIPT = re.compile(r"<script[^>]+src=[\"']https?://", re.IGNORECASE)
 
@@ -51,7 +51,7 @@ def divergences_in_range(store: StoreResource) -> dg.AssetCheckResult:
 )
 def digit_tc_closer_than_no_impl_on_dependency_graph(store: StoreResource) -> dg.AssetCheckResult:
     with store.store().connect() as conn:
-        scores = family_scores(conn, "dependency_graph", "js_mean")
+        scores = family_score_values(conn, "dependency_graph", "js_mean")
     table = scores.pivot(on="variant", index="baseline", values="value") if scores.height else pl.DataFrame()
     needed = {"digit_tc", "no_impl"}
     if not needed <= set(table.columns):
