@@ -9,69 +9,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
-from collections.abc import Mapping
 
 from digit_assets import settings
-from digit_assets.instance import prepare_home
-
-# The stage jobs in pipeline order; a partitioned job runs once per partition.
-MAIN_SEQUENCE = (
-    "ingest_spec_file",
-    "build_tool_catalog",
-    "synthesize_shard",
-    "stateful_search",
-    "import_baselines",
-    "refresh_fidelity",
-)
-
-
-def _prepare_dagster_home() -> str:
-    # The instance config (run queue of one, for the one DuckDB writer) is in place before any run.
-    return prepare_home()
-
-
-def materialize_all(only: list[str] | None = None, synthesis: Mapping[str, object] | None = None) -> int:
-    """Materialize every asset of the main sequence; returns the number of failed runs.
-
-    ``synthesis`` overrides fields of the synthesis config (e.g. ``{"conversations": 10}``).
-    """
-    _prepare_dagster_home()
-    import dagster as dg
-
-    from digit_assets.defs.ingestion.assets import spec_file_partitions
-    from digit_assets.definitions import defs
-    from digit_assets.engine.ingest.directory import list_spec_files
-
-    definitions = defs()
-    failures = 0
-    with dg.DagsterInstance.get() as instance:
-        spec_files = list_spec_files(settings.specs_dir())
-        known = set(instance.get_dynamic_partitions(spec_file_partitions.name))
-        instance.add_dynamic_partitions(spec_file_partitions.name, [s for s in spec_files if s not in known])
-        for job_name in only or MAIN_SEQUENCE:
-            job = definitions.resolve_job_def(job_name)
-            partitions = job.partitions_def
-            keys = partitions.get_partition_keys(dynamic_partitions_store=instance) if partitions else [None]
-            for key in keys:
-                started = time.perf_counter()
-                result = job.execute_in_process(
-                    run_config=_run_config(job_name, synthesis),
-                    instance=instance,
-                    partition_key=key,
-                    raise_on_error=False,
-                )
-                label = job_name + (f"[{key}]" if key else "")
-                status = "ok" if result.success else "FAILED"
-                print(f"{status:6} {label} ({time.perf_counter() - started:.1f}s, run {result.run_id})", flush=True)
-                failures += 0 if result.success else 1
-    return failures
-
-
-def _run_config(job_name: str, synthesis: Mapping[str, object] | None) -> dict:
-    if job_name == "synthesize_shard" and synthesis:
-        return {"ops": {"synthetic_conversations": {"config": dict(synthesis)}}}
-    return {}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_local(args.conversations, parallel=args.parallel)
     if args.command == "materialize":
+        from digit_assets.runner import materialize_all
+
         synthesis = {"conversations": args.conversations} if args.conversations is not None else None
         failures = materialize_all(args.job, synthesis)
         print(f"\nResults: DuckDB store {settings.default_database()}")

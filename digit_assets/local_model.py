@@ -240,41 +240,24 @@ def prepare_local_environment(parallel: int) -> None:
 def acceptance_funnel(database: Path) -> list[dict[str, object]]:
     """Per variant: conversations attempted and accepted, and at which stage the rejected ones stopped."""
     from digit_assets.store import Store
+    from digit_assets.store.synthesis import acceptance_by_variant
 
     with Store(database).connect() as conn:
-        attempts = conn.execute(
-            """
-            SELECT variant, count(DISTINCT conversation_id),
-                   count(DISTINCT conversation_id) FILTER (WHERE turn IS NULL AND NOT accepted)
-            FROM synthesis_attempts GROUP BY variant ORDER BY variant
-            """
-        ).fetchall()
-        stages = conn.execute(
-            """
-            SELECT variant, stage, count(*) FROM synthesis_attempts
-            WHERE turn IS NULL AND NOT accepted GROUP BY variant, stage ORDER BY variant, count(*) DESC, stage
-            """
-        ).fetchall()
-    rejected_at: dict[str, dict[str, int]] = {}
-    for variant, stage, count in stages:
-        rejected_at.setdefault(variant, {})[stage] = count
-    return [
-        {"variant": variant, "attempted": attempted, "accepted": attempted - rejected, "rejected_at": rejected_at.get(variant, {})}
-        for variant, attempted, rejected in attempts
-    ]
+        return acceptance_by_variant(conn)
 
 
 def llm_requests(database: Path) -> int:
     """HTTP requests the pipeline's LLM port sent (first tries, retries, repairs), from ``llm_usage``."""
     from digit_assets.store import Store
+    from digit_assets.store.llm_usage import total_requests
 
     with Store(database).connect() as conn:
-        return int(conn.execute("SELECT coalesce(sum(requests), 0) FROM llm_usage").fetchone()[0])
+        return total_requests(conn)
 
 
 def run_local(conversations: int, *, parallel: int = 2) -> int:
     """Fetch the model, serve it, materialize the main sequence against it, print results; exit code."""
-    from digit_assets.cli import materialize_all
+    from digit_assets.runner import materialize_all
 
     prepare_local_environment(parallel)
     model = fetch_model()

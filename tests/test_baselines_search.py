@@ -105,7 +105,7 @@ def test_records_do_not_depend_on_the_process_hash_seed() -> None:
 
 
 def test_unsolved_goals_are_returned_with_their_reason_and_nothing_is_lost() -> None:
-    run = generate("travel", conversations=10, seed=2, settings=SearchSettings(budget=2), max_attempts=10)
+    run = generate("travel", conversations=10, seed=2, settings=SearchSettings(search_budget=2), max_attempts=10)
     unsolved = [a for a in run.attempts if not a.solved]
     assert unsolved and all("budget of 2 calls exhausted" in a.reason for a in unsolved)
     assert len(run.rejections) == len(unsolved)

@@ -16,10 +16,6 @@ PACKAGES = ("digit_assets", "analytics")
 LLM_PORT = "digit_assets.engine.llm"
 # What the LLM port may depend on inside the project besides itself.
 LLM_PORT_MAY_IMPORT = frozenset({"digit_assets.engine.schema_refs"})
-# The response cache still reads the store; it is checked once it sits next to the store.
-LLM_PORT_NOT_YET_A_LEAF = frozenset({"digit_assets.engine.llm.cache"})
-# The local-model runner still borrows ``materialize_all`` from the CLI until both share a runner module.
-IGNORED_EDGES = frozenset({("digit_assets.local_model", "digit_assets.cli")})
 
 
 def _module_name(path: Path) -> str:
@@ -57,7 +53,7 @@ def graph() -> nx.DiGraph:
     graph = nx.DiGraph()
     graph.add_nodes_from(modules)
     for name, path in sources.items():
-        graph.add_edges_from((name, target) for target in _imports(name, path, modules) if (name, target) not in IGNORED_EDGES)
+        graph.add_edges_from((name, target) for target in _imports(name, path, modules))
     return graph
 
 
@@ -75,11 +71,10 @@ def test_no_import_cycles(graph: nx.DiGraph) -> None:
 def test_the_llm_port_is_a_leaf(graph: nx.DiGraph) -> None:
     """The port and the real client need nothing of the method, the offline engine, the store or Dagster."""
     port_modules = {name for name in graph if name == LLM_PORT or name.startswith(LLM_PORT + ".")}
-    checked = port_modules - LLM_PORT_NOT_YET_A_LEAF
-    assert {"digit_assets.engine.llm.port", "digit_assets.engine.llm.openai_chat"} <= checked
+    assert {"digit_assets.engine.llm.port", "digit_assets.engine.llm.openai_chat"} <= port_modules
     upward = {
         name: sorted(dependency for dependency in nx.descendants(graph, name) if dependency not in port_modules | LLM_PORT_MAY_IMPORT)
-        for name in sorted(checked)
+        for name in sorted(port_modules)
     }
     assert not any(upward.values()), f"the LLM port depends on modules above it: {upward}"
 

@@ -13,8 +13,7 @@ import dagster as dg
 import pytest
 import yaml
 
-from digit_assets import cli
-from digit_assets.instance import SECTIONS, ensure_instance_config, fail_orphaned_runs
+from digit_assets.instance import SECTIONS, ensure_instance_config, fail_orphaned_runs, prepare_home
 
 
 def load_instance(home: Path) -> dg.DagsterInstance:
@@ -56,10 +55,10 @@ def test_a_file_that_is_not_a_mapping_is_refused_untouched(tmp_path):
     assert (tmp_path / "dagster.yaml").read_text() == "- just\n- a list\n"
 
 
-def test_cli_prepares_the_default_home_under_the_data_dir(data_dir, monkeypatch):
+def test_the_runner_prepares_the_default_home_under_the_data_dir(data_dir, monkeypatch):
     monkeypatch.setenv("DAGSTER_HOME", "unset below; undo removes what the CLI sets")
     monkeypatch.delenv("DAGSTER_HOME")
-    home = cli._prepare_dagster_home()
+    home = prepare_home()  # what the runner does before any run
     assert Path(home) == data_dir / "dagster_home" and os.environ["DAGSTER_HOME"] == home
     with load_instance(Path(home)) as instance:
         assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 1

@@ -6,7 +6,7 @@ import dagster as dg
 import pytest
 
 from digit_assets.defs.resources import LLMResource
-from digit_assets.engine.llm.cache import CachingLLM
+from digit_assets.store.llm_cache import CachingLLM
 from digit_assets.engine.offline.dispatch import OfflineLLM
 from digit_assets.engine.llm.openai_chat import OpenAIChatLLM
 from digit_assets.engine.llm.usage import UsageMeter

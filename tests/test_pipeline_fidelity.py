@@ -11,7 +11,8 @@ from browser import browser_page
 from digit_assets.defs.baselines import checks as baseline_checks
 from digit_assets.defs.baselines.assets import baseline_domains, imported_baselines, stateful_search_baselines
 from digit_assets.defs.fidelity import checks as fidelity_checks
-from digit_assets.defs.fidelity.assets import FIDELITY_TABLES, fidelity_analysis
+from digit_assets.defs.fidelity.assets import fidelity_analysis
+from digit_assets.store.fidelity import FIDELITY_TABLES
 from digit_assets.defs.synthesis.assets import synthetic_conversations
 from digit_assets.store import Store
 from pipeline_helpers import build_catalog, check_results, checks_of, resources, synthesize_all_shards

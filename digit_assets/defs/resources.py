@@ -14,12 +14,13 @@ from typing import Literal
 import dagster as dg
 
 from digit_assets import settings
+from digit_assets.defs.settings_config import config_from, settings_of
 from digit_assets.engine.llm import LLM
-from digit_assets.engine.llm.cache import CachingLLM, ResponseCache
 from digit_assets.engine.offline.dispatch import default_offline_llm
-from digit_assets.engine.llm.openai_chat import OpenAIChatLLM
+from digit_assets.engine.llm.openai_chat import OpenAIChatLLM, OpenAIChatSettings
 from digit_assets.engine.llm.usage import MeteredLLM, UsageMeter
 from digit_assets.store import Store
+from digit_assets.store.llm_cache import CachingLLM, ResponseCache
 
 
 class StoreResource(dg.ConfigurableResource):
@@ -31,26 +32,17 @@ class StoreResource(dg.ConfigurableResource):
         return Store(self.database)
 
 
-class LLMResource(dg.ConfigurableResource):
+class LLMResource(config_from(OpenAIChatSettings, dg.ConfigurableResource)):
     """Fills the LLM roles: ``offline`` (deterministic, no network) or ``openai`` (any compatible server).
 
-    For ``openai``: ``concurrency`` conversations are in flight at once (default 8; offline: 1),
-    transport failures are retried up to ``max_attempts`` requests per answer within
-    ``retry_budget_s``, an invalid answer gets one ``repair`` re-ask, and validated answers are
-    kept in the store's ``llm_cache`` table (``cache``) so re-materializing does not pay twice.
+    For ``openai`` the client's knobs are the fields of ``OpenAIChatSettings``: transport failures
+    are retried up to ``max_attempts`` requests per answer within ``retry_budget_s``, an invalid
+    answer gets one ``repair`` re-ask. ``concurrency`` conversations are in flight at once (default 8;
+    offline: 1), and validated answers are kept in the store's ``llm_cache`` table (``cache``) so
+    re-materializing does not pay twice.
     """
 
     provider: Literal["offline", "openai"] = "offline"
-    model: str = "gpt-4o-mini"
-    base_url: str | None = None
-    api_key: str | None = None
-    temperature: float = 0.0
-    timeout_s: float = 60.0
-    max_attempts: int = 5
-    backoff_s: float = 0.5
-    max_backoff_s: float = 30.0
-    retry_budget_s: float = 300.0
-    repair: bool = True
     concurrency: int | None = None
     cache: bool = True
 
@@ -64,19 +56,7 @@ class LLMResource(dg.ConfigurableResource):
         """The port without the cache (each call is answered afresh)."""
         if self.provider == "offline":
             return default_offline_llm()
-        return OpenAIChatLLM(
-            model=self.model,
-            base_url=self.base_url,
-            api_key=self.api_key,
-            temperature=self.temperature,
-            timeout_s=self.timeout_s,
-            max_attempts=self.max_attempts,
-            backoff_s=self.backoff_s,
-            max_backoff_s=self.max_backoff_s,
-            retry_budget_s=self.retry_budget_s,
-            repair=self.repair,
-            meter=meter,
-        )
+        return OpenAIChatLLM(settings_of(self, OpenAIChatSettings), meter=meter)
 
     @contextmanager
     def session(self, store: Store, meter: UsageMeter) -> Iterator[LLM]:

@@ -17,6 +17,8 @@ import duckdb
 import pyarrow as pa
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential
 
+from digit_assets.engine.provenance import Provenance
+
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _MIGRATION_FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
@@ -165,3 +167,8 @@ def delete_where(conn: duckdb.DuckDBPyConnection, table: str, **equals: Any) -> 
         raise ValueError(f"refusing to delete every row of {table}")
     clause = " AND ".join(f"{_identifier(column)} = ?" for column in equals)
     conn.execute(f"DELETE FROM {_identifier(table)} WHERE {clause}", list(equals.values()))
+
+
+def provenance_columns(provenance: Provenance) -> dict[str, object]:
+    """The reproducibility stamps every generated row carries."""
+    return {"run_id": provenance.run_id, "seed": provenance.seed, "config_hash": provenance.config_hash}

@@ -5,50 +5,36 @@
 # annotation unevaluated, and a string cannot be resolved to a Config class (dagster-io/dagster#14571).
 import hashlib
 from collections import Counter
-from dataclasses import asdict
 
 import dagster as dg
 
 from digit_assets import settings
 from digit_assets.defs.resources import StoreResource
+from digit_assets.defs.settings_config import config_from, hashed, settings_of
 from digit_assets.engine.baselines.environments import DOMAINS
 from digit_assets.engine.baselines.importers import ImportResult, baseline_files, import_directory
-from digit_assets.engine.baselines.search import Attempt, SearchRun, SearchSettings, generate
+from digit_assets.engine.baselines.search import SearchRun, SearchSettings, generate
 from digit_assets.engine.progress import Progress
 from digit_assets.engine.provenance import Provenance
-from digit_assets.engine.specs import Rejection
 from digit_assets.store import delete_where, insert_rows
+from digit_assets.store.baselines import attempt_rows
 from digit_assets.store.conversations import conversation_row
+from digit_assets.store.quarantine import quarantine_rows
 
 baseline_domains = dg.StaticPartitionsDefinition(sorted(DOMAINS))
 
 
-class StatefulSearchConfig(dg.Config):
-    """Knobs of the stateful search; the defaults give >= 300 solved conversations per domain in seconds."""
+class StatefulSearchConfig(config_from(SearchSettings)):
+    """Knobs of the stateful search (the engine's ``SearchSettings`` plus the run's size and seed); the
+    defaults give >= 300 solved conversations per domain in seconds."""
 
     seed: int = 2026
     conversations: int = 320  # solved conversations wanted per domain
     max_attempts: int = 640  # conversations tried at most per domain
     max_turns: int = 4
-    search_budget: int = 60  # calls executed per turn, abandoned branches included
-    noise: float = 0.15  # jitter on call scores: how often the agent tries a worse call first
 
-
-def _provenance_columns(provenance: Provenance) -> dict[str, object]:
-    return {"run_id": provenance.run_id, "seed": provenance.seed, "config_hash": provenance.config_hash}
-
-
-def _quarantine_rows(rejections: list[Rejection], provenance: Provenance) -> list[dict[str, object]]:
-    return [{**rejection.model_dump(), **_provenance_columns(provenance)} for rejection in rejections]
-
-
-def _attempt_rows(attempts: list[Attempt], provenance: Provenance) -> list[dict[str, object]]:
-    rows = []
-    for attempt in attempts:
-        row = asdict(attempt)
-        row["status"] = "solved" if row.pop("solved") else "unsolved"
-        rows.append({**row, **_provenance_columns(provenance)})
-    return rows
+    def hashed(self) -> dict[str, object]:
+        return hashed(self, SearchSettings, added_later=("values_per_parameter", "calls_per_tool"))
 
 
 def _goal_table(run: SearchRun) -> str:
@@ -79,19 +65,19 @@ def stateful_search_baselines(
         conversations=config.conversations,
         seed=config.seed,
         max_turns=config.max_turns,
-        settings=SearchSettings(budget=config.search_budget, noise=config.noise),
+        settings=settings_of(config, SearchSettings),
         max_attempts=config.max_attempts,
         on_conversation=lambda solved: progress.advance(**{"solved" if solved else "unsolved": 1}),
     )
     progress.finish()
-    provenance = Provenance.for_config(context.run.run_id, config.seed, {**config.model_dump(), "domain": domain})
+    provenance = Provenance.for_config(context.run.run_id, config.seed, {**config.hashed(), "domain": domain})
     with store.store().transaction() as conn:
         delete_where(conn, "conversations", source="stateful_search", domain=domain)
         delete_where(conn, "baseline_attempts", domain=domain)
         delete_where(conn, "quarantine", stage="stateful_search", source=domain)
         insert_rows(conn, "conversations", [conversation_row(record, provenance, shard=None) for record in run.records])
-        insert_rows(conn, "baseline_attempts", _attempt_rows(run.attempts, provenance))
-        insert_rows(conn, "quarantine", _quarantine_rows(run.rejections, provenance))
+        insert_rows(conn, "baseline_attempts", attempt_rows(run.attempts, provenance))
+        insert_rows(conn, "quarantine", quarantine_rows(run.rejections, provenance))
     summary = run.summary()
     if summary["conversations"] < config.conversations:
         context.log.warning(f"{domain}: only {summary['conversations']} of {config.conversations} conversations solved in {config.max_attempts} attempts")
@@ -128,7 +114,7 @@ def imported_baselines(context: dg.AssetExecutionContext, store: StoreResource) 
         delete_where(conn, "conversations", source="import")
         delete_where(conn, "quarantine", stage="import")
         insert_rows(conn, "conversations", [conversation_row(record, provenance, shard=None) for record in records])
-        insert_rows(conn, "quarantine", _quarantine_rows(rejections, provenance))
+        insert_rows(conn, "quarantine", quarantine_rows(rejections, provenance))
     for rejection in rejections:
         context.log.warning(rejection.reason)
     return dg.MaterializeResult(

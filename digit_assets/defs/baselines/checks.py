@@ -1,43 +1,25 @@
-"""One check per property of the stored baselines (issue 4, item 4)."""
+"""One check per property of the stored baselines."""
 
 
-import json
 from collections.abc import Callable
 
 import dagster as dg
-from pydantic import ValidationError
 
 from digit_assets.defs.baselines.assets import imported_baselines, stateful_search_baselines
 from digit_assets.defs.resources import StoreResource
 from digit_assets.engine.baselines.audit import schema_problems, structure_problems, ungrounded_ids
 from digit_assets.engine.baselines.search import recoveries
 from digit_assets.engine.records import ConversationRecord
+from digit_assets.store.baselines import attempts_per_domain
+from digit_assets.store.conversations import conversation_counts, load_conversations
+from digit_assets.store.quarantine import counts_by_source, first_reasons
 
 
 def _records(store: StoreResource, source: str) -> tuple[list[ConversationRecord], list[str]]:
     """Stored rows of one source parsed as records; rows that do not parse are reported, not raised."""
+    problems: list[str] = []
     with store.store().connect() as conn:
-        rows = conn.execute(
-            "SELECT conversation_id, source, variant, domain, messages, tools, meta FROM conversations"
-            " WHERE source = ? ORDER BY conversation_id",
-            [source],
-        ).fetchall()
-    records, problems = [], []
-    for conversation_id, source_, variant, domain, messages, tools, meta in rows:
-        try:
-            records.append(
-                ConversationRecord(
-                    conversation_id=conversation_id,
-                    source=source_,
-                    variant=variant,
-                    domain=domain,
-                    messages=json.loads(messages),
-                    tools=json.loads(tools),
-                    meta=json.loads(meta),
-                )
-            )
-        except ValidationError as error:
-            problems.append(f"{conversation_id}: {error.errors()[0]['msg']}")
+        records = load_conversations(conn, source=source, problems=problems)
     return records, problems
 
 
@@ -108,14 +90,8 @@ def stateful_baselines_have_recoveries(store: StoreResource) -> dg.AssetCheckRes
 )
 def baseline_counts(store: StoreResource) -> dg.AssetCheckResult:
     with store.store().connect() as conn:
-        rows = conn.execute(
-            "SELECT source, variant, coalesce(domain, '-'), count(*) FROM conversations"
-            " GROUP BY ALL ORDER BY source, variant, 3"
-        ).fetchall()
-        attempts = conn.execute(
-            "SELECT domain, count(*) FILTER (WHERE status = 'solved'), count(*) FILTER (WHERE status = 'unsolved')"
-            " FROM baseline_attempts GROUP BY domain ORDER BY domain"
-        ).fetchall()
+        rows = conversation_counts(conn)
+        attempts = attempts_per_domain(conn)
     stored = {domain: n for source, _, domain, n in rows if source == "stateful_search"}
     empty = [domain for domain, _, _ in attempts if not stored.get(domain)]
     table = "| source | variant | domain | conversations |\n|---|---|---|---|\n" + "".join(f"| {s} | {v} | {d} | {n} |\n" for s, v, d, n in rows)
@@ -138,8 +114,8 @@ def imported_baselines_are_well_formed(store: StoreResource) -> dg.AssetCheckRes
 @dg.asset_check(asset=imported_baselines, description="Records quarantined by the importers, per file, with the first reasons.")
 def imported_baselines_quarantine(store: StoreResource) -> dg.AssetCheckResult:
     with store.store().connect() as conn:
-        rows = conn.execute("SELECT source, count(*) FROM quarantine WHERE stage = 'import' GROUP BY source ORDER BY source").fetchall()
-        reasons = conn.execute("SELECT reason FROM quarantine WHERE stage = 'import' ORDER BY source, position LIMIT 20").fetchall()
+        rows = [(source, n) for _, source, n in counts_by_source(conn, ("import",))]
+        reasons = first_reasons(conn, ("import",))
     table = "| file | quarantined |\n|---|---|\n" + "".join(f"| {source} | {n} |\n" for source, n in rows)
     return dg.AssetCheckResult(
         passed=not rows,
@@ -147,6 +123,6 @@ def imported_baselines_quarantine(store: StoreResource) -> dg.AssetCheckResult:
         metadata={
             "quarantined": sum(n for _, n in rows),
             "by_file": dg.MetadataValue.md(table),
-            "first_reasons": dg.MetadataValue.json([r[0] for r in reasons]),
+            "first_reasons": dg.MetadataValue.json(reasons),
         },
     )

@@ -14,35 +14,26 @@ import polars as pl
 from analytics.dashboard import family_scores, headline_metrics, summary_markdown, write_dashboard
 from analytics.divergence import DivergenceSettings, compare
 from analytics.extract import extract_stored
-from analytics.features import NUMERIC_FEATURES, FidelityFeatures, compute_features
+from analytics.features import NUMERIC_FEATURES, compute_features
 from digit_assets import settings
 from digit_assets.defs.baselines.assets import imported_baselines, stateful_search_baselines
 from digit_assets.defs.resources import StoreResource
+from digit_assets.defs.settings_config import config_from, hashed, settings_of
 from digit_assets.defs.synthesis.assets import synthetic_conversations
 from digit_assets.engine.provenance import Provenance
 from digit_assets.engine.synthesis.funnel import funnel_rows
-from digit_assets.store import insert_frame
+from digit_assets.store.fidelity import replace_fidelity_tables
+from digit_assets.store.synthesis import funnel_events
 
-FIDELITY_TABLES = ("fidelity_features", "fidelity_distributions", "fidelity_divergences", "fidelity_scores")
 
-
-class FidelityConfig(dg.Config):
-    """Knobs of the comparison; they are hashed into every row's config hash."""
-
-    n_bootstrap: int = 200
-    confidence: float = 0.95
-    smoothing: float = 0.5
-    seed: int = 0
-    permutation_resamples: int = 999
+class FidelityConfig(config_from(DivergenceSettings)):
+    """Knobs of the comparison: the engine's ``DivergenceSettings``. They are hashed into every row's config hash."""
 
     def divergence_settings(self) -> DivergenceSettings:
-        return DivergenceSettings(
-            n_bootstrap=self.n_bootstrap,
-            confidence=self.confidence,
-            smoothing=self.smoothing,
-            seed=self.seed,
-            permutation_resamples=self.permutation_resamples,
-        )
+        return settings_of(self, DivergenceSettings)
+
+    def hashed(self) -> dict[str, object]:
+        return hashed(self, DivergenceSettings, added_later=("permutation_max_n",))
 
 
 def dashboard_path() -> Path:
@@ -51,25 +42,10 @@ def dashboard_path() -> Path:
 
 def synthesis_funnel(conn) -> pl.DataFrame:
     """The acceptance funnel of the stored synthesis attempts, in pipeline stage order."""
-    events = conn.execute("SELECT variant, turn, stage, accepted FROM synthesis_attempts").fetchall()
     return pl.DataFrame(
-        funnel_rows(events),
+        funnel_rows(funnel_events(conn)),
         schema={"variant": pl.String, "level": pl.String, "stage": pl.String, "attempted": pl.Int64, "accepted": pl.Int64, "rejected": pl.Int64},
     )
-
-
-def _stamped(frame: pl.DataFrame, provenance: Provenance) -> pl.DataFrame:
-    return frame.with_columns(
-        run_id=pl.lit(provenance.run_id), seed=pl.lit(provenance.seed, pl.Int64), config_hash=pl.lit(provenance.config_hash)
-    )
-
-
-def _distributions(features: FidelityFeatures) -> pl.DataFrame:
-    names = features.categories["distribution"].unique().sort().to_list()
-    return pl.concat(
-        [features.pooled(name).with_columns(distribution=pl.lit(name)) for name in names]
-        or [pl.DataFrame(schema={"variant": pl.String, "category": pl.String, "count": pl.Int64, "share": pl.Float64, "distribution": pl.String})]
-    ).select("distribution", "variant", "category", "count", "share")
 
 
 @dg.asset(
@@ -82,7 +58,7 @@ def _distributions(features: FidelityFeatures) -> pl.DataFrame:
 def fidelity_analysis(
     context: dg.AssetExecutionContext, config: FidelityConfig, store: StoreResource
 ) -> dg.MaterializeResult:
-    provenance = Provenance.for_config(context.run.run_id, config.seed, config.model_dump())
+    provenance = Provenance.for_config(context.run.run_id, config.seed, config.hashed())
     started = time.perf_counter()
     with store.store().connect() as conn:
         tables = extract_stored(conn)
@@ -93,12 +69,7 @@ def fidelity_analysis(
     scores = family_scores(divergences)
     context.log.info(f"{divergences.height} divergence rows after {time.perf_counter() - started:.1f}s")
     with store.store().transaction() as conn:
-        for table in FIDELITY_TABLES:
-            conn.execute(f"DELETE FROM {table}")
-        insert_frame(conn, "fidelity_features", _stamped(features.conversations.drop("conv"), provenance))
-        insert_frame(conn, "fidelity_distributions", _stamped(_distributions(features), provenance))
-        insert_frame(conn, "fidelity_divergences", _stamped(divergences, provenance))
-        insert_frame(conn, "fidelity_scores", _stamped(scores, provenance))
+        replace_fidelity_tables(conn, features, divergences, scores, provenance)
     path = write_dashboard(features, divergences, funnel, dashboard_path())
     per_variant = dict(features.conversations.group_by("variant").len().sort("variant").iter_rows())
     return dg.MaterializeResult(

@@ -8,13 +8,9 @@ import polars as pl
 from analytics.divergence import SYNTHESIS_VARIANTS
 from digit_assets.defs.fidelity.assets import dashboard_path, fidelity_analysis
 from digit_assets.defs.resources import StoreResource
+from digit_assets.store.fidelity import compared_pairs, divergence_count, family_score_values, feature_sources, out_of_range_divergences
 
 _EXTERNAL_SCRIPT = re.compile(r"<script[^>]+src=[\"']https?://", re.IGNORECASE)
-
-
-def _frame(store: StoreResource, query: str) -> pl.DataFrame:
-    with store.store().connect() as conn:
-        return pl.from_arrow(conn.sql(query).to_arrow_table())
 
 
 @dg.asset_check(
@@ -22,11 +18,11 @@ def _frame(store: StoreResource, query: str) -> pl.DataFrame:
     description="Every synthesis variant present is compared with every baseline present, on non-empty samples.",
 )
 def every_variant_compared_with_every_baseline(store: StoreResource) -> dg.AssetCheckResult:
-    sources = _frame(store, "SELECT DISTINCT source, variant FROM fidelity_features")
+    with store.store().connect() as conn:
+        sources = feature_sources(conn)
+        pairs = compared_pairs(conn)
     variants = sorted(set(sources.filter(pl.col("source") == "digit_tc")["variant"]))
     baselines = sorted(set(sources.filter(pl.col("source") != "digit_tc")["variant"]))
-    compared = _frame(store, "SELECT DISTINCT variant, baseline FROM fidelity_divergences WHERE n_variant > 0 AND n_baseline > 0")
-    pairs = set(compared.iter_rows())
     missing = [f"{v} vs {b}" for v in variants for b in baselines if (v, b) not in pairs]
     return dg.AssetCheckResult(
         passed=bool(variants) and bool(baselines) and not missing,
@@ -39,20 +35,12 @@ def every_variant_compared_with_every_baseline(store: StoreResource) -> dg.Asset
     description="Divergences are in range: JS in [0, 1] bits, KL >= 0, KS statistic in [0, 1], p-values in [0, 1].",
 )
 def divergences_in_range(store: StoreResource) -> dg.AssetCheckResult:
-    out_of_range = _frame(
-        store,
-        """
-        SELECT metric, kind, variant, baseline, value FROM fidelity_divergences
-        WHERE value IS NOT NULL AND (
-            isnan(value)
-            OR (kind IN ('js', 'ks_stat', 'ks_p', 'perm_p') AND (value < -1e-12 OR value > 1 + 1e-12))
-            OR (kind LIKE 'kl_%' AND value < -1e-12))
-        """,
-    )
-    total = _frame(store, "SELECT count(*) AS n FROM fidelity_divergences")["n"][0]
+    with store.store().connect() as conn:
+        out_of_range = out_of_range_divergences(conn)
+        total = divergence_count(conn)
     return dg.AssetCheckResult(
         passed=total > 0 and out_of_range.is_empty(),
-        metadata={"rows": int(total), "out_of_range": out_of_range.height, "examples": out_of_range.head(10).to_dicts()},
+        metadata={"rows": total, "out_of_range": out_of_range.height, "examples": out_of_range.head(10).to_dicts()},
     )
 
 
@@ -62,10 +50,8 @@ def divergences_in_range(store: StoreResource) -> dg.AssetCheckResult:
     "the method's claim; warns when it is not.",
 )
 def digit_tc_closer_than_no_impl_on_dependency_graph(store: StoreResource) -> dg.AssetCheckResult:
-    scores = _frame(
-        store,
-        "SELECT variant, baseline, value FROM fidelity_scores WHERE family = 'dependency_graph' AND score = 'js_mean'",
-    )
+    with store.store().connect() as conn:
+        scores = family_score_values(conn, "dependency_graph", "js_mean")
     table = scores.pivot(on="variant", index="baseline", values="value") if scores.height else pl.DataFrame()
     needed = {"digit_tc", "no_impl"}
     if not needed <= set(table.columns):

@@ -1,8 +1,6 @@
 """Stage 1 of method.md: tool specs from many sources, enriched with output schemas, linked by data flow."""
 
 
-import json
-
 import dagster as dg
 
 from digit_assets import settings
@@ -11,11 +9,20 @@ from digit_assets.engine.dataflow import build_dataflow_graph, graph_edges, grap
 from digit_assets.engine.enrich import enrich_tools
 from digit_assets.engine.ingest import IngestResult, ingest_file
 from digit_assets.engine.ingest.directory import list_spec_files, namespace_owner
-from digit_assets.engine.llm.usage import UsageMeter, usage_rows
+from digit_assets.engine.llm.usage import UsageMeter
 from digit_assets.engine.provenance import Provenance
-from digit_assets.engine.specs import Rejection, ToolSpec
+from digit_assets.engine.specs import Rejection
 from digit_assets.store import delete_where, insert_rows
-from digit_assets.store.catalog import load_enriched_tools, load_tool_specs
+from digit_assets.store.catalog import (
+    dataflow_edge_row,
+    enriched_tool_row,
+    load_enriched_tools,
+    load_tool_specs,
+    source_file_row,
+    tool_spec_row,
+)
+from digit_assets.store.llm_usage import usage_rows
+from digit_assets.store.quarantine import quarantine_rows
 
 spec_file_partitions = dg.DynamicPartitionsDefinition(name="spec_files")
 
@@ -26,14 +33,6 @@ class IngestionConfig(dg.Config):
 
 class EnrichmentConfig(dg.Config):
     seed: int = 7
-
-
-def _provenance_columns(provenance: Provenance) -> dict[str, object]:
-    return {"run_id": provenance.run_id, "seed": provenance.seed, "config_hash": provenance.config_hash}
-
-
-def quarantine_rows(rejections: list[Rejection], provenance: Provenance) -> list[dict[str, object]]:
-    return [{**rejection.model_dump(), **_provenance_columns(provenance)} for rejection in rejections]
 
 
 def _without_lost_namespace(result: IngestResult, owner: str) -> IngestResult:
@@ -73,8 +72,8 @@ def tool_specs(context: dg.AssetExecutionContext, config: IngestionConfig, store
         owner = namespace_owner(source_file, list_spec_files(root))
         if owner is not None:
             result = _without_lost_namespace(result, owner)
-        insert_rows(conn, "source_files", [_source_file_row(result, provenance)])
-        insert_rows(conn, "tool_specs", [_tool_row(tool, provenance) for tool in result.tools])
+        insert_rows(conn, "source_files", [source_file_row(result, provenance)])
+        insert_rows(conn, "tool_specs", [tool_spec_row(tool, provenance) for tool in result.tools])
         insert_rows(conn, "quarantine", quarantine_rows(result.rejections, provenance))
     for rejection in result.rejections:
         context.log.warning(rejection.reason)
@@ -88,34 +87,6 @@ def tool_specs(context: dg.AssetExecutionContext, config: IngestionConfig, store
             "tool_names": dg.MetadataValue.json(sorted(tool.name for tool in result.tools)),
         }
     )
-
-
-def _source_file_row(result: IngestResult, provenance: Provenance) -> dict[str, object]:
-    return {
-        "source_file": result.source_file,
-        "format": result.format,
-        "namespace": result.namespace,
-        "sha256": result.sha256,
-        "size_bytes": result.size_bytes,
-        "tools_ok": len(result.tools),
-        "tools_rejected": len(result.rejections),
-        "file_error": result.file_error,
-        **_provenance_columns(provenance),
-    }
-
-
-def _tool_row(tool: ToolSpec, provenance: Provenance) -> dict[str, object]:
-    return {
-        "namespace": tool.namespace,
-        "name": tool.name,
-        "description": tool.description,
-        "parameters": json.dumps(tool.parameters),
-        "output_schema": json.dumps(tool.output_schema) if tool.output_schema is not None else None,
-        "source_file": tool.source_file,
-        "source_format": tool.source_format,
-        "position": tool.position,
-        **_provenance_columns(provenance),
-    }
 
 
 @dg.asset(
@@ -142,23 +113,9 @@ def enriched_tools(
         insert_rows(
             conn,
             "llm_usage",
-            usage_rows(usage, asset="enriched_tools", shard=None, variant="", llm=port.label, **_provenance_columns(provenance)),
+            usage_rows(usage, asset="enriched_tools", shard=None, variant="", llm=port.label, provenance=provenance),
         )
-        insert_rows(
-            conn,
-            "enriched_tools",
-            [
-                {
-                    "namespace": tool.spec.namespace,
-                    "name": tool.spec.name,
-                    "output_schema": json.dumps(tool.output_schema),
-                    "output_origin": tool.output_origin,
-                    "llm": tool.llm,
-                    **_provenance_columns(provenance),
-                }
-                for tool in enriched
-            ],
-        )
+        insert_rows(conn, "enriched_tools", [enriched_tool_row(tool, provenance) for tool in enriched])
         insert_rows(conn, "quarantine", quarantine_rows(rejections, provenance))
     inferred = sum(1 for tool in enriched if tool.output_origin == "inferred")
     return dg.MaterializeResult(
@@ -187,11 +144,7 @@ def dataflow_graph(context: dg.AssetExecutionContext, store: StoreResource) -> d
         graph = build_dataflow_graph(tools)
         provenance = Provenance.for_config(context.run.run_id, 0, {"tools": sorted(t.spec.qualified_name for t in tools)})
         conn.execute("DELETE FROM dataflow_edges")
-        insert_rows(
-            conn,
-            "dataflow_edges",
-            [{**edge.model_dump(), **_provenance_columns(provenance)} for edge in graph_edges(graph)],
-        )
+        insert_rows(conn, "dataflow_edges", [dataflow_edge_row(edge, provenance) for edge in graph_edges(graph)])
     stats = graph_stats(graph)
     return dg.MaterializeResult(
         metadata={

@@ -10,7 +10,8 @@ import dagster as dg
 from digit_assets import settings
 from digit_assets.defs.ingestion.assets import dataflow_graph
 from digit_assets.defs.resources import LLMResource, StoreResource
-from digit_assets.engine.llm.usage import Usage, UsageMeter, usage_rows
+from digit_assets.defs.settings_config import config_from, settings_of
+from digit_assets.engine.llm.usage import Usage, UsageMeter
 from digit_assets.engine.progress import Progress
 from digit_assets.engine.provenance import Provenance
 from digit_assets.engine.synthesis.export import export_jsonl
@@ -19,63 +20,26 @@ from digit_assets.engine.synthesis.rollout import Catalog, Outcome, SynthesisSet
 from digit_assets.store import delete_where, insert_rows
 from digit_assets.store.catalog import load_dataflow_edges, load_enriched_tools
 from digit_assets.store.conversations import conversation_row, load_conversations
+from digit_assets.store.llm_usage import usage_rows
+from digit_assets.store.synthesis import attempt_rows
 
 SHARDS = 4
 synthesis_shards = dg.StaticPartitionsDefinition([str(shard) for shard in range(SHARDS)])
 
 
-class SynthesisConfig(dg.Config):
-    """Knobs of a synthesis run. ``ablations`` also runs ``no_impl`` and ``no_bt`` on the same seeds."""
+class SynthesisConfig(config_from(SynthesisSettings)):
+    """Knobs of a synthesis run: the engine's ``SynthesisSettings`` (its variant flags choose the main
+    variant) plus the run's size and seed. ``ablations`` also runs ``no_impl`` and ``no_bt`` on the same seeds."""
 
     conversations: int = 1600
     seed: int = 2026
-    min_turns: int = 2
-    max_turns: int = 4
-    min_calls: int = 2
-    max_calls: int = 4
-    min_tools: int = 3
-    max_tools: int = 8
-    error_hint_rate: float = 0.3
-    hidden_calls: bool = True
-    back_translation: bool = True
     ablations: bool = True
 
     def variants(self) -> list[SynthesisSettings]:
-        knobs = dict(
-            min_turns=self.min_turns,
-            max_turns=self.max_turns,
-            min_calls=self.min_calls,
-            max_calls=self.max_calls,
-            min_tools=self.min_tools,
-            max_tools=self.max_tools,
-            error_hint_rate=self.error_hint_rate,
-        )
         flags = [(self.hidden_calls, self.back_translation)]
         if self.ablations:
             flags += [(False, True), (True, False)]
-        return [SynthesisSettings(hidden_calls=h, back_translation=b, **knobs) for h, b in dict.fromkeys(flags)]
-
-
-def _attempt_rows(outcome: Outcome, shard: int, provenance: Provenance) -> list[dict[str, object]]:
-    rejected_record = (
-        outcome.record.model_dump_json() if outcome.record is not None and not outcome.accepted else None
-    )
-    return [
-        {
-            "conversation_id": outcome.conversation_id,
-            "variant": outcome.variant,
-            "shard": shard,
-            "turn": event.turn,
-            "stage": event.stage,
-            "accepted": event.accepted,
-            "reason": event.reason,
-            "record": rejected_record if event.turn is None and not event.accepted else None,
-            "run_id": provenance.run_id,
-            "seed": provenance.seed,
-            "config_hash": provenance.config_hash,
-        }
-        for event in outcome.events
-    ]
+        return [settings_of(self, SynthesisSettings, hidden_calls=h, back_translation=b) for h, b in dict.fromkeys(flags)]
 
 
 @dg.asset(
@@ -131,7 +95,7 @@ def synthetic_conversations(
             "conversations",
             [conversation_row(o.record, provenance, shard=shard) for o in outcomes if o.accepted and o.record],
         )
-        insert_rows(conn, "synthesis_attempts", [row for o in outcomes for row in _attempt_rows(o, shard, provenance)])
+        insert_rows(conn, "synthesis_attempts", [row for o in outcomes for row in attempt_rows(o, shard, provenance)])
         insert_rows(
             conn,
             "llm_usage",
@@ -144,9 +108,7 @@ def synthetic_conversations(
                     shard=shard,
                     variant=variant,
                     llm=port.label,
-                    run_id=provenance.run_id,
-                    seed=provenance.seed,
-                    config_hash=provenance.config_hash,
+                    provenance=provenance,
                 )
             ],
         )

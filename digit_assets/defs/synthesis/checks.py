@@ -1,4 +1,4 @@
-"""One check per property of the synthesized conversations (issue: synthesis, item 5)."""
+"""One check per property of the synthesized conversations."""
 
 
 import json
@@ -11,7 +11,7 @@ from digit_assets.defs.synthesis.assets import conversation_exports, export_dire
 from digit_assets.engine.records import ConversationRecord
 from digit_assets.engine.synthesis import audit
 from digit_assets.store.catalog import load_enriched_tools
-from digit_assets.store.conversations import load_conversations
+from digit_assets.store.conversations import hidden_calls_per_variant, load_conversations
 
 
 def _audit(store: StoreResource, find: Callable[[ConversationRecord, dict], list[str]]) -> dg.AssetCheckResult:
@@ -56,11 +56,8 @@ def arguments_are_grounded(store: StoreResource) -> dg.AssetCheckResult:
 @dg.asset_check(asset=synthetic_conversations, description="DiGiT-TC has hidden (implicit) calls; no_impl has none.")
 def hidden_calls_only_where_intended(store: StoreResource) -> dg.AssetCheckResult:
     with store.store().connect() as conn:
-        rows = conn.execute(
-            "SELECT variant, count(*), sum(CAST(json_extract(meta, '$.hidden_calls') AS INTEGER))"
-            " FROM conversations WHERE source = 'digit_tc' GROUP BY variant ORDER BY variant"
-        ).fetchall()
-    hidden = {variant: int(total or 0) for variant, _, total in rows}
+        rows = hidden_calls_per_variant(conn, "digit_tc")
+    hidden = {variant: total for variant, _, total in rows}
     counts = {variant: n for variant, n, _ in rows}
     passed = hidden.get("digit_tc", 0) > 0 and hidden.get("no_impl", 0) == 0
     return dg.AssetCheckResult(

@@ -157,7 +157,7 @@ class Step:
 
 @dataclass(frozen=True)
 class SearchSettings:
-    budget: int = 60  # calls executed per turn, abandoned branches included
+    search_budget: int = 60  # calls executed per turn, abandoned branches included
     noise: float = 0.15  # spread of the jitter on call scores: how often a worse call is tried first
     values_per_parameter: int = 4
     calls_per_tool: int = 8
@@ -349,7 +349,7 @@ class Agent:
                 heapq.heappush(frontier, (-priority, -next(serial), node))
 
         push(root)
-        while frontier and executed < self.settings.budget:
+        while frontier and executed < self.settings.search_budget:
             node = heapq.heappop(frontier)[2]
             _, key, name, arguments = node.candidates.pop()
             node.tried.add(key)
@@ -385,7 +385,7 @@ class Agent:
             best = child if child.progress > best.progress else best
             push(child)
         reason = (
-            f"search budget of {self.settings.budget} calls exhausted" if frontier else f"no untried valid call left after {executed} calls"
+            f"search budget of {self.settings.search_budget} calls exhausted" if frontier else f"no untried valid call left after {executed} calls"
         )
         return TurnOutcome(False, f"{reason}; best progress {best.progress:.0%}", best.steps, state, known, executed, abandoned, root.done)
 
@@ -703,7 +703,7 @@ def _conversation(
             **({"unsolved_turn": rejection.reason} if rejection is not None else {}),
             "recoveries": recoveries(messages),
             "discovery_calls": sum(1 for m in messages for c in m.get("tool_calls") or [] if not agent.env.tools[c["function"]["name"]].writes),
-            "search": {"budget": agent.settings.budget, "noise": agent.settings.noise},
+            "search": {"budget": agent.settings.search_budget, "noise": agent.settings.noise},
         },
     )
     return record, attempts, rejection

@@ -33,6 +33,7 @@ import threading
 import time
 import weakref
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -60,32 +61,43 @@ class _Invalid(Exception):
         self.content = content
 
 
+@dataclass(frozen=True)
+class OpenAIChatSettings:
+    """What the client is told: server, model and the failure policies above. The one declaration of
+    these knobs; the Dagster LLM resource takes its fields from here."""
+
+    model: str = "gpt-4o-mini"
+    base_url: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    temperature: float = 0.0
+    timeout_s: float = 60.0
+    max_attempts: int = 5
+    backoff_s: float = 0.5
+    max_backoff_s: float = 30.0
+    retry_budget_s: float = 300.0
+    repair: bool = True
+
+
 class OpenAIChatLLM:
     def __init__(
         self,
+        settings: OpenAIChatSettings | None = None,
         *,
-        model: str,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        temperature: float = 0.0,
-        timeout_s: float = 60.0,
-        max_attempts: int = 5,
-        backoff_s: float = 0.5,
-        max_backoff_s: float = 30.0,
-        retry_budget_s: float = 300.0,
-        repair: bool = True,
         meter: UsageMeter | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        **knobs: Any,
     ):
-        self.model = model
-        self.temperature = temperature
-        self.repair = repair
+        """``knobs`` are fields of :class:`OpenAIChatSettings` that replace those of ``settings``."""
+        settings = replace(settings or OpenAIChatSettings(), **knobs)
+        self.model = settings.model
+        self.temperature = settings.temperature
+        self.repair = settings.repair
         self.meter = meter if meter is not None else UsageMeter()
-        self._host = _host_of(base_url) if base_url else "api.openai.com"
-        self._secret = api_key
+        self._host = _host_of(settings.base_url) if settings.base_url else "api.openai.com"
+        self._secret = settings.api_key
         # Local servers (vLLM, Ollama, llama.cpp) accept any key; the client insists on one.
         self._client = openai.AsyncOpenAI(
-            base_url=base_url, api_key=api_key or "unused", timeout=timeout_s, max_retries=0,
+            base_url=settings.base_url, api_key=settings.api_key or "unused", timeout=settings.timeout_s, max_retries=0,
             http_client=openai.DefaultAioHttpClient(),
         )
         self._loop = asyncio.new_event_loop()
@@ -93,9 +105,9 @@ class OpenAIChatLLM:
         thread.start()
         self._close = weakref.finalize(self, _shut_down, self._loop, thread, self._client)
         self._retrying = tenacity.AsyncRetrying(
-            stop=tenacity.stop_after_attempt(max_attempts) | tenacity.stop_before_delay(retry_budget_s),
+            stop=tenacity.stop_after_attempt(settings.max_attempts) | tenacity.stop_before_delay(settings.retry_budget_s),
             wait=_WaitRetryAfter(
-                tenacity.wait_random_exponential(multiplier=backoff_s, max=max_backoff_s), cap_s=max_backoff_s
+                tenacity.wait_random_exponential(multiplier=settings.backoff_s, max=settings.max_backoff_s), cap_s=settings.max_backoff_s
             ),
             retry=tenacity.retry_if_exception(_transient),
             sleep=sleep,

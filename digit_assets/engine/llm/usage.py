@@ -100,7 +100,3 @@ class MeteredLLM:
             self.meter.add(role.name, failures=1)
             raise
 
-
-def usage_rows(usage: Usage, **columns: object) -> list[dict[str, object]]:
-    """Rows for the ``llm_usage`` table: one per role, with the caller's key and provenance columns."""
-    return [{**columns, **row} for row in usage.rows()]
