@@ -65,7 +65,7 @@ import polars as pl
 from scipy.stats import binomtest
 
 from analytics.extract import READ_VERBS, WRITE_VERBS, extract, informative_leaves, name_words, normalize_text
-from digit_assets.engine.records import ConversationRecord, is_error_content
+from digit_assets.engine.records import ConversationRecord
 
 SYNTHESIS_SOURCE = "digit_tc"
 SETTER_WORDS: frozenset[str] = frozenset(
