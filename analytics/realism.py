@@ -28,8 +28,9 @@ figure (writes reflected, contradictions). The detectors:
   is a JSON object with a field that would show a *setter* argument: a name starting with ``new``
   or one of :data:`SETTER_WORDS` (destination, status, tag, ...) with a scalar or list-of-scalars
   value, shown by a field named with the setter's words (``new_name`` -> ``name``, ``tag`` ->
-  ``tags``; any field for a destination). Reflected when every such setter value occurs,
-  word-aligned, in its fields (``destination=/archive`` is reflected by ``"directory": "/archive"``).
+  ``tags``; any field for a destination). Reflected when every such setter value occurs as written
+  (case kept), word-aligned, in its fields (``destination=/archive`` is reflected by
+  ``"directory": "/archive"``; ``new_name=m`` is not reflected by ``"name": "M"``).
 - ``outputs_contradicting`` (over checkable outputs): a successful call's output is checkable when
   it lists objects under a filter argument (an argument named as the items' field, or the field
   plus ``contains``/``filter``/...: ``name_contains`` filters ``name``, ``tag`` filters ``tags``), or
@@ -138,6 +139,7 @@ CONFIDENCE = 0.95
 _CODE = re.compile(r"(?<![\w@])[A-Za-z0-9]+(?:[-_][A-Za-z0-9]+)*(?![\w@])")
 _EMAIL_OR_URL = re.compile(r"\S+@\S+|https?://\S+|www\.\S+")
 _FILE_NAME = re.compile(r"(?<![\w.-])[\w-]+(?:\.[\w-]+)*\.[A-Za-z][A-Za-z0-9]{0,4}(?![\w])")
+_NON_WORD = re.compile(r"[\W_]+")
 _DIGIT = re.compile(r"\d")
 _LETTER = re.compile(r"[A-Za-z]")
 _SENTENCE = re.compile(r"[.;!?\n]+|:\s+")
@@ -296,8 +298,15 @@ def is_definite_read(tool: str) -> bool:
     return verb in READ_VERBS
 
 
+def _written(value: Any) -> str:
+    """A value as written, for exact comparison: case kept, runs of non-word characters as one space;
+    a value without word characters (the root directory ``/``) stays as it is."""
+    text = str(value).strip()
+    return _NON_WORD.sub(" ", text).strip() or text
+
+
 def setter_arguments(arguments: Mapping[str, Any]) -> dict[str, list[str]]:
-    """Arguments that set a field (``new_*`` or a :data:`SETTER_WORDS` name), as normalized values."""
+    """Arguments that set a field (``new_*`` or a :data:`SETTER_WORDS` name), as :func:`_written` values."""
     setters: dict[str, list[str]] = {}
     for name, value in arguments.items():
         words = name_words(str(name))
@@ -308,7 +317,7 @@ def setter_arguments(arguments: Mapping[str, Any]) -> dict[str, list[str]]:
         items = value if isinstance(value, list) else [value]
         if not items or any(isinstance(item, (dict, list)) or item is None or isinstance(item, bool) for item in items):
             continue
-        texts = [_text(item) for item in items]
+        texts = [_written(item) for item in items]
         if all(texts):
             setters[str(name)] = texts
     return setters
@@ -345,7 +354,7 @@ def write_reflected(tool: str, arguments: Mapping[str, Any], output: Any) -> boo
     fields = list(_field_values(output))
     reflected = []
     for setter, values in setter_arguments(arguments).items():
-        shown = [_text(leaf) for name, value in fields if _related(setter, name) for leaf in _scalars(value)]
+        shown = [_written(leaf) for name, value in fields if _related(setter, name) for leaf in _scalars(value)]
         if not any(_related(setter, name) for name, _ in fields):
             continue
         reflected.append(all(any(_contains(leaf, value) for leaf in shown) for value in values))

@@ -177,6 +177,10 @@ def test_write_reflected():
     assert write_reflected("move_file", {"file_id": "f_1", "destination": "/archive"}, {**renamed, "directory": "/archive"}) is True
     assert write_reflected("move_file", {"file_id": "f_1", "destination": "/archive"}, renamed) is False
     assert write_reflected("add_tag", {"file_id": "f_1", "tag": "q1"}, {"file_id": "f_1", "tags": ["future"]}) is False
+    # values as written: a rename to "m" is not shown by "M"; the root directory is a value too
+    assert write_reflected("rename_file", {"file_id": "f_1", "new_name": "m"}, {**renamed, "name": "M"}) is False
+    assert write_reflected("move_file", {"file_id": "f_1", "destination": "/"}, {**renamed, "directory": "/"}) is True
+    assert write_reflected("move_file", {"file_id": "f_1", "destination": "/"}, renamed) is False
     # not checkable: nothing in the output would show the value, a removal, a plain-text output
     assert write_reflected("create_ticket", {"subject": "x", "priority": "high"}, {"ticket_id": "T1"}) is None
     assert write_reflected("remove_tag", {"file_id": "f_1", "tag": "q1"}, {"file_id": "f_1", "tags": []}) is None
