@@ -5,13 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import dagster as dg
+import polars as pl
 import pytest
 
+from analytics.realism import REALISM_SCHEMA, RULES
 from digit_assets.defs.baselines.assets import baseline_domains, imported_baselines, stateful_search_baselines
 from digit_assets.defs.fidelity import checks as fidelity_checks
 from digit_assets.defs.fidelity.assets import dashboard_path, fidelity_analysis, realism_metrics
+from digit_assets.defs.fidelity.checks import _realism_check
+from digit_assets.defs.resources import StoreResource
+from digit_assets.engine.provenance import Provenance
 from digit_assets.defs.synthesis.assets import synthetic_conversations
 from digit_assets.store import Store
+from digit_assets.store.realism import replace_realism_metrics
 from pipeline_helpers import build_catalog, check_results, checks_of, resources, synthesize_all_shards
 
 REALISM_CHECKS = {
@@ -91,3 +97,33 @@ def test_metadata_and_dashboard(measured):
     assert "stateful_search.error_rate" in metadata
     page = dashboard_path().read_text(encoding="utf-8")
     assert "Realism: would a fine-tuning user accept these conversations?" in page
+
+
+def test_a_variant_without_data_neither_keeps_nor_breaks_a_rule(tmp_path: Path):
+    rule = next(rule for rule in RULES if rule.metric == "hidden_calls_state_changing")
+    store = StoreResource(database=str(tmp_path / "rules.duckdb"))
+
+    def verdict(digit_tc_writes: int) -> dg.AssetCheckResult:
+        rows = [
+            ("digit_tc", "digit_tc", digit_tc_writes, 40),
+            ("digit_tc", "no_bt", 0, 35),
+            ("stateful_search", "stateful_search", 10, 30),
+        ]
+        frame = pl.DataFrame(
+            [
+                {"source": s, "variant": v, "metric": rule.metric, "tool": None, "basis": "record_flags", "numerator": n,
+                 "denominator": d, "value": n / d, "ci_low": 0.0, "ci_high": 1.0}
+                for s, v, n, d in rows
+            ],
+            schema=REALISM_SCHEMA,
+        )
+        with store.store().transaction() as conn:
+            replace_realism_metrics(conn, frame, Provenance("run", 0, "hash"))
+        return _realism_check(rule, store)
+
+    kept = verdict(0)  # no_impl has no row: it has no hidden call
+    assert kept.passed and kept.metadata["variants_without_data"].value == []
+    broken = verdict(3)
+    assert not broken.passed and broken.severity == dg.AssetCheckSeverity.WARN
+    assert broken.metadata["variants_breaking_the_rule"].value == ["digit_tc"]
+    assert broken.metadata["per_source"].value["stateful_search"] == "33.3% (10/30)"
