@@ -428,7 +428,7 @@ def _singular(word: str) -> str:
 
 def _entities(tool: str, output: Any) -> Iterator[tuple[tuple[str, str], dict]]:
     """Objects with an own identity in an output (the output itself, or items of its top-level lists)."""
-    nouns = [word for word in name_words(tool)[1:]]
+    nouns = name_words(tool)[1:]
     if isinstance(output, dict):
         key = _entity_key(output, _singular(nouns[-1]) if nouns else None)
         if key:
@@ -472,18 +472,41 @@ class _Tally:
             shown.append(example)
 
 
-def _record_fields(record: ConversationRecord | Mapping[str, Any]) -> tuple[str, str, str, list, list, dict]:
-    if isinstance(record, ConversationRecord):
-        return record.conversation_id, record.source, record.variant, record.messages, record.tools, record.meta
-    messages, tools, meta = (_parse(record.get(name)) for name in ("messages", "tools", "meta"))
-    return (
-        str(record["conversation_id"]),
-        str(record["source"]),
-        str(record["variant"]),
-        messages if isinstance(messages, list) else [],
-        tools if isinstance(tools, list) else [],
-        meta if isinstance(meta, dict) else {},
-    )
+@dataclass(frozen=True)
+class _Parsed:
+    """One conversation with its JSON parsed once (extract and the walk both read it)."""
+
+    conversation_id: str
+    source: str
+    variant: str
+    domain: str | None
+    messages: list
+    tools: list
+    meta: dict
+
+    @classmethod
+    def of(cls, record: ConversationRecord | Mapping[str, Any]) -> _Parsed:
+        if isinstance(record, ConversationRecord):
+            return cls(record.conversation_id, record.source, record.variant, record.domain, record.messages, record.tools, record.meta)
+        messages, tools, meta = (_parse(record.get(name)) for name in ("messages", "tools", "meta"))
+        return cls(
+            str(record["conversation_id"]),
+            str(record["source"]),
+            str(record["variant"]),
+            record.get("domain"),
+            messages if isinstance(messages, list) else [],
+            tools if isinstance(tools, list) else [],
+            meta if isinstance(meta, dict) else {},
+        )
+
+    def extract_row(self) -> dict[str, Any]:
+        return {
+            "conversation_id": self.conversation_id, "source": self.source, "variant": self.variant,
+            "domain": self.domain, "messages": self.messages, "tools": self.tools,
+        }
+
+    def n_calls(self) -> int:
+        return sum(len(m.get("tool_calls") or ()) for m in self.messages if m.get("role") == "assistant")
 
 
 def hidden_call_ids(meta: Mapping[str, Any]) -> set[str] | None:
@@ -505,9 +528,10 @@ class _Call:
     content: str | None = None
 
 
-def _conversation(record: ConversationRecord | Mapping[str, Any], flat_calls: list[dict[str, Any]], tally: _Tally) -> None:
+def _conversation(record: _Parsed, flat_calls: list[dict[str, Any]], tally: _Tally) -> None:
     """Tally every metric of one conversation; ``flat_calls`` are its rows of extract's ``calls`` table."""
-    conversation_id, source, variant, messages, tools, meta = _record_fields(record)
+    conversation_id, source, variant = record.conversation_id, record.source, record.variant
+    messages, tools, meta = record.messages, record.tools, record.meta
     parameters = parameter_names(tools)
     hidden = hidden_call_ids(meta) if source == SYNTHESIS_SOURCE else None
     calls: list[_Call] = []
@@ -628,20 +652,20 @@ class RealismResult:
 def measure(records: Iterable[ConversationRecord | Mapping[str, Any]], batch_size: int = 2_000) -> RealismResult:
     """Every realism metric of the records (any mix of sources), see the module docstring."""
     tally = _Tally()
-    batch: list[ConversationRecord | Mapping[str, Any]] = []
+    batch: list[_Parsed] = []
 
     def flush() -> None:
-        flat = extract(batch).calls.select("conversation_id", "is_write", "is_error", "n_args_informative", "n_args_in_user_text")
-        rows = flat.to_dicts()
+        flat = extract(record.extract_row() for record in batch).calls
+        rows = flat.select("is_write", "is_error", "n_args_informative", "n_args_in_user_text").to_dicts()
         start = 0
         for record in batch:
-            n = sum(len(m.get("tool_calls") or ()) for m in _record_fields(record)[3] if m.get("role") == "assistant")
+            n = record.n_calls()
             _conversation(record, rows[start : start + n], tally)
             start += n
         batch.clear()
 
     for record in records:
-        batch.append(record)
+        batch.append(_Parsed.of(record))
         if len(batch) >= batch_size:
             flush()
     if batch:
