@@ -32,6 +32,7 @@ from analytics.features import (
     RW_BIGRAMS,
     FidelityFeatures,
 )
+from analytics.realism import realism_section
 
 FAMILY_ORDER: tuple[str, ...] = ("dependency_graph", "transitions", "recovery", "sequence")
 SCORE_KINDS: dict[str, str] = {"js": "js_mean", "ks_stat": "ks_mean"}
@@ -113,9 +114,14 @@ def _with_interval(row: dict[str, object]) -> str:
 
 
 def write_dashboard(
-    features: FidelityFeatures, divergences: pl.DataFrame, funnel: pl.DataFrame | None, path: Path
+    features: FidelityFeatures,
+    divergences: pl.DataFrame,
+    funnel: pl.DataFrame | None,
+    path: Path,
+    realism: pl.DataFrame | None = None,
 ) -> Path:
-    """Write the dashboard to ``path`` (parents created) and return it."""
+    """Write the dashboard to ``path`` (parents created) and return it; ``realism`` is the
+    ``realism_metrics`` table, shown in its own section when given."""
     colors = _variant_colors(features)
     sections: list[tuple[str, str, list[go.Figure]]] = [
         (
@@ -147,6 +153,7 @@ def write_dashboard(
             _divergence_figures(divergences, colors),
         ),
     ]
+    sections.extend(realism_section(realism, colors, SYNTHESIS_VARIANTS))
     if funnel is not None and funnel.height:
         caption = "Attempts accepted and rejected at each stage."
         sections.append(("Synthesis acceptance funnel", caption, [_funnel_figure(funnel)]))

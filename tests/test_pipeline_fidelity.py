@@ -11,7 +11,7 @@ from browser import browser_page
 from digit_assets.defs.baselines import checks as baseline_checks
 from digit_assets.defs.baselines.assets import baseline_domains, imported_baselines, stateful_search_baselines
 from digit_assets.defs.fidelity import checks as fidelity_checks
-from digit_assets.defs.fidelity.assets import fidelity_analysis
+from digit_assets.defs.fidelity.assets import fidelity_analysis, realism_metrics
 from digit_assets.store.fidelity import FIDELITY_TABLES
 from digit_assets.defs.synthesis.assets import synthetic_conversations
 from digit_assets.store import Store
@@ -27,7 +27,7 @@ FIDELITY_CHECKS = {
 
 def materialize_fidelity(instance: dg.DagsterInstance, database: Path) -> dg.ExecuteInProcessResult:
     return dg.materialize(
-        [synthetic_conversations, stateful_search_baselines, imported_baselines, fidelity_analysis, *checks_of(fidelity_checks)],
+        [synthetic_conversations, stateful_search_baselines, imported_baselines, realism_metrics, fidelity_analysis, *checks_of(fidelity_checks)],
         selection=dg.AssetSelection.assets(fidelity_analysis),
         run_config={"ops": {"fidelity_analysis": {"config": {"n_bootstrap": 50, "permutation_resamples": 199}}}},
         instance=instance,

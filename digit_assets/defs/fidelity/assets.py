@@ -4,6 +4,7 @@ The statistics live in ``analytics/`` (no Dagster there); this asset reads every
 conversation, runs them, replaces the fidelity tables in one transaction and writes the dashboard.
 """
 
+import json
 import math
 import time
 from pathlib import Path
@@ -15,6 +16,8 @@ from analytics.dashboard import family_scores, headline_metrics, summary_markdow
 from analytics.divergence import DivergenceSettings, compare
 from analytics.extract import extract_stored
 from analytics.features import NUMERIC_FEATURES, compute_features
+from analytics.divergence import SYNTHESIS_VARIANTS
+from analytics.realism import measure, overall, realism_markdown, stored_conversations
 from digit_assets import settings
 from digit_assets.defs.baselines.assets import imported_baselines, stateful_search_baselines
 from digit_assets.defs.resources import StoreResource
@@ -23,6 +26,7 @@ from digit_assets.defs.synthesis.assets import synthetic_conversations
 from digit_assets.engine.provenance import Provenance
 from digit_assets.engine.synthesis.funnel import funnel_rows
 from digit_assets.store.fidelity import replace_fidelity_tables
+from digit_assets.store.realism import load_realism_metrics, replace_realism_metrics
 from digit_assets.store.synthesis import funnel_events
 
 
@@ -50,7 +54,7 @@ def synthesis_funnel(conn) -> pl.DataFrame:
 
 @dg.asset(
     group_name="fidelity",
-    deps=[synthetic_conversations, stateful_search_baselines, imported_baselines],
+    deps=[synthetic_conversations, stateful_search_baselines, imported_baselines, dg.AssetKey("realism_metrics")],
     kinds={"duckdb", "plotly"},
     automation_condition=dg.AutomationCondition.eager(),
     description="Features, divergences with bootstrap CIs (every variant vs every baseline) and the dashboard.",
@@ -63,6 +67,7 @@ def fidelity_analysis(
     with store.store().connect() as conn:
         tables = extract_stored(conn)
         funnel = synthesis_funnel(conn)
+        realism = load_realism_metrics(conn)
     context.log.info(f"extracted {tables.conversations.height} conversations, {tables.calls.height} calls in {time.perf_counter() - started:.1f}s")
     features = compute_features(tables)
     divergences = compare(features, settings=config.divergence_settings())
@@ -70,7 +75,7 @@ def fidelity_analysis(
     context.log.info(f"{divergences.height} divergence rows after {time.perf_counter() - started:.1f}s")
     with store.store().transaction() as conn:
         replace_fidelity_tables(conn, features, divergences, scores, provenance)
-    path = write_dashboard(features, divergences, funnel, dashboard_path())
+    path = write_dashboard(features, divergences, funnel, dashboard_path(), realism=realism)
     per_variant = dict(features.conversations.group_by("variant").len().sort("variant").iter_rows())
     return dg.MaterializeResult(
         metadata={
@@ -83,5 +88,52 @@ def fidelity_analysis(
             "seconds": round(time.perf_counter() - started, 2),
             # Headline numbers as floats so the UI plots them across materializations.
             **{name: dg.MetadataValue.float(value) for name, value in headline_metrics(divergences).items() if math.isfinite(value)},
+        }
+    )
+
+
+class RealismConfig(dg.Config):
+    """The measurement has no knobs besides the seed stamped on its rows (it is deterministic)."""
+
+    seed: int = 0
+
+
+def _realism_examples_markdown(examples: dict[tuple[str, str], list[dict[str, str]]]) -> str:
+    lines = []
+    for (variant, metric), shown in sorted(examples.items()):
+        for example in shown:
+            lines.append(f"- **{variant} / {metric}**: `{json.dumps(example, ensure_ascii=False)[:400]}`")
+    return "\n".join(lines) or "no flagged item"
+
+
+@dg.asset(
+    group_name="fidelity",
+    deps=[synthetic_conversations, stateful_search_baselines, imported_baselines],
+    kinds={"duckdb"},
+    automation_condition=dg.AutomationCondition.eager(),
+    description="Realism of every source as a fine-tuning user reads it: parameter names and system ids in "
+    "requests, hidden writes, writes reflected, contradictions, advice in errors, error rate, repeated successes.",
+)
+def realism_metrics(context: dg.AssetExecutionContext, config: RealismConfig, store: StoreResource) -> dg.MaterializeResult:
+    provenance = Provenance.for_config(context.run.run_id, config.seed, config.model_dump())
+    started = time.perf_counter()
+    with store.store().connect() as conn:
+        result = measure(stored_conversations(conn))
+    if result.metrics.is_empty():
+        raise dg.Failure("realism_metrics: no stored conversation to measure; materialize synthesis and the baselines first")
+    with store.store().transaction() as conn:
+        written = replace_realism_metrics(conn, result.metrics, provenance)
+    headline = {
+        f"{row['variant']}.{row['metric']}": dg.MetadataValue.float(row["value"])
+        for row in overall(result.metrics).iter_rows(named=True)
+        if row["value"] is not None
+    }
+    return dg.MaterializeResult(
+        metadata={
+            "realism": dg.MetadataValue.md(realism_markdown(result.metrics, SYNTHESIS_VARIANTS)),
+            "flagged_examples": dg.MetadataValue.md(_realism_examples_markdown(result.examples)),
+            "rows": written,
+            "seconds": round(time.perf_counter() - started, 2),
+            **headline,
         }
     )

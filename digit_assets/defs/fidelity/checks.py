@@ -6,9 +6,11 @@ import dagster as dg
 import polars as pl
 
 from analytics.divergence import SYNTHESIS_VARIANTS
-from digit_assets.defs.fidelity.assets import dashboard_path, fidelity_analysis
+from analytics.realism import METRIC_LABELS, RULES, Rule, format_share, ordered_variants, share_of
+from digit_assets.defs.fidelity.assets import dashboard_path, fidelity_analysis, realism_metrics
 from digit_assets.defs.resources import StoreResource
 from digit_assets.store.fidelity import compared_pairs, divergence_count, family_score_values, feature_sources, out_of_range_divergences
+from digit_assets.store.realism import load_realism_metrics
 
 _EXTERNAL_SCRIPT = re.compile(r"<script[^>]+src=[\"']https?://", re.IGNORECASE)
 
@@ -79,3 +81,61 @@ def dashboard_is_self_contained() -> dg.AssetCheckResult:
         passed=bool(text) and embedded and not external,
         metadata={"path": dg.MetadataValue.path(str(path)), "bytes": len(text.encode()), "external_scripts": len(external), "plotly_embedded": embedded},
     )
+
+
+def _realism_check(rule: Rule, store: StoreResource) -> dg.AssetCheckResult:
+    """One realism rule over the synthesis variants present. A warning, not a failure: the figures are
+    what the team reads while the generator is brought up to the rule."""
+    with store.store().connect() as conn:
+        metrics = load_realism_metrics(conn)
+    variants = [v for v in SYNTHESIS_VARIANTS if v in set(metrics["variant"].to_list())]
+    verdicts = {variant: rule.holds(metrics, variant) for variant in variants}
+    shown = ordered_variants(metrics, SYNTHESIS_VARIANTS)
+    figures = {variant: format_share(share_of(metrics, variant, rule.metric)) for variant in shown}
+    return dg.AssetCheckResult(
+        # a variant without the data (no_impl has no hidden call) neither keeps nor breaks the rule
+        passed=any(ok is not None for ok in verdicts.values()) and not any(ok is False for ok in verdicts.values()),
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "rule": f"{METRIC_LABELS[rule.metric]} {rule.describe()}",
+            "per_source": dg.MetadataValue.json(figures),
+            "variants_breaking_the_rule": [v for v, ok in verdicts.items() if ok is False],
+            "variants_without_data": [v for v, ok in verdicts.items() if ok is None],
+            **{
+                f"{variant}.{rule.metric}": dg.MetadataValue.float(row["value"])
+                for variant in shown
+                if (row := share_of(metrics, variant, rule.metric)) is not None and row["value"] is not None
+            },
+        },
+    )
+
+
+_RULES = {rule.metric: rule for rule in RULES}
+
+
+@dg.asset_check(asset=realism_metrics, description="Hidden calls only discover: no hidden call changes state.")
+def hidden_calls_are_read_only(store: StoreResource) -> dg.AssetCheckResult:
+    return _realism_check(_RULES["hidden_calls_state_changing"], store)
+
+
+@dg.asset_check(asset=realism_metrics, description="Simulated writes show their change: >= 95% of checkable writes reflected.")
+def simulated_writes_reflected(store: StoreResource) -> dg.AssetCheckResult:
+    return _realism_check(_RULES["writes_reflected"], store)
+
+
+@dg.asset_check(asset=realism_metrics, description="Requests do not name parameters: <= 5% of user messages.")
+def requests_name_no_parameters(store: StoreResource) -> dg.AssetCheckResult:
+    return _realism_check(_RULES["parameter_named_messages"], store)
+
+
+@dg.asset_check(
+    asset=realism_metrics,
+    description="Requests carry system identifiers no more often than stateful search does (within 10 points).",
+)
+def requests_system_identifiers_like_stateful_search(store: StoreResource) -> dg.AssetCheckResult:
+    return _realism_check(_RULES["system_identifier_messages"], store)
+
+
+@dg.asset_check(asset=realism_metrics, description="Errors state a cause: <= 5% of error texts give advice.")
+def error_texts_state_causes(store: StoreResource) -> dg.AssetCheckResult:
+    return _realism_check(_RULES["error_texts_with_advice"], store)

@@ -2,11 +2,11 @@
 
 import dagster as dg
 
-from digit_assets.defs.fidelity.assets import fidelity_analysis
+from digit_assets.defs.fidelity.assets import fidelity_analysis, realism_metrics
 from digit_assets.defs.synthesis.assets import conversation_exports
 
 refresh_fidelity_job = dg.define_asset_job(
     "refresh_fidelity",
-    selection=dg.AssetSelection.assets(conversation_exports, fidelity_analysis),
-    description="Export the accepted conversations and recompute the fidelity tables and dashboard.",
+    selection=dg.AssetSelection.assets(conversation_exports, realism_metrics, fidelity_analysis),
+    description="Export the accepted conversations, measure realism and recompute the fidelity tables and dashboard.",
 )
