@@ -8,8 +8,7 @@ Conventions (every number in the fidelity tables follows them; ``docs/fidelity.m
   recovery lengths) and one histogram per numeric feature (a category per integer value, capped at
   :data:`INTEGER_CAP`; continuous features rounded to the step in :data:`BIN_STEPS`). So every family
   has a JS, including sequence entropies and shares.
-- ``js`` is the Jensen-Shannon divergence in bits (the squared ``scipy.spatial.distance.jensenshannon``,
-  unsmoothed); ``kl_pq`` = KL(variant || baseline), ``kl_qp`` = KL(baseline || variant), in bits,
+- ``js`` is the Jensen-Shannon divergence in bits (mean KL of each side to their mixture, unsmoothed); ``kl_pq`` = KL(variant || baseline), ``kl_qp`` = KL(baseline || variant), in bits,
   with additive smoothing ``smoothing`` on the shared support; ``mean_diff`` = mean(variant) -
   mean(baseline) over conversations where the feature is defined.
 - ``control``: ``raw`` compares the samples as they are; ``length`` reweights each variant's
@@ -40,13 +39,12 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 import scipy.sparse as sparse
-from scipy.spatial.distance import jensenshannon
-from scipy.special import ndtr, ndtri
+from scipy.special import ndtr, ndtri, rel_entr
 from scipy.stats import entropy, ks_2samp, permutation_test
 
 from analytics.features import (
@@ -56,6 +54,7 @@ from analytics.features import (
     NEEDS_OUTPUTS,
     NEEDS_USER_TEXT,
     NUMERIC_FEATURES,
+    TOOL_BIGRAMS_PREFIX,
     FidelityFeatures,
     family_of,
 )
@@ -155,9 +154,16 @@ def smoothed_kl(p_counts: np.ndarray, q_counts: np.ndarray, smoothing: float) ->
 
 
 def js_divergence(p_counts: np.ndarray, q_counts: np.ndarray) -> np.ndarray:
-    """Jensen-Shannon divergence in bits (the squared JS distance) of two count vectors (last axis)."""
+    """Jensen-Shannon divergence in bits of two count vectors (last axis): the mean KL of each to their
+    mixture, clipped at 0 (rounding can leave -1e-17 for identical inputs, whose square root, as in
+    ``scipy.spatial.distance.jensenshannon``, would be NaN). NaN where a side has no mass."""
+    p, q = np.asarray(p_counts, float), np.asarray(q_counts, float)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return jensenshannon(np.asarray(p_counts, float), np.asarray(q_counts, float), base=2, axis=-1) ** 2
+        p = p / p.sum(axis=-1, keepdims=True)
+        q = q / q.sum(axis=-1, keepdims=True)
+        m = (p + q) / 2
+        js = (rel_entr(p, m).sum(axis=-1) + rel_entr(q, m).sum(axis=-1)) / (2 * np.log(2))
+    return np.maximum(js, 0.0)
 
 
 def bca_interval(
@@ -174,7 +180,9 @@ def bca_interval(
     below = (np.count_nonzero(replicates < estimate) + 0.5 * np.count_nonzero(replicates == estimate)) / replicates.size
     edge = 0.5 / replicates.size
     z0 = ndtri(min(max(below, edge), 1 - edge))
-    centred = np.concatenate([values.mean() - values for values in (v[np.isfinite(v)] for v in jackknife) if values.size])
+    centred = np.concatenate(
+        [[], *(values.mean() - values for values in (v[np.isfinite(v)] for v in jackknife) if values.size)]
+    )
     spread = float(np.sum(centred**2))
     acceleration = float(np.sum(centred**3)) / (6 * spread**1.5) if spread > 0 else 0.0
     z = ndtri(np.array([(1 - confidence) / 2, (1 + confidence) / 2]))
@@ -490,6 +498,11 @@ class _DomainAnalysis:
 
     def _not_applicable(self, variant: _Sample, baseline: _Sample, metric: str, index: int) -> str | None:
         reason = baseline.lacks(metric) or variant.lacks(metric)
+        if reason is None and metric.startswith(TOOL_BIGRAMS_PREFIX):
+            domain = metric.removeprefix(TOOL_BIGRAMS_PREFIX)
+            for side in (baseline, variant):
+                if side.totals.counts[0].sum(axis=0)[self.space.slices[index]].sum() == 0:
+                    return f"{side.name} has no conversation in domain {domain}"
         if reason is None:
             mass = (variant.totals.counts[0].sum(axis=0)[self.space.slices[index]].sum(),
                     baseline.totals.counts[0].sum(axis=0)[self.space.slices[index]].sum())
@@ -512,16 +525,22 @@ class _DomainAnalysis:
         for control in CONTROLS:
             js, kl_pq, kl_qp, mean_diff, coverage = self._js_kl(variant, baseline, variant_rows, baseline_rows, control)
             base = {"variant": variant_name, "baseline": baseline_name, "domain": self.label, "control": control}
+            unmatched = control == "length" and not coverage[0] > 0
             for index, name in enumerate(names):
                 n = (variant.present[index], baseline.present[index])
-                if reasons[index] is not None:
-                    divergence_rows.append(_row(base, name, "js", None, n, reasons[index]))
+                reason = reasons[index] or (
+                    f"{variant_name} has no conversation in any length stratum of {baseline_name}" if unmatched else None
+                )
+                if reason is None and not np.isfinite(js[0, index]):
+                    reason = f"{variant_name} defines {name} only outside the length strata of {baseline_name}"
+                if reason is not None:
+                    divergence_rows.append(_row(base, name, "js", None, n, reason))
                     continue
                 for kind, values in (("js", js), ("kl_pq", kl_pq), ("kl_qp", kl_qp)):
                     divergence_rows.append(_estimated(base, name, kind, values[:, index], split, n, self.settings))
             for index, name in enumerate(self.space.value_names):
                 position = names.index(name)
-                if reasons[position] is None:
+                if reasons[position] is None and not unmatched:
                     n = (variant.present[position], baseline.present[position])
                     divergence_rows.append(_estimated(base, name, "mean_diff", mean_diff[:, index], split, n, self.settings))
             if control == "length":
@@ -529,10 +548,12 @@ class _DomainAnalysis:
                 divergence_rows.append(_estimated(base, "length_strata", "coverage", coverage, split, n, self.settings))
             for family in FAMILY_ORDER:
                 members = [i for i, name in enumerate(names) if family_of(name) == family]
-                usable = [i for i in members if reasons[i] is None]
+                usable = [i for i in members if reasons[i] is None and not unmatched]
                 row = {**base, "family": family, "score": "js_mean", "n_metrics": len(usable)}
                 if not usable:
-                    why = sorted({reasons[i] for i in members}) or ["no metric of this family"]
+                    why = sorted({reasons[i] for i in members if reasons[i]}) or ["no metric of this family"]
+                    if unmatched:
+                        why = [f"{variant_name} has no conversation in any length stratum of {baseline_name}"]
                     score_rows.append({**row, "reason": "; ".join(why)})
                     continue
                 score = _row_mean(js[:, usable])

@@ -157,6 +157,33 @@ def compute_features(tables: FlatTables) -> FidelityFeatures:
     return FidelityFeatures(features, counts, categories)
 
 
+SYNTHESIS_SOURCE = "digit_tc"
+
+
+def source_profiles(tables: FlatTables, features: FidelityFeatures) -> pl.DataFrame:
+    """Per variant: conversations, how many have tool outputs, user text and errors, the tools it calls
+    and how many of them the generator (source ``digit_tc``) also calls; ``shares_generator_catalog``
+    when every tool it calls is one the generator calls too."""
+    generator = set(tables.calls.filter(pl.col("source") == SYNTHESIS_SOURCE)["tool"].unique().to_list())
+    tools = tables.calls.group_by("variant").agg(
+        tools=pl.col("tool").n_unique(), generator_tools=pl.col("tool").filter(pl.col("tool").is_in(list(generator))).n_unique()
+    )
+    return (
+        features.conversations.group_by("variant", "source")
+        .agg(
+            conversations=pl.len(),
+            with_outputs=(pl.col("has_outputs") & (pl.col("nodes") > 0)).sum(),
+            with_user_text=pl.col("has_user_text").sum(),
+            with_errors=(pl.col("errors").fill_null(0) > 0).sum(),
+        )
+        .join(tools, on="variant", how="left")
+        .with_columns(pl.col("tools", "generator_tools").fill_null(0).cast(pl.Int64))
+        .with_columns(shares_generator_catalog=(pl.col("tools") > 0) & (pl.col("generator_tools") == pl.col("tools")))
+        .with_columns(pl.col("conversations", "with_outputs", "with_user_text", "with_errors").cast(pl.Int64))
+        .sort("source", "variant")
+    )
+
+
 @dataclass(frozen=True)
 class _CallArrays:
     """The call table (sorted by conversation and position) as numpy arrays, plus per-conversation sizes."""

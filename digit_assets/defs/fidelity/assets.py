@@ -1,7 +1,8 @@
-"""The fidelity stage: does stateless DiGiT-TC output look like stateful search? (issue: fidelity)
+"""The fidelity stage: does stateless DiGiT-TC output look like stateful search?
 
 The statistics live in ``analytics/`` (no Dagster there); this asset reads every stored
-conversation, runs them, replaces the fidelity tables in one transaction and writes the dashboard.
+conversation, runs them, replaces the fidelity tables in one transaction (``store/fidelity``) and
+writes the dashboard.
 """
 
 import math
@@ -11,19 +12,17 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from analytics.dashboard import family_scores, headline_metrics, summary_markdown, write_dashboard
-from analytics.divergence import DivergenceSettings, compare
+from analytics.dashboard import claims_markdown, headline_metrics, summary_markdown, write_dashboard
+from analytics.divergence import DivergenceSettings, analyze
 from analytics.extract import extract_stored
-from analytics.features import NUMERIC_FEATURES, FidelityFeatures, compute_features
+from analytics.features import NUMERIC_FEATURES, FidelityFeatures, compute_features, source_profiles
 from digit_assets import settings
 from digit_assets.defs.baselines.assets import imported_baselines, stateful_search_baselines
 from digit_assets.defs.resources import StoreResource
 from digit_assets.defs.synthesis.assets import synthetic_conversations
 from digit_assets.engine.provenance import Provenance
 from digit_assets.engine.synthesis.funnel import funnel_rows
-from digit_assets.store import insert_frame
-
-FIDELITY_TABLES = ("fidelity_features", "fidelity_distributions", "fidelity_divergences", "fidelity_scores")
+from digit_assets.store.fidelity import replace_fidelity_tables
 
 
 class FidelityConfig(dg.Config):
@@ -34,6 +33,10 @@ class FidelityConfig(dg.Config):
     smoothing: float = 0.5
     seed: int = 0
     permutation_resamples: int = 999
+    jackknife_groups: int = 20
+    max_turns_stratum: int = 5
+    max_calls_per_turn_stratum: int = 6
+    per_domain: bool = True
 
     def divergence_settings(self) -> DivergenceSettings:
         return DivergenceSettings(
@@ -42,6 +45,10 @@ class FidelityConfig(dg.Config):
             smoothing=self.smoothing,
             seed=self.seed,
             permutation_resamples=self.permutation_resamples,
+            jackknife_groups=self.jackknife_groups,
+            max_turns_stratum=self.max_turns_stratum,
+            max_calls_per_turn_stratum=self.max_calls_per_turn_stratum,
+            per_domain=self.per_domain,
         )
 
 
@@ -58,12 +65,6 @@ def synthesis_funnel(conn) -> pl.DataFrame:
     )
 
 
-def _stamped(frame: pl.DataFrame, provenance: Provenance) -> pl.DataFrame:
-    return frame.with_columns(
-        run_id=pl.lit(provenance.run_id), seed=pl.lit(provenance.seed, pl.Int64), config_hash=pl.lit(provenance.config_hash)
-    )
-
-
 def _distributions(features: FidelityFeatures) -> pl.DataFrame:
     names = features.categories["distribution"].unique().sort().to_list()
     return pl.concat(
@@ -77,7 +78,8 @@ def _distributions(features: FidelityFeatures) -> pl.DataFrame:
     deps=[synthetic_conversations, stateful_search_baselines, imported_baselines],
     kinds={"duckdb", "plotly"},
     automation_condition=dg.AutomationCondition.eager(),
-    description="Features, divergences with bootstrap CIs (every variant vs every baseline) and the dashboard.",
+    description="Features, raw and length-controlled divergences with BCa intervals (every variant vs every "
+    "baseline, pooled and per domain), the claim tests and the dashboard.",
 )
 def fidelity_analysis(
     context: dg.AssetExecutionContext, config: FidelityConfig, store: StoreResource
@@ -89,28 +91,35 @@ def fidelity_analysis(
         funnel = synthesis_funnel(conn)
     context.log.info(f"extracted {tables.conversations.height} conversations, {tables.calls.height} calls in {time.perf_counter() - started:.1f}s")
     features = compute_features(tables)
-    divergences = compare(features, settings=config.divergence_settings())
-    scores = family_scores(divergences)
-    context.log.info(f"{divergences.height} divergence rows after {time.perf_counter() - started:.1f}s")
+    results = analyze(features, settings=config.divergence_settings())
+    sources = source_profiles(tables, features)
+    context.log.info(f"{results.divergences.height} divergence rows after {time.perf_counter() - started:.1f}s")
     with store.store().transaction() as conn:
-        for table in FIDELITY_TABLES:
-            conn.execute(f"DELETE FROM {table}")
-        insert_frame(conn, "fidelity_features", _stamped(features.conversations.drop("conv"), provenance))
-        insert_frame(conn, "fidelity_distributions", _stamped(_distributions(features), provenance))
-        insert_frame(conn, "fidelity_divergences", _stamped(divergences, provenance))
-        insert_frame(conn, "fidelity_scores", _stamped(scores, provenance))
-    path = write_dashboard(features, divergences, funnel, dashboard_path())
+        written = replace_fidelity_tables(
+            conn,
+            {
+                "fidelity_features": features.conversations.drop("conv"),
+                "fidelity_distributions": _distributions(features),
+                "fidelity_divergences": results.divergences,
+                "fidelity_scores": results.scores,
+                "fidelity_claims": results.claims,
+                "fidelity_sources": sources,
+            },
+            provenance,
+        )
+    path = write_dashboard(features, results, sources, funnel, dashboard_path())
     per_variant = dict(features.conversations.group_by("variant").len().sort("variant").iter_rows())
     return dg.MaterializeResult(
         metadata={
-            "summary": dg.MetadataValue.md(summary_markdown(divergences)),
+            "summary": dg.MetadataValue.md(summary_markdown(results.scores)),
+            "claims": dg.MetadataValue.md(claims_markdown(results.claims)),
             "dashboard": dg.MetadataValue.path(str(path)),
             "dashboard_url": dg.MetadataValue.url(path.resolve().as_uri()),
             "conversations_per_variant": dg.MetadataValue.json(per_variant),
-            "divergence_rows": divergences.height,
+            "rows_written": dg.MetadataValue.json(written),
             "features": len(NUMERIC_FEATURES),
             "seconds": round(time.perf_counter() - started, 2),
             # Headline numbers as floats so the UI plots them across materializations.
-            **{name: dg.MetadataValue.float(value) for name, value in headline_metrics(divergences).items() if math.isfinite(value)},
+            **{name: dg.MetadataValue.float(value) for name, value in headline_metrics(results).items() if math.isfinite(value)},
         }
     )

@@ -5,7 +5,6 @@ import re
 import dagster as dg
 import polars as pl
 
-from analytics.divergence import SYNTHESIS_VARIANTS
 from digit_assets.defs.fidelity.assets import dashboard_path, fidelity_analysis
 from digit_assets.defs.resources import StoreResource
 
@@ -45,7 +44,7 @@ def divergences_in_range(store: StoreResource) -> dg.AssetCheckResult:
         SELECT metric, kind, variant, baseline, value FROM fidelity_divergences
         WHERE value IS NOT NULL AND (
             isnan(value)
-            OR (kind IN ('js', 'ks_stat', 'ks_p', 'perm_p') AND (value < -1e-12 OR value > 1 + 1e-12))
+            OR (kind IN ('js', 'ks_stat', 'ks_p', 'perm_p', 'coverage') AND (value < -1e-12 OR value > 1 + 1e-12))
             OR (kind LIKE 'kl_%' AND value < -1e-12))
         """,
     )
@@ -58,28 +57,55 @@ def divergences_in_range(store: StoreResource) -> dg.AssetCheckResult:
 
 @dg.asset_check(
     asset=fidelity_analysis,
-    description="DiGiT-TC is closer to each baseline than no_impl on the dependency-graph features (mean JS), "
-    "the method's claim; warns when it is not.",
+    description="The method's claim, length-controlled and pooled over domains: for every baseline and family, "
+    "JS(digit_tc) - JS(no_impl) has its whole 95% interval below zero. Says per family where it holds; warns "
+    "where it does not.",
 )
-def digit_tc_closer_than_no_impl_on_dependency_graph(store: StoreResource) -> dg.AssetCheckResult:
-    scores = _frame(
+def digit_tc_closer_than_no_impl(store: StoreResource) -> dg.AssetCheckResult:
+    claims = _frame(
         store,
-        "SELECT variant, baseline, value FROM fidelity_scores WHERE family = 'dependency_graph' AND score = 'js_mean'",
+        "SELECT baseline, family, difference, ci_low, ci_high, perm_p, holds, reason, n_metrics FROM fidelity_claims "
+        "WHERE reference = 'no_impl' AND control = 'length' AND domain = 'all' ORDER BY baseline, family",
     )
-    table = scores.pivot(on="variant", index="baseline", values="value") if scores.height else pl.DataFrame()
-    needed = {"digit_tc", "no_impl"}
-    if not needed <= set(table.columns):
+    if claims.is_empty():
         return dg.AssetCheckResult(
             passed=False, severity=dg.AssetCheckSeverity.WARN, metadata={"reason": "digit_tc and no_impl are not both compared"}
         )
-    worse = table.filter(pl.col("digit_tc") > pl.col("no_impl"))
-    shown = [v for v in SYNTHESIS_VARIANTS if v in table.columns]
-    lines = ["| baseline | " + " | ".join(shown) + " |", "|---|" + "---|" * len(shown)]
-    lines += ["| " + " | ".join([row["baseline"], *(f"{row[v]:.4f}" for v in shown)]) + " |" for row in table.iter_rows(named=True)]
+    tested = claims.filter(pl.col("n_metrics") > 0)
+    lines = ["| baseline | family | difference [95% CI] | p | holds |", "|---|---|---|---|---|"]
+    for row in claims.iter_rows(named=True):
+        interval = "n/a" if row["ci_low"] is None else f"{row['difference']:+.4f} [{row['ci_low']:+.4f}, {row['ci_high']:+.4f}]"
+        p_value = "–" if row["perm_p"] is None else f"{row['perm_p']:.3f}"
+        lines.append(f"| {row['baseline']} | {row['family']} | {interval} | {p_value} | {'yes' if row['holds'] else 'no'} |")
+    holds = [f"{row['baseline']}/{row['family']}" for row in tested.filter(pl.col("holds")).iter_rows(named=True)]
+    fails = [f"{row['baseline']}/{row['family']}" for row in tested.filter(~pl.col("holds")).iter_rows(named=True)]
     return dg.AssetCheckResult(
-        passed=worse.is_empty(),
+        passed=not fails and bool(holds),
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={"dependency_graph_js": dg.MetadataValue.md("\n".join(lines)), "baselines_where_worse": worse["baseline"].to_list()},
+        metadata={"claims": dg.MetadataValue.md("\n".join(lines)), "holds_for": holds, "does_not_hold_for": fails},
+    )
+
+
+@dg.asset_check(
+    asset=fidelity_analysis,
+    description="No comparison lacking the data is reported as a divergence: every not-applicable row has no "
+    "value and a reason, and no JS of 1.0 comes from a side without any defined value.",
+)
+def not_applicable_comparisons_have_reasons(store: StoreResource) -> dg.AssetCheckResult:
+    bad = _frame(
+        store,
+        "SELECT metric, kind, variant, baseline, domain, control, value, reason FROM fidelity_divergences "
+        "WHERE (reason IS NOT NULL AND value IS NOT NULL) OR (value IS NULL AND reason IS NULL AND kind = 'js') "
+        "OR (kind = 'js' AND (n_variant = 0 OR n_baseline = 0) AND value IS NOT NULL)",
+    )
+    reasons = _frame(
+        store,
+        "SELECT baseline, reason, count(DISTINCT metric) AS metrics FROM fidelity_divergences "
+        "WHERE reason IS NOT NULL AND domain = 'all' GROUP BY ALL ORDER BY ALL",
+    )
+    return dg.AssetCheckResult(
+        passed=bad.is_empty(),
+        metadata={"violations": bad.height, "examples": bad.head(10).to_dicts(), "not_applicable": reasons.to_dicts()},
     )
 
 
