@@ -634,17 +634,17 @@ class _DomainAnalysis:
                         block[row] = rng.permutation(labels)
                 yield block
 
-        blocks = list(assignments())
-        ones = _Totals.of(blocks, pooled, self.space, self.strata, self.k)
-        zeros = _Totals.of((1.0 - block for block in blocks), pooled, self.space, self.strata, self.k)
-        baseline_rows = np.zeros(ones.counts.shape[0], dtype=np.int64)
-        rows = np.arange(ones.counts.shape[0])
-        target = baseline.totals.sizes[baseline_rows] if control == "length" else None
-        q, _ = baseline.totals.weighted(baseline_rows, None)
-        p_ours, _ = ones.weighted(rows, target)
-        p_theirs, _ = zeros.weighted(rows, target)
-        js_ours = np.column_stack([js_divergence(p_ours[:, c], q[:, c]) for c in self.space.slices])
-        js_theirs = np.column_stack([js_divergence(p_theirs[:, c], q[:, c]) for c in self.space.slices])
+        target = baseline.totals.sizes[:1] if control == "length" else None
+        q, _ = baseline.totals.weighted(np.zeros(1, dtype=np.int64), None)
+        js_ours, js_theirs = [], []
+        for block in assignments():  # one batch at a time: memory does not grow with the resamples
+            rows = np.arange(block.shape[0])
+            batch_target = None if target is None else np.repeat(target, block.shape[0], axis=0)
+            for labels_of, out in ((block, js_ours), (1.0 - block, js_theirs)):
+                totals = _Totals.of([labels_of], pooled, self.space, self.strata, self.k)
+                p, _ = totals.weighted(rows, batch_target)
+                out.append(np.column_stack([js_divergence(p[:, c], q[:, c]) for c in self.space.slices]))
+        js_ours, js_theirs = np.concatenate(js_ours), np.concatenate(js_theirs)
 
         def differences(usable: list[int]) -> tuple[float, np.ndarray]:
             difference = _row_mean(js_ours[:, usable]) - _row_mean(js_theirs[:, usable])
