@@ -9,7 +9,7 @@ Conventions (every number in the fidelity tables follows them; ``docs/fidelity.m
   :data:`INTEGER_CAP`; continuous features rounded to the step in :data:`BIN_STEPS`). So every family
   has a JS, including sequence entropies and shares.
 - ``js`` is the Jensen-Shannon divergence in bits (mean KL of each side to their mixture, unsmoothed); ``kl_pq`` = KL(variant || baseline), ``kl_qp`` = KL(baseline || variant), in bits,
-  with additive smoothing ``smoothing`` on the shared support; ``mean_diff`` = mean(variant) -
+  with additive smoothing ``smoothing`` on the shared support (p_i = (c_i + a) / (N + a K)); ``mean_diff`` = mean(variant) -
   mean(baseline) over conversations where the feature is defined.
 - ``control``: ``raw`` compares the samples as they are; ``length`` reweights each variant's
   conversations to the baseline's joint distribution of (turns, rounded calls per turn) strata (turns
@@ -30,8 +30,9 @@ Conventions (every number in the fidelity tables follows them; ``docs/fidelity.m
 - Claims (:func:`analyze`, ``claims``): per baseline, family and control, the family score difference
   JS(digit_tc) - JS(reference) for reference ``no_impl`` and ``no_bt`` (a family score is the mean JS
   over the metrics applicable to both pairs), its BCa interval from resampling all three samples, and
-  a one-sided permutation p-value (labels of digit_tc and the reference shuffled; within length strata
-  for the controlled comparison), on at most ``permutation_max_n`` conversations per variant. The claim
+  a one-sided permutation p-value (labels of digit_tc and the reference shuffled ``claim_permutations``
+  times; within length strata for the controlled comparison), on at most ``permutation_max_n``
+  conversations per variant. The claim
   holds where the whole interval is below zero.
 """
 
@@ -45,7 +46,7 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sparse
 from scipy.special import ndtr, ndtri, rel_entr
-from scipy.stats import entropy, ks_2samp, permutation_test
+from scipy.stats import ks_2samp, permutation_test
 
 from analytics.features import (
     FAMILIES,
@@ -121,6 +122,7 @@ CLAIM_SCHEMA: dict[str, pl.DataType] = {
 FAMILY_ORDER: tuple[str, ...] = ("dependency_graph", "transitions", "recovery", "sequence", "length")
 MIN_DOMAIN_CONVERSATIONS = 20
 _BATCH = 16  # weight rows per sparse product: amortizes it, bounds the stacked weights to 16 x n
+_PERMUTATION_BATCH = 64  # label assignments per product (on at most 2 x permutation_max_n conversations)
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,7 @@ class DivergenceSettings:
     seed: int = 0
     permutation_resamples: int = 999
     permutation_max_n: int = 1_000
+    claim_permutations: int = 199
     jackknife_groups: int = 20
     max_turns_stratum: int = 5
     max_calls_per_turn_stratum: int = 6
@@ -150,7 +153,12 @@ class FidelityResults:
 
 def smoothed_kl(p_counts: np.ndarray, q_counts: np.ndarray, smoothing: float) -> np.ndarray:
     """KL(p || q) in bits after adding ``smoothing`` to every count (last axis = categories)."""
-    return entropy(np.asarray(p_counts, float) + smoothing, np.asarray(q_counts, float) + smoothing, base=2, axis=-1)
+    p = np.asarray(p_counts, float) + smoothing
+    q = np.asarray(q_counts, float) + smoothing
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = p / p.sum(axis=-1, keepdims=True)
+        q = q / q.sum(axis=-1, keepdims=True)
+        return rel_entr(p, q).sum(axis=-1) / np.log(2)
 
 
 def js_divergence(p_counts: np.ndarray, q_counts: np.ndarray) -> np.ndarray:
@@ -163,6 +171,19 @@ def js_divergence(p_counts: np.ndarray, q_counts: np.ndarray) -> np.ndarray:
         q = q / q.sum(axis=-1, keepdims=True)
         m = (p + q) / 2
         js = (rel_entr(p, m).sum(axis=-1) + rel_entr(q, m).sum(axis=-1)) / (2 * np.log(2))
+    return np.maximum(js, 0.0)
+
+
+def _js_by_distribution(p: np.ndarray, q: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """JS (bits) of every distribution at once: columns are consecutive distributions starting at
+    ``starts``; rows of p are compared with rows of q (or its single row). rows x distributions."""
+    width = np.diff(np.append(starts, p.shape[1]))
+    owner = np.repeat(np.arange(starts.size), width)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = p / np.add.reduceat(p, starts, axis=1)[:, owner]
+        q = q / np.add.reduceat(q, starts, axis=1)[:, owner]
+        m = (p + q) / 2
+        js = np.add.reduceat(rel_entr(p, m) + rel_entr(q, m), starts, axis=1) / (2 * np.log(2))
     return np.maximum(js, 0.0)
 
 
@@ -297,6 +318,10 @@ class _DiscreteSpace:
         )
         return cls(matrix, names, slices, values)
 
+    @property
+    def starts(self) -> np.ndarray:
+        return np.array([columns.start for columns in self.slices], dtype=np.int64)
+
     def membership(self) -> sparse.csr_matrix:
         """category x distribution indicator, to count the conversations that have a distribution."""
         index = np.empty(self.matrix.shape[1], dtype=np.int64)
@@ -344,8 +369,9 @@ class _Totals:
             stacked = sparse.csr_matrix(
                 (weights.ravel(), (np.repeat(np.arange(r), n) * k + np.tile(stratum, r), np.tile(np.arange(n), r))),
                 shape=(r * k, n),
+                dtype=np.float32,
             )
-            counts.append((stacked.astype(np.float32) @ matrix).toarray().reshape(r, k, -1))
+            counts.append((stacked @ matrix).toarray().reshape(r, k, -1))
             sums.append((stacked @ per_conversation).reshape(r, k, -1))
         counts_all, sums_all = np.concatenate(counts), np.concatenate(sums)
         return cls(counts_all, sums_all[:, :, :-1], sums_all[:, :, -1])
@@ -360,7 +386,8 @@ class _Totals:
             own = sizes / sizes.sum(axis=1, keepdims=True)
             wanted = target / target.sum(axis=1, keepdims=True)
             weight = np.where(own > 0, wanted / own, 0.0)
-        return np.einsum("rk,rkc->rc", weight, counts, dtype=np.float64), np.einsum("rk,rkf->rf", weight, sums)
+        weighted_counts = np.matmul(weight[:, None, :].astype(np.float32), counts)[:, 0, :].astype(np.float64)
+        return weighted_counts, np.matmul(weight[:, None, :], sums)[:, 0, :]
 
 
 @dataclass(frozen=True)
@@ -478,11 +505,11 @@ class _DomainAnalysis:
         q, q_sums = baseline.totals.weighted(baseline_rows, None)
         support = (variant.totals.counts[0].sum(axis=0) + baseline.totals.counts[0].sum(axis=0)) > 0
         smoothing = self.settings.smoothing
-        js, kl_pq, kl_qp = [], [], []
+        js = _js_by_distribution(p, q, self.space.starts)
+        kl_pq, kl_qp = [], []
         for columns in self.space.slices:
             keep = np.flatnonzero(support[columns]) + columns.start
             ps, qs = p[:, keep], q[:, keep]
-            js.append(js_divergence(ps, qs))
             with np.errstate(invalid="ignore", divide="ignore"):
                 kl_pq.append(smoothed_kl(ps, qs, smoothing) if keep.size else np.full(len(ps), np.nan))
                 kl_qp.append(smoothed_kl(qs, ps, smoothing) if keep.size else np.full(len(ps), np.nan))
@@ -494,7 +521,7 @@ class _DomainAnalysis:
             own = variant.totals.sizes[variant_rows]
             with np.errstate(invalid="ignore", divide="ignore"):
                 coverage = (target * (own > 0)).sum(axis=1) / target.sum(axis=1)
-        return np.column_stack(js), np.column_stack(kl_pq), np.column_stack(kl_qp), mean_diff, coverage
+        return js, np.column_stack(kl_pq), np.column_stack(kl_qp), mean_diff, coverage
 
     def _not_applicable(self, variant: _Sample, baseline: _Sample, metric: str, index: int) -> str | None:
         reason = baseline.lacks(metric) or variant.lacks(metric)
@@ -610,7 +637,7 @@ class _DomainAnalysis:
         """A function of the usable metrics -> (observed difference, permutation null differences).
 
         Labels of the two variants' conversations (seeded subsamples of at most ``permutation_max_n``
-        each) are shuffled ``permutation_resamples`` times; within length strata for ``length``."""
+        each) are shuffled ``claim_permutations`` times; within length strata for ``length``."""
         settings = self.settings
         rng = np.random.default_rng([settings.seed, zlib.crc32(f"{variant.name}|{reference.name}|{self.label}|{control}".encode())])
         cap = settings.permutation_max_n
@@ -623,27 +650,31 @@ class _DomainAnalysis:
 
         def assignments():
             yield labels[None, :]
-            for first in range(0, settings.permutation_resamples, _BATCH):
-                size = min(_BATCH, settings.permutation_resamples - first)
-                block = np.empty((size, pooled.size))
-                for row in range(size):
-                    if control == "length":
-                        order = np.lexsort((rng.random(pooled.size), stratum))
-                        block[row, order] = labels[by_stratum]
-                    else:
-                        block[row] = rng.permutation(labels)
-                yield block
+            for first in range(0, settings.claim_permutations, _PERMUTATION_BATCH):
+                size = min(_PERMUTATION_BATCH, settings.claim_permutations - first)
+                if control == "length":  # shuffle inside each stratum: sort by (stratum, random key)
+                    keys = rng.random((size, pooled.size))
+                    order = np.lexsort((keys, np.broadcast_to(stratum, keys.shape)), axis=-1)
+                    block = np.empty((size, pooled.size))
+                    np.put_along_axis(block, order, np.broadcast_to(labels[by_stratum], keys.shape), axis=1)
+                    yield block
+                else:
+                    yield rng.permuted(np.broadcast_to(labels, (size, pooled.size)), axis=1)
 
         target = baseline.totals.sizes[:1] if control == "length" else None
         q, _ = baseline.totals.weighted(np.zeros(1, dtype=np.int64), None)
+        # raw needs no strata: one stratum makes every product k times smaller
+        strata, k = (self.strata, self.k) if control == "length" else (np.zeros_like(self.strata), 1)
+        everyone = _Totals.of([np.ones((1, pooled.size))], pooled, self.space, strata, k)
+        starts = self.space.starts
         js_ours, js_theirs = [], []
         for block in assignments():  # one batch at a time: memory does not grow with the resamples
             rows = np.arange(block.shape[0])
             batch_target = None if target is None else np.repeat(target, block.shape[0], axis=0)
-            for labels_of, out in ((block, js_ours), (1.0 - block, js_theirs)):
-                totals = _Totals.of([labels_of], pooled, self.space, self.strata, self.k)
-                p, _ = totals.weighted(rows, batch_target)
-                out.append(np.column_stack([js_divergence(p[:, c], q[:, c]) for c in self.space.slices]))
+            ours = _Totals.of([block], pooled, self.space, strata, k)
+            theirs = _Totals(everyone.counts - ours.counts, everyone.sums - ours.sums, everyone.sizes - ours.sizes)
+            js_ours.append(_js_by_distribution(ours.weighted(rows, batch_target)[0], q, starts))
+            js_theirs.append(_js_by_distribution(theirs.weighted(rows, batch_target)[0], q, starts))
         js_ours, js_theirs = np.concatenate(js_ours), np.concatenate(js_theirs)
 
         def differences(usable: list[int]) -> tuple[float, np.ndarray]:

@@ -33,6 +33,7 @@ class FidelityConfig(dg.Config):
     smoothing: float = 0.5
     seed: int = 0
     permutation_resamples: int = 999
+    claim_permutations: int = 199
     jackknife_groups: int = 20
     max_turns_stratum: int = 5
     max_calls_per_turn_stratum: int = 6
@@ -45,6 +46,7 @@ class FidelityConfig(dg.Config):
             smoothing=self.smoothing,
             seed=self.seed,
             permutation_resamples=self.permutation_resamples,
+            claim_permutations=self.claim_permutations,
             jackknife_groups=self.jackknife_groups,
             max_turns_stratum=self.max_turns_stratum,
             max_calls_per_turn_stratum=self.max_calls_per_turn_stratum,
