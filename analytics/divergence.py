@@ -121,6 +121,7 @@ CLAIM_SCHEMA: dict[str, pl.DataType] = {
 }
 FAMILY_ORDER: tuple[str, ...] = ("dependency_graph", "transitions", "recovery", "sequence", "length")
 MIN_DOMAIN_CONVERSATIONS = 20
+NUMERICAL_ZERO = 1e-9  # an interval must end below -1e-9 to be below zero (float32 counts leave ~1e-16 noise)
 _BATCH = 16  # weight rows per sparse product: amortizes it, bounds the stacked weights to 16 x n
 _PERMUTATION_BATCH = 64  # label assignments per product (on at most 2 x permutation_max_n conversations)
 
@@ -625,7 +626,7 @@ class _DomainAnalysis:
                 )
                 observed, null = permuted[control](usable)
                 perm_p = (1 + np.count_nonzero(null <= observed + 1e-12)) / (null.size + 1)
-                holds = high is not None and high < 0
+                holds = high is not None and high < -NUMERICAL_ZERO
                 reason = None if holds else (
                     "no interval" if high is None else f"interval reaches {high:+.4f}, not below zero"
                 )
