@@ -319,6 +319,19 @@ class _DiscreteSpace:
         )
         return cls(matrix, names, slices, values)
 
+    def restricted(self, rows: np.ndarray) -> _DiscreteSpace:
+        """The same space with only the categories these conversations use (a domain uses a fraction of
+        the tool bigrams); distributions they never use are left out."""
+        used = np.unique(self.matrix[rows].indices)
+        names, slices, columns = [], [], []
+        for name, where in zip(self.names, self.slices):
+            inside = used[(used >= where.start) & (used < where.stop)]
+            if inside.size:
+                names.append(name)
+                slices.append(slice(len(columns), len(columns) + inside.size))
+                columns.extend(inside.tolist())
+        return _DiscreteSpace(self.matrix[:, np.asarray(columns, dtype=np.int64)], names, slices, self.values, self.value_names)
+
     @property
     def starts(self) -> np.ndarray:
         return np.array([columns.start for columns in self.slices], dtype=np.int64)
@@ -484,6 +497,8 @@ class _DomainAnalysis:
             name: group["conv"].to_numpy().astype(np.int64)
             for (name,), group in of_domain.group_by("variant", maintain_order=True)
         }
+        if domain is not None:
+            space = space.restricted(of_domain["conv"].to_numpy().astype(np.int64))
         return cls(space, strata, settings, domain, rows, flags)
 
     def has(self, name: str) -> bool:
@@ -567,8 +582,8 @@ class _DomainAnalysis:
                 for kind, values in (("js", js), ("kl_pq", kl_pq), ("kl_qp", kl_qp)):
                     divergence_rows.append(_estimated(base, name, kind, values[:, index], split, n, self.settings))
             for index, name in enumerate(self.space.value_names):
-                position = names.index(name)
-                if reasons[position] is None and not unmatched:
+                position = names.index(name) if name in names else None
+                if position is not None and reasons[position] is None and not unmatched:
                     n = (variant.present[position], baseline.present[position])
                     divergence_rows.append(_estimated(base, name, "mean_diff", mean_diff[:, index], split, n, self.settings))
             if control == "length":
