@@ -543,9 +543,13 @@ class _DomainAnalysis:
         reason = baseline.lacks(metric) or variant.lacks(metric)
         if reason is None and metric.startswith(TOOL_BIGRAMS_PREFIX):
             domain = metric.removeprefix(TOOL_BIGRAMS_PREFIX)
-            for side in (baseline, variant):
-                if side.totals.counts[0].sum(axis=0)[self.space.slices[index]].sum() == 0:
+            columns = self.space.slices[index]
+            ours, theirs = (side.totals.counts[0].sum(axis=0)[columns] for side in (variant, baseline))
+            for side, counts in ((baseline, theirs), (variant, ours)):
+                if counts.sum() == 0:
                     return f"{side.name} has no conversation in domain {domain}"
+            if not np.any((ours > 0) & (theirs > 0)):
+                return f"{baseline.name} and {variant.name} share no tool bigram in domain {domain} (different tool catalogs)"
         if reason is None:
             mass = (variant.totals.counts[0].sum(axis=0)[self.space.slices[index]].sum(),
                     baseline.totals.counts[0].sum(axis=0)[self.space.slices[index]].sum())
