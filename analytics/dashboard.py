@@ -98,10 +98,10 @@ def _markdown(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def _ordered_pairs(frame: pl.DataFrame) -> list[tuple[str, str]]:
-    """Pairs by baseline, then synthesis variants in method order (digit_tc, no_impl, no_bt)."""
+    """Pairs by baseline (stateful search first), then synthesis variants in method order."""
     rank = {variant: index for index, variant in enumerate(SYNTHESIS_VARIANTS)}
     pairs = frame.select("variant", "baseline").unique().iter_rows()
-    return sorted(pairs, key=lambda pair: (pair[1], rank.get(pair[0], len(rank)), pair[0]))
+    return sorted(pairs, key=lambda pair: (pair[1] != "stateful_search", pair[1], rank.get(pair[0], len(rank)), pair[0]))
 
 
 def summary_markdown(scores: pl.DataFrame, domain: str = POOLED_DOMAIN) -> str:
@@ -147,7 +147,7 @@ def claims_markdown(claims: pl.DataFrame, domain: str = POOLED_DOMAIN) -> str:
                 _interval(raw.get("difference"), raw.get("ci_low"), raw.get("ci_high"), signed=True) if raw.get("n_metrics") else "n/a",
                 _cell(raw.get("perm_p")),
             ])
-    rows.sort(key=lambda cells: (cells[0], cells[1] != "no_impl", cells[1], [f.replace("_", " ") for f in FAMILY_ORDER].index(cells[2])))
+    rows.sort(key=lambda cells: (cells[0] != "stateful_search", cells[0], cells[1] != "no_impl", cells[1], [f.replace("_", " ") for f in FAMILY_ORDER].index(cells[2])))
     return _markdown(header, rows)
 
 
