@@ -6,8 +6,11 @@ Plain Python (polars, numpy, scipy, plotly; no Dagster), in four steps that the 
    tables (:func:`~analytics.extract.extract`, :func:`~analytics.extract.extract_stored`);
 2. :mod:`analytics.features` — flat tables -> per-conversation features and per-conversation
    category counts (:func:`~analytics.features.compute_features`), identical for every source;
-3. :mod:`analytics.divergence` — KL / JS / KS / permutation tests with bootstrap intervals per
-   (variant, baseline) pair, long format (:func:`~analytics.divergence.compare`);
-4. :mod:`analytics.dashboard` — the self-contained HTML dashboard, the markdown summary and the
+3. :mod:`analytics.divergence` — JS / KL / KS / permutation tests per (variant, baseline) pair,
+   raw and length-controlled, pooled and per domain, with BCa intervals, family scores and the
+   claim tests, long format (:func:`~analytics.divergence.analyze`);
+4. :mod:`analytics.dashboard` — the self-contained HTML dashboard, the markdown tables and the
    headline numbers (:func:`~analytics.dashboard.write_dashboard`, ...).
+
+Every feature and statistic is defined in ``docs/fidelity.md``.
 """

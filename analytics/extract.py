@@ -4,7 +4,8 @@ Every source (DiGiT-TC output, its ablations, stateful-search baselines, imports
 same walk over OpenAI chat messages, so every fidelity feature downstream is computed from the same
 three tables and never from source-specific fields:
 
-- ``conversations``: one row per conversation (ids, ``n_turns`` = user messages, ``n_calls``);
+- ``conversations``: one row per conversation (ids, ``n_turns`` = user messages, ``n_calls``,
+  ``n_results`` = tool results matched to a call, ``has_user_text`` = some user message has text);
 - ``calls``: one row per tool call, in message order;
 - ``edges``: one row per (producer call, consumer call) data flow.
 
@@ -24,7 +25,8 @@ normalized strings:
 Argument provenance, per top-level argument with at least one informative leaf ("informative
 argument"): it is *in the user text* when every informative leaf occurs, word-aligned, in the user
 messages up to and including the call's turn; it comes *from outputs* when some informative leaf
-equals a leaf of an earlier successful tool output of the conversation.
+equals a leaf of an earlier successful tool output of the conversation; it is *from outputs only*
+when it comes from outputs and is not in the user text (data the user never wrote).
 
 Dependency edge: a consumer call depends on a producer call when one of its informative argument
 leaves equals a leaf of the producer's output; a value carried by several earlier outputs is
@@ -99,6 +101,8 @@ CONVERSATION_SCHEMA: dict[str, pl.DataType] = {
     "domain": pl.String(),
     "n_turns": pl.Int32(),
     "n_calls": pl.Int32(),
+    "n_results": pl.Int32(),
+    "has_user_text": pl.Boolean(),
 }
 CALL_SCHEMA: dict[str, pl.DataType] = {
     "conversation_id": pl.String(),
@@ -115,6 +119,7 @@ CALL_SCHEMA: dict[str, pl.DataType] = {
     "n_args_informative": pl.Int32(),
     "n_args_in_user_text": pl.Int32(),
     "n_args_from_outputs": pl.Int32(),
+    "n_args_from_outputs_only": pl.Int32(),
 }
 EDGE_SCHEMA: dict[str, pl.DataType] = {
     "conversation_id": pl.String(),
@@ -312,6 +317,7 @@ class _Tables:
         first_call = len(errors)
         user_text = " "
         turn = -1
+        results = 0
         call_turns: list[int] = []
         producer_of: dict[str, int] = {}
         position_of_id: dict[str, int] = {}
@@ -332,16 +338,18 @@ class _Tables:
                     position = len(call_turns)
                     call_turns.append(turn)
                     position_of_id[str(call.get("id"))] = position
-                    informative = in_user_text = from_outputs = 0
+                    informative = in_user_text = from_outputs = from_outputs_only = 0
                     shared: dict[int, int] = {}
                     for value in arguments.values():
                         leaves = informative_leaves(value)
                         if not leaves:
                             continue
                         informative += 1
-                        in_user_text += all(f" {leaf} " in user_text for leaf in leaves)
+                        said = all(f" {leaf} " in user_text for leaf in leaves)
+                        in_user_text += said
                         producers = [producer_of[leaf] for leaf in leaves if leaf in producer_of]
                         from_outputs += bool(producers)
+                        from_outputs_only += bool(producers) and not said
                         for producer in producers:
                             shared[producer] = shared.get(producer, 0) + 1
                     for producer, count in sorted(shared.items()):
@@ -362,10 +370,12 @@ class _Tables:
                     calls["n_args_informative"].append(informative)
                     calls["n_args_in_user_text"].append(in_user_text)
                     calls["n_args_from_outputs"].append(from_outputs)
+                    calls["n_args_from_outputs_only"].append(from_outputs_only)
             elif role == "tool":
                 position = position_of_id.get(str(message.get("tool_call_id")))
                 if position is None:
                     continue
+                results += 1
                 content = message.get("content")
                 parsed = _parse_json(content)
                 if _is_error(content, parsed):
@@ -373,7 +383,7 @@ class _Tables:
                     continue
                 for leaf in informative_leaves(parsed):
                     producer_of[leaf] = position
-        row = (conversation_id, source, variant, domain, turn + 1, len(call_turns))
+        row = (conversation_id, source, variant, domain, turn + 1, len(call_turns), results, user_text.strip() != "")
         for name, value in zip(CONVERSATION_SCHEMA, row):
             self.conversations[name].append(value)
 

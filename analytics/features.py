@@ -5,28 +5,24 @@ conversation and position, and per-conversation values are numpy reductions (``b
 ``reduceat``) into arrays indexed by the conversation's row. The only Python loop is the longest-path
 sweep, which runs once per call *position* (conversation length), never once per conversation.
 
-Definitions (a *call* is a node; an *edge* is a data flow from :mod:`analytics.extract`):
+Every feature is defined once, in ``docs/fidelity.md`` (the reference); the short form:
 
-- dependency graph: ``nodes`` calls; ``edges``; ``depth`` the number of edges on the longest path
-  (0 without edges); ``max_fan_in`` / ``max_fan_out`` the largest in- / out-degree; ``roots`` calls
-  that feed others but consume no earlier output (where discovered data enters); ``cross_turn_edges``;
-  ``discovered_share`` the share of calls with an informative argument that is not in the user text
-  (the call needed something the user never said); motif counts over the nodes' degrees:
-  ``chain_motifs`` = a->b->c paths = sum in*out, ``fan_in_motifs`` = pairs converging on one call =
-  sum C(in, 2), ``fan_out_motifs`` = pairs fed by one call = sum C(out, 2).
-- state transitions, per turn (a turn is one request: START, its calls in order, END; a turn with
-  no call is START->END): ``rw_bigrams`` over read/write classes (tool-agnostic, comparable across
-  sources) and ``tool_bigrams:<domain>`` over tool names, only for conversations with a domain (tool
-  names are only comparable inside a shared namespace).
-- recovery: an error is *recovered* when the first successful call after it in the same turn is the
-  same tool or the same intent (same read/write class and the same argument names: a neighbouring
-  tool taking the same arguments is the typical confusion); *moved_on* when that first success is
-  something else; *abandoned* when no call of the turn succeeds after it. ``recovery_length`` is the
-  number of calls from the error to its fix (1 = the very next call). ``error_rate`` is errors per call.
-- sequence: ``turns``, ``calls_per_turn`` and the Shannon entropy in bits of the
-  conversation's tool-name unigrams, bigrams and trigrams (calls in order across turns; undefined
-  when the conversation has fewer than n calls).
+- dependency graph: calls (``nodes``), data-flow ``edges``, longest path ``depth``, fan-in/out,
+  ``roots``, ``cross_turn_edges``, motif counts; ``discovered_share`` = share of calls with an
+  informative argument of which *none* is in the user text; ``output_fed_share`` = share of calls
+  with an informative argument from an earlier output that the user never wrote.
+- length: ``turns`` and ``calls_per_turn`` (what the length-controlled comparison holds fixed).
+- transitions: per-turn START/read/write/END bigrams, and tool-name bigrams per domain.
+- recovery: ``errors``, ``error_rate`` (errors per call), ``recovered_share`` (errors followed later
+  in the conversation by a success of the same tool), ``recovered_same_turn_share`` (the first success
+  after the error, in its turn, is the same tool or intent), ``abandoned`` (errors never followed by
+  a success of the same tool), ``recovery_length_mean`` (calls from an error to that success).
+- sequence: entropy of tool-name 1/2/3-grams, read/write transition entropy H(next | previous) over
+  consecutive calls, relative position of the first write.
 
+Applicability: output-based features are null for a conversation with calls but no tool results
+(call-only ground truth), user-text features are null without user text; a comparison where one
+side has no defined value is reported as not applicable with the reason, never as a divergence.
 Undefined per-conversation values (a share without a denominator) are null, never zero.
 """
 
@@ -44,11 +40,16 @@ from analytics.extract import FlatTables
 
 GRAPH_FEATURES: tuple[str, ...] = (
     "nodes", "edges", "depth", "max_fan_in", "max_fan_out", "roots", "cross_turn_edges",
-    "chain_motifs", "fan_in_motifs", "fan_out_motifs", "discovered_share",
+    "chain_motifs", "fan_in_motifs", "fan_out_motifs", "discovered_share", "output_fed_share",
 )
-SEQUENCE_FEATURES: tuple[str, ...] = ("turns", "calls_per_turn", "unigram_entropy", "bigram_entropy", "trigram_entropy")
-RECOVERY_FEATURES: tuple[str, ...] = ("errors", "error_rate", "recovered_share", "abandoned", "recovery_length_mean")
-NUMERIC_FEATURES: tuple[str, ...] = GRAPH_FEATURES + SEQUENCE_FEATURES + RECOVERY_FEATURES
+LENGTH_FEATURES: tuple[str, ...] = ("turns", "calls_per_turn")
+SEQUENCE_FEATURES: tuple[str, ...] = (
+    "unigram_entropy", "bigram_entropy", "trigram_entropy", "rw_transition_entropy", "first_write_position",
+)
+RECOVERY_FEATURES: tuple[str, ...] = (
+    "errors", "error_rate", "recovered_share", "recovered_same_turn_share", "abandoned", "recovery_length_mean",
+)
+NUMERIC_FEATURES: tuple[str, ...] = GRAPH_FEATURES + LENGTH_FEATURES + SEQUENCE_FEATURES + RECOVERY_FEATURES
 INTEGER_FEATURES: tuple[str, ...] = (
     "nodes", "edges", "depth", "max_fan_in", "max_fan_out", "roots", "cross_turn_edges",
     "chain_motifs", "fan_in_motifs", "fan_out_motifs", "turns", "errors", "abandoned",
@@ -60,6 +61,7 @@ ERROR_OUTCOMES = "error_outcomes"
 RECOVERY_LENGTH = "recovery_length"
 FAMILIES: dict[str, str] = {
     **{name: "dependency_graph" for name in GRAPH_FEATURES},
+    **{name: "length" for name in LENGTH_FEATURES},
     **{name: "sequence" for name in SEQUENCE_FEATURES},
     **{name: "recovery" for name in RECOVERY_FEATURES},
     RW_BIGRAMS: "transitions",
@@ -67,14 +69,25 @@ FAMILIES: dict[str, str] = {
     ERROR_OUTCOMES: "recovery",
     RECOVERY_LENGTH: "recovery",
 }
+NEEDS_OUTPUTS: frozenset[str] = frozenset(
+    {
+        "edges", "depth", "max_fan_in", "max_fan_out", "roots", "cross_turn_edges", "chain_motifs",
+        "fan_in_motifs", "fan_out_motifs", "output_fed_share", *RECOVERY_FEATURES, CALL_OUTCOMES,
+        ERROR_OUTCOMES, RECOVERY_LENGTH,
+    }
+)
+NEEDS_USER_TEXT: frozenset[str] = frozenset({"discovered_share", "output_fed_share"})
+NEEDS_ERRORS: frozenset[str] = frozenset(
+    {"recovered_share", "recovered_same_turn_share", "recovery_length_mean", ERROR_OUTCOMES, RECOVERY_LENGTH}
+)
 STATES: tuple[str, ...] = ("START", "read", "write", "END")
-OUTCOMES: tuple[str, ...] = ("recovered", "moved_on", "abandoned")
-_RECOVERED, _MOVED_ON, _ABANDONED = range(3)
+OUTCOMES: tuple[str, ...] = ("recovered_same_turn", "recovered_later", "not_recovered")
+_SAME_TURN, _LATER, _NOT_RECOVERED = range(3)
 _KEYS = ("conversation_id", "source", "variant", "domain")
 
 
 def family_of(metric: str) -> str:
-    """The feature family a metric belongs to: dependency_graph, transitions, recovery or sequence."""
+    """The feature family a metric belongs to: dependency_graph, transitions, recovery, sequence or length."""
     return "transitions" if metric.startswith(TOOL_BIGRAMS_PREFIX) else FAMILIES[metric]
 
 
@@ -111,7 +124,12 @@ def compute_features(tables: FlatTables) -> FidelityFeatures:
     Call positions must be 0..n-1 per conversation, as :func:`analytics.extract.extract` writes them.
     """
     conversations = (
-        tables.conversations.select(*_KEYS, turns=pl.col("n_turns").cast(pl.Int64))
+        tables.conversations.select(
+            *_KEYS,
+            turns=pl.col("n_turns").cast(pl.Int64),
+            has_outputs=(pl.col("n_results") > 0) | (pl.col("n_calls") == 0),
+            has_user_text=pl.col("has_user_text"),
+        )
         .sort("variant", "conversation_id")
         .with_row_index("conv")
     )
@@ -120,15 +138,50 @@ def compute_features(tables: FlatTables) -> FidelityFeatures:
     outcome, length = _error_outcomes(arrays)
     values = {
         **_graph_features(arrays, source, target, cross_turn),
+        **_length_features(arrays),
         **_sequence_features(arrays),
         **_recovery_features(arrays, outcome, length),
     }
-    features = conversations.select("conv", *_KEYS).with_columns(
+    has_outputs = conversations["has_outputs"].to_numpy()
+    has_user_text = conversations["has_user_text"].to_numpy()
+    for name in NUMERIC_FEATURES:
+        applicable = (has_outputs if name in NEEDS_OUTPUTS else True) & (has_user_text if name in NEEDS_USER_TEXT else True)
+        if applicable is not True:
+            values[name] = np.where(applicable, values[name], np.nan)
+    features = conversations.select("conv", *_KEYS, "has_outputs", "has_user_text").with_columns(
         pl.Series(name, values[name], dtype=pl.Int64 if name in INTEGER_FEATURES else pl.Float64, nan_to_null=True)
         for name in NUMERIC_FEATURES
     )
-    counts, categories = _assemble([*_transition_counts(arrays), *_outcome_counts(arrays, outcome, length)])
+    outcome_counts = _outcome_counts(arrays, outcome, length, has_outputs)
+    counts, categories = _assemble([*_transition_counts(arrays), *outcome_counts])
     return FidelityFeatures(features, counts, categories)
+
+
+SYNTHESIS_SOURCE = "digit_tc"
+
+
+def source_profiles(tables: FlatTables, features: FidelityFeatures) -> pl.DataFrame:
+    """Per variant: conversations, how many have tool outputs, user text and errors, the tools it calls
+    and how many of them the generator (source ``digit_tc``) also calls; ``shares_generator_catalog``
+    when every tool it calls is one the generator calls too."""
+    generator = set(tables.calls.filter(pl.col("source") == SYNTHESIS_SOURCE)["tool"].unique().to_list())
+    tools = tables.calls.group_by("variant").agg(
+        tools=pl.col("tool").n_unique(), generator_tools=pl.col("tool").filter(pl.col("tool").is_in(list(generator))).n_unique()
+    )
+    return (
+        features.conversations.group_by("variant", "source")
+        .agg(
+            conversations=pl.len(),
+            with_outputs=(pl.col("has_outputs") & (pl.col("nodes") > 0)).sum(),
+            with_user_text=pl.col("has_user_text").sum(),
+            with_errors=(pl.col("errors").fill_null(0) > 0).sum(),
+        )
+        .join(tools, on="variant", how="left")
+        .with_columns(pl.col("tools", "generator_tools").fill_null(0).cast(pl.Int64))
+        .with_columns(shares_generator_catalog=(pl.col("tools") > 0) & (pl.col("generator_tools") == pl.col("tools")))
+        .with_columns(pl.col("conversations", "with_outputs", "with_user_text", "with_errors").cast(pl.Int64))
+        .sort("source", "variant")
+    )
 
 
 @dataclass(frozen=True)
@@ -144,6 +197,8 @@ class _CallArrays:
     tool: np.ndarray
     tool_names: list[str]
     discovered: np.ndarray
+    informative: np.ndarray
+    output_fed: np.ndarray
     n_calls: np.ndarray
     first_call: np.ndarray
     turns: np.ndarray
@@ -171,7 +226,9 @@ class _CallArrays:
             signature=calls["arg_signature"].to_numpy()[order],
             tool=tool[order],
             tool_names=tool_names,
-            discovered=(calls["n_args_in_user_text"] < calls["n_args_informative"]).to_numpy()[order],
+            discovered=((calls["n_args_in_user_text"] == 0) & (calls["n_args_informative"] > 0)).to_numpy()[order],
+            informative=(calls["n_args_informative"] > 0).to_numpy()[order],
+            output_fed=(calls["n_args_from_outputs_only"] > 0).to_numpy()[order],
             n_calls=n_calls,
             first_call=np.cumsum(n_calls) - n_calls,
             turns=conversations["turns"].to_numpy().astype(np.int64),
@@ -289,12 +346,19 @@ def _graph_features(
         "chain_motifs": arrays.total(in_degree * out_degree),
         "fan_in_motifs": arrays.total(in_degree * (in_degree - 1) // 2),
         "fan_out_motifs": arrays.total(out_degree * (out_degree - 1) // 2),
-        "discovered_share": _ratio(arrays.total(arrays.discovered), arrays.n_calls),
+        "discovered_share": _ratio(arrays.total(arrays.discovered), arrays.total(arrays.informative)),
+        "output_fed_share": _ratio(arrays.total(arrays.output_fed), arrays.total(arrays.informative)),
     }
 
 
 def _error_outcomes(arrays: _CallArrays) -> tuple[np.ndarray, np.ndarray]:
-    """Per call: outcome code of an error (-1 for a successful call) and its recovery length (0 unless recovered)."""
+    """Per call: outcome code of an error (-1 for a successful call) and its recovery length (0 unless
+    recovered by the same tool).
+
+    ``recovered_same_turn``: the first success after the error, in its turn, is the same tool or intent
+    (same read/write class and argument names); ``recovered_later``: otherwise a later call of the same
+    tool in the conversation succeeds; ``not_recovered``: neither. The length counts calls from the
+    error to the next success of the same tool (1 = the very next call)."""
     index = np.arange(arrays.n)
     success_at = np.where(arrays.is_error, arrays.n, index)
     next_success = np.minimum.accumulate(success_at[::-1])[::-1]
@@ -303,19 +367,39 @@ def _error_outcomes(arrays: _CallArrays) -> tuple[np.ndarray, np.ndarray]:
     same_intent = (arrays.tool[fix] == arrays.tool) | (
         (arrays.signature[fix] == arrays.signature) & (arrays.is_write[fix] == arrays.is_write)
     )
-    outcome = np.where(found, np.where(same_intent, _RECOVERED, _MOVED_ON), _ABANDONED)
+    later = _next_success_of_same_tool(arrays)
+    outcome = np.where(found & same_intent, _SAME_TURN, np.where(later >= 0, _LATER, _NOT_RECOVERED))
     outcome = np.where(arrays.is_error, outcome, -1)
-    return outcome, np.where(outcome == _RECOVERED, fix - index, 0)
+    return outcome, np.where(arrays.is_error & (later >= 0), later - index, 0)
+
+
+def _next_success_of_same_tool(arrays: _CallArrays) -> np.ndarray:
+    """Per call, the row of the next successful call of the same tool in its conversation (-1 if none).
+
+    Rows are sorted by (conversation, tool, position); a reverse running minimum of ``group * n + row``
+    over successes finds the next success, and it belongs to the same group exactly when one exists."""
+    result = np.full(arrays.n, -1, dtype=np.int64)
+    if arrays.n == 0:
+        return result
+    order = np.lexsort((arrays.position, arrays.tool, arrays.conv))
+    group_key = _pair_codes(arrays.conv[order], arrays.tool[order] + 1)
+    group = np.cumsum(np.append(True, group_key[1:] != group_key[:-1])) - 1
+    encoded = np.where(arrays.is_error[order], np.iinfo(np.int64).max, group * arrays.n + order)
+    following = np.append(np.minimum.accumulate(encoded[::-1])[::-1][1:], np.iinfo(np.int64).max)
+    found = (following != np.iinfo(np.int64).max) & (following // arrays.n == group)
+    result[order[found]] = following[found] % arrays.n
+    return result
 
 
 def _recovery_features(arrays: _CallArrays, outcome: np.ndarray, length: np.ndarray) -> dict[str, np.ndarray]:
     errors = arrays.total(arrays.is_error)
-    recovered = arrays.total(outcome == _RECOVERED)
+    recovered = arrays.total(length > 0)
     return {
         "errors": errors,
         "error_rate": _ratio(errors, arrays.n_calls),
         "recovered_share": _ratio(recovered, errors),
-        "abandoned": arrays.total(outcome == _ABANDONED),
+        "recovered_same_turn_share": _ratio(arrays.total(outcome == _SAME_TURN), errors),
+        "abandoned": errors - recovered,
         "recovery_length_mean": _ratio(arrays.total(length), recovered),
     }
 
@@ -353,13 +437,39 @@ def _ngram_entropy(arrays: _CallArrays, n: int) -> np.ndarray:
     return np.where(grams > 0, entropy, np.nan)
 
 
+def _length_features(arrays: _CallArrays) -> dict[str, np.ndarray]:
+    return {"turns": arrays.turns, "calls_per_turn": _ratio(arrays.n_calls, arrays.turns)}
+
+
+def _rw_transition_entropy(arrays: _CallArrays) -> np.ndarray:
+    """H(class of call k+1 | class of call k) in bits over consecutive calls; NaN with fewer than 2 calls."""
+    n_conv = arrays.n_calls.size
+    follows = np.flatnonzero(arrays.position[1:] > 0) + 1  # calls with a predecessor in their conversation
+    previous, current = arrays.is_write[follows - 1].astype(np.int64), arrays.is_write[follows].astype(np.int64)
+    joint = np.bincount(arrays.conv[follows] * 4 + previous * 2 + current, minlength=4 * n_conv).reshape(n_conv, 4)
+    pairs = joint.sum(axis=1)
+    marginal = joint.reshape(n_conv, 2, 2).sum(axis=2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        joint_entropy = entr(joint / pairs[:, None]).sum(axis=1)
+        previous_entropy = entr(marginal / pairs[:, None]).sum(axis=1)
+    return np.where(pairs > 0, (joint_entropy - previous_entropy) / math.log(2), np.nan)
+
+
+def _first_write_position(arrays: _CallArrays) -> np.ndarray:
+    """Position of the first write divided by the number of calls (0 = first call); NaN without a write."""
+    big = np.iinfo(np.int32).max
+    first = np.full(arrays.n_calls.size, big, dtype=np.int64)
+    np.minimum.at(first, arrays.conv[arrays.is_write], arrays.position[arrays.is_write])
+    return np.where(first < big, _ratio(first, arrays.n_calls), np.nan)
+
+
 def _sequence_features(arrays: _CallArrays) -> dict[str, np.ndarray]:
     return {
-        "turns": arrays.turns,
-        "calls_per_turn": _ratio(arrays.n_calls, arrays.turns),
         "unigram_entropy": _ngram_entropy(arrays, 1),
         "bigram_entropy": _ngram_entropy(arrays, 2),
         "trigram_entropy": _ngram_entropy(arrays, 3),
+        "rw_transition_entropy": _rw_transition_entropy(arrays),
+        "first_write_position": _first_write_position(arrays),
     }
 
 
@@ -421,15 +531,20 @@ def _transition_counts(arrays: _CallArrays) -> list[_Counts]:
     return [rw, tools]
 
 
-def _outcome_counts(arrays: _CallArrays, outcome: np.ndarray, length: np.ndarray) -> list[_Counts]:
-    """Pooled recovery distributions: ok/error per call, outcome per error, length per recovered error."""
-    is_error = arrays.is_error.astype(np.int64)
-    errors = outcome[arrays.is_error]
-    recovered = outcome == _RECOVERED
+def _outcome_counts(
+    arrays: _CallArrays, outcome: np.ndarray, length: np.ndarray, has_outputs: np.ndarray
+) -> list[_Counts]:
+    """Pooled recovery distributions: ok/error per call, outcome per error, length per recovered error;
+    only conversations with tool results count (without them no call is known to succeed or fail)."""
+    observed = has_outputs[arrays.conv]
+    is_error = arrays.is_error.astype(np.int64)[observed]
+    errored = arrays.is_error & observed
+    errors = outcome[errored]
+    recovered = length > 0
     lengths = length[recovered]
     return [
-        _count(arrays.conv, is_error, lambda i: (CALL_OUTCOMES, ("ok", "error")[is_error[i]])),
-        _count(arrays.conv[arrays.is_error], errors, lambda i: (ERROR_OUTCOMES, OUTCOMES[errors[i]])),
+        _count(arrays.conv[observed], is_error, lambda i: (CALL_OUTCOMES, ("ok", "error")[is_error[i]])),
+        _count(arrays.conv[errored], errors, lambda i: (ERROR_OUTCOMES, OUTCOMES[errors[i]])),
         _count(arrays.conv[recovered], lengths, lambda i: (RECOVERY_LENGTH, str(lengths[i]))),
     ]
 

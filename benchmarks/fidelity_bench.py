@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from analytics.divergence import DivergenceSettings, compare
+from analytics.divergence import DivergenceSettings, analyze
 from analytics.extract import FlatTables, extract
 from analytics.features import compute_features
 
@@ -100,6 +100,8 @@ def synthetic_tables(n_conversations: int, seed: int = 0) -> FlatTables:
             "domain": pl.Series([f"domain_{d}" for d in range(DOMAINS)]).gather(domain),
             "n_turns": turns.astype(np.int32),
             "n_calls": n_calls.astype(np.int32),
+            "n_results": n_calls.astype(np.int32),
+            "has_user_text": np.ones(n_conversations, dtype=bool),
         }
     )
     calls = pl.DataFrame(
@@ -118,6 +120,7 @@ def synthetic_tables(n_conversations: int, seed: int = 0) -> FlatTables:
             "n_args_informative": informative.astype(np.int32),
             "n_args_in_user_text": in_user_text.astype(np.int32),
             "n_args_from_outputs": from_outputs.astype(np.int32),
+            "n_args_from_outputs_only": np.minimum(from_outputs, informative - in_user_text).astype(np.int32),
         }
     )
     edge_frame = pl.DataFrame(
@@ -213,10 +216,10 @@ def measure(directory: Path, n_bootstrap: int) -> dict[str, float]:
     started = time.perf_counter()
     features = compute_features(tables)
     featured = time.perf_counter()
-    divergences = compare(features, settings=DivergenceSettings(n_bootstrap=n_bootstrap))
+    results = analyze(features, settings=DivergenceSettings(n_bootstrap=n_bootstrap))
     finished = time.perf_counter()
     return {
-        "divergence_rows": divergences.height,
+        "divergence_rows": results.divergences.height,
         "features_s": featured - started,
         "divergences_s": finished - featured,
         "analysis_s": finished - started,
@@ -267,7 +270,8 @@ def main() -> None:
         print(json.dumps(measure_extraction(args.child_extract)))
         return
     print(
-        f"features + divergences: {len(GROUPS)} groups ({len(GROUPS) - 2} variants x 2 baselines), "
+        f"features + divergences: {len(GROUPS)} groups ({len(GROUPS) - 2} variants x 2 baselines), raw and "
+        f"length-controlled, pooled and per domain ({DOMAINS}), claims with permutation tests, "
         f"{args.bootstrap} bootstrap resamples, {os.cpu_count()} cores, one process per run, median of {args.repeat}"
     )
     print(" ".join(f"{name:>{width}}" for name, width in zip(COLUMNS, WIDTHS)))

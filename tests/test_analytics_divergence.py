@@ -12,6 +12,7 @@ from scipy.stats import ks_2samp
 from analytics.divergence import (
     DIVERGENCE_SCHEMA,
     DivergenceSettings,
+    analyze,
     compare,
     default_pairs,
     js_divergence,
@@ -30,10 +31,10 @@ def features_of(groups: dict[tuple[str, str], list[list[tuple[int, bool]]]]) -> 
         for index, member in enumerate(members):
             cid = f"{variant}-{index:04d}"
             turns = member[-1][0] + 1 if member else 1
-            conversations.append((cid, source, variant, "d", turns, len(member)))
+            conversations.append((cid, source, variant, "d", turns, len(member), len(member), True))
             for position, (turn, is_write) in enumerate(member):
                 tool = "w" if is_write else "r"
-                calls.append((cid, source, variant, "d", turn, position, tool, False, is_write, 0, 1, 1, 1, 0))
+                calls.append((cid, source, variant, "d", turn, position, tool, False, is_write, 0, 1, 1, 1, 0, 0))
                 if position:
                     before = member[position - 1][0]
                     edges.append((cid, position - 1, position, before, turn, before < turn, 1))
@@ -46,10 +47,11 @@ def features_of(groups: dict[tuple[str, str], list[list[tuple[int, bool]]]]) -> 
 
 
 def row(
-    divergences: pl.DataFrame, metric: str, kind: str, variant: str = "digit_tc", baseline: str = "search"
+    divergences: pl.DataFrame, metric: str, kind: str, variant: str = "digit_tc", baseline: str = "search",
+    control: str = "raw", domain: str = "all",
 ) -> dict[str, object]:
     return divergences.filter(
-        metric=metric, kind=kind, variant=variant, baseline=baseline
+        metric=metric, kind=kind, variant=variant, baseline=baseline, control=control, domain=domain
     ).row(0, named=True)
 
 
@@ -89,7 +91,7 @@ def test_compare_turn_histograms_by_hand() -> None:
     assert row(divergences, "turns", "js")["value"] == pytest.approx(0.25)
     assert (row(divergences, "turns", "js")["n_variant"], row(divergences, "turns", "js")["n_baseline"]) == (4, 4)
     assert row(divergences, "turns", "mean_diff")["value"] == pytest.approx(1.25 - 2.0)
-    assert row(divergences, "turns", "js")["family"] == "sequence"
+    assert row(divergences, "turns", "js")["family"] == "length"
 
 
 def test_pooled_distributions_compare_on_the_union_support() -> None:
@@ -145,7 +147,8 @@ def test_bootstrap_intervals_contain_the_estimate_and_are_seeded() -> None:
         estimate = row(first, metric, kind)
         assert estimate["ci_low"] <= estimate["value"] <= estimate["ci_high"], (metric, kind)
     other = compare(features, settings=DivergenceSettings(n_bootstrap=200, seed=12))
-    assert other["value"].equals(first["value"])
+    estimates = pl.col("kind") != "perm_p"  # the only seeded point estimate
+    assert other.filter(estimates)["value"].equals(first.filter(estimates)["value"])
     assert not other["ci_low"].equals(first["ci_low"])
 
 
@@ -164,4 +167,54 @@ def test_continuous_tests_match_scipy_and_detect_shifts() -> None:
     same = compare(features, [("digit_tc", "digit_tc")], DivergenceSettings(n_bootstrap=20, permutation_resamples=99))
     assert row(same, "calls_per_turn", "perm_p", baseline="digit_tc")["value"] == pytest.approx(1.0)
     assert row(same, "depth", "js", baseline="digit_tc")["value"] == pytest.approx(0.0)
-    assert set(divergences["kind"]) == {"kl_pq", "kl_qp", "js", "mean_diff", "ks_stat", "ks_p", "perm_p"}
+    assert set(divergences["kind"]) == {"kl_pq", "kl_qp", "js", "mean_diff", "ks_stat", "ks_p", "perm_p", "coverage"}
+
+
+def length_only_groups(seed: int, n: int = 300) -> FidelityFeatures:
+    """Variants whose turns differ from the baseline's while every turn looks the same (2 chained calls)."""
+    rng = np.random.default_rng(seed)
+
+    def conversations(turn_shares: list[float]) -> list[list[tuple[int, bool]]]:
+        turns = rng.choice([1, 2, 3], n, p=turn_shares)
+        return [[(turn, bool(rng.random() < 0.3)) for turn in range(count) for _ in range(2)] for count in turns]
+
+    return features_of({
+        ("digit_tc", "digit_tc"): conversations([0.6, 0.3, 0.1]),
+        ("digit_tc", "no_impl"): conversations([0.1, 0.3, 0.6]),
+        ("stateful_search", "search"): conversations([0.1, 0.3, 0.6]),
+    })
+
+
+def test_length_control_removes_a_pure_length_difference() -> None:
+    results = analyze(length_only_groups(3), settings=DivergenceSettings(n_bootstrap=50, permutation_resamples=99))
+    divergences = results.divergences
+    raw, controlled = (row(divergences, "depth", "js", control=c) for c in ("raw", "length"))
+    assert raw["value"] > 0.1
+    assert controlled["value"] == pytest.approx(0.0, abs=1e-12)  # depth is 2 x turns - 1: fixed by the strata
+    assert row(divergences, "length_strata", "coverage", control="length")["value"] == pytest.approx(1.0)
+    # raw, digit_tc is farther than no_impl only because of its length; controlled, the gap is gone
+    claims = results.claims.filter(reference="no_impl", family="dependency_graph", domain="all")
+    raw_claim, controlled_claim = (claims.filter(control=c).row(0, named=True) for c in ("raw", "length"))
+    assert raw_claim["difference"] > 0.05 and raw_claim["ci_low"] > 0 and not raw_claim["holds"]
+    assert controlled_claim["difference"] == pytest.approx(0.0, abs=1e-12) and not controlled_claim["holds"]
+    transitions = results.claims.filter(reference="no_impl", family="transitions", domain="all", control="length")
+    same_process = transitions.row(0, named=True)  # both variants write 30% of calls, like the baseline
+    assert same_process["ci_low"] < 0 < same_process["ci_high"] and same_process["perm_p"] > 0.05
+    assert set(results.claims["family"]) == {"dependency_graph", "transitions", "recovery", "sequence", "length"}
+
+
+def test_a_baseline_without_outputs_gets_reasons_not_divergences() -> None:
+    features = length_only_groups(4, n=60)
+    call_only = features.conversations.with_columns(
+        has_outputs=pl.col("variant") != "search",
+        has_user_text=pl.col("variant") != "search",
+        **{name: pl.when(pl.col("variant") == "search").then(None).otherwise(pl.col(name)) for name in ("edges", "depth")},
+    )
+    features = FidelityFeatures(call_only, features.counts, features.categories)
+    results = analyze(features, settings=DivergenceSettings(n_bootstrap=30, permutation_resamples=19))
+    depth = row(results.divergences, "depth", "js")
+    assert depth["value"] is None and depth["reason"] == "search has no tool outputs (call-only records)"
+    discovered = row(results.divergences, "discovered_share", "js")
+    assert discovered["value"] is None and "search has no" in discovered["reason"]
+    assert results.divergences.filter(pl.col("reason").is_not_null())["value"].is_null().all()
+    assert results.divergences.filter(metric="depth", kind="kl_pq").is_empty()

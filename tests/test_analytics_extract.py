@@ -65,11 +65,29 @@ def test_conversation_rows_count_turns_and_calls_even_without_calls() -> None:
         ], tools=[],
     )
     tables = extract([load("two_turn_order.json"), silent])
-    assert tables.conversations.select("conversation_id", "n_turns", "n_calls").rows() == [
-        ("order-two-turns", 2, 5),
-        ("chat-only", 2, 0),
+    assert tables.conversations.select("conversation_id", "n_turns", "n_calls", "n_results", "has_user_text").rows() == [
+        ("order-two-turns", 2, 5, 5, True),
+        ("chat-only", 2, 0, 0, True),
     ]
     assert tables.calls.height == 5
+    # per call: informative arguments from an earlier output that the user never wrote
+    # (send_email's "to" is in the user text and also came from no output; its two references did)
+    assert tables.calls.select("tool", "n_args_from_outputs_only").rows() == [
+        ("list_orders", 0), ("get_order_details", 1), ("cancel_order", 1), ("add_stock", 2), ("send_email", 2),
+    ]
+
+
+def test_call_only_records_have_no_results_and_no_user_text() -> None:
+    record = ConversationRecord(
+        conversation_id="gt-1", source="import", variant="gt", messages=[
+            {"role": "user", "content": ""},
+            {"role": "assistant", "tool_calls": [
+                {"id": "c1", "type": "function", "function": {"name": "get_user", "arguments": '{"user_id": "U-1203"}'}},
+            ]},
+        ], tools=[],
+    )
+    row = extract([record]).conversations.row(0, named=True)
+    assert (row["n_calls"], row["n_results"], row["has_user_text"]) == (1, 0, False)
 
 
 @pytest.mark.parametrize(

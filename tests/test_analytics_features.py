@@ -34,10 +34,11 @@ def flat_tables(conversations: list[dict]) -> FlatTables:
     conversation_rows, call_rows, edge_rows = [], [], []
     for c in conversations:
         variant = c.get("variant", "v")
-        conversation_rows.append((c["id"], "import", variant, c.get("domain"), c["turns"], len(c["calls"])))
+        n_calls = len(c["calls"])
+        conversation_rows.append((c["id"], "import", variant, c.get("domain"), c["turns"], n_calls, n_calls, True))
         for position, (turn, tool, is_error, is_write) in enumerate(c["calls"]):
             keys = (c["id"], "import", variant, c.get("domain"))
-            call_rows.append((*keys, turn, position, tool, is_error, is_write, 0, 1, 1, 1, 0))
+            call_rows.append((*keys, turn, position, tool, is_error, is_write, 0, 1, 1, 1, 0, 0))
         for producer, consumer in c.get("edges", []):
             turns = (c["calls"][producer][0], c["calls"][consumer][0])
             edge_rows.append((c["id"], producer, consumer, *turns, turns[0] < turns[1], 1))
@@ -62,7 +63,10 @@ def test_dependency_graph_of_the_two_turn_conversation() -> None:
     # details-cancel-email, details-restock-email
     assert row["chain_motifs"] == 4
     assert row["fan_in_motifs"] == 1 and row["fan_out_motifs"] == 1
-    assert row["discovered_share"] == pytest.approx(4 / 5)  # every call but list_orders needs an unsaid value
+    # no informative value in the user text: details, cancel, restock (list_orders and send_email have the email)
+    assert row["discovered_share"] == pytest.approx(3 / 5)
+    # a value from an earlier output the user never wrote: every call but list_orders
+    assert row["output_fed_share"] == pytest.approx(4 / 5)
     assert row["turns"] == 2 and row["calls_per_turn"] == pytest.approx(2.5)
     assert row["errors"] == 0 and row["error_rate"] == 0.0
     assert row["recovered_share"] is None and row["recovery_length_mean"] is None
@@ -84,16 +88,17 @@ def test_read_write_and_tool_bigrams_per_turn() -> None:
 def test_recovery_statistics_of_a_crafted_error_and_fix_conversation() -> None:
     features = compute_features(extract([load("booking_recovery.json")]))
     row = one(features.conversations, "booking-recovery")
-    # errors: book_table (fixed by the next book_table), get_weather (followed by send_sms: moved on),
-    # update_booking (fixed two calls later), modify_booking (same arguments, both writes: fixed next),
-    # send_email (nothing succeeds after it in the turn: abandoned)
+    # errors: book_table (the next book_table succeeds), get_weather (never retried), update_booking (the
+    # update_booking two calls later succeeds), modify_booking (no later success of modify_booking; the
+    # same-turn fix is update_booking, same arguments, both writes), send_email (never retried)
     assert row["errors"] == 5
     assert row["error_rate"] == pytest.approx(5 / 9)
-    assert row["recovered_share"] == pytest.approx(3 / 5)
-    assert row["abandoned"] == 1
-    assert row["recovery_length_mean"] == pytest.approx((1 + 2 + 1) / 3)
-    assert pooled(features, "error_outcomes") == {"recovered": 3, "moved_on": 1, "abandoned": 1}
-    assert pooled(features, "recovery_length") == {"1": 2, "2": 1}
+    assert row["recovered_share"] == pytest.approx(2 / 5)  # same tool succeeds later: book_table, update_booking
+    assert row["recovered_same_turn_share"] == pytest.approx(3 / 5)  # ... and modify_booking by intent
+    assert row["abandoned"] == 3
+    assert row["recovery_length_mean"] == pytest.approx((1 + 2) / 2)
+    assert pooled(features, "error_outcomes") == {"recovered_same_turn": 3, "not_recovered": 2}
+    assert pooled(features, "recovery_length") == {"1": 1, "2": 1}
     assert pooled(features, "call_outcomes") == {"ok": 4, "error": 5}
 
 
@@ -184,3 +189,50 @@ def test_no_conversations_at_all() -> None:
     features = compute_features(extract([]))
     assert features.conversations.height == 0 and features.counts.height == 0
     assert features.pooled("rw_bigrams").height == 0
+
+
+def test_recovery_in_a_later_turn_and_after_another_step() -> None:
+    tables = flat_tables([
+        {"id": "later", "turns": 2, "calls": [
+            (0, "get_a", True, False), (0, "set_b", False, True), (1, "get_a", False, False),
+        ]},
+    ])
+    row = one(compute_features(tables).conversations, "later")
+    # the first success after the error is another tool: not a same-turn recovery, but get_a succeeds later
+    assert row["recovered_same_turn_share"] == 0.0
+    assert row["recovered_share"] == 1.0 and row["abandoned"] == 0
+    assert row["recovery_length_mean"] == 2.0
+    assert pooled(compute_features(tables), "error_outcomes") == {"recovered_later": 1}
+
+
+def test_read_write_transition_entropy_and_first_write() -> None:
+    tables = flat_tables([
+        # classes r w r w: every read is followed by a write and vice versa: H(next | previous) = 0
+        {"id": "alternating", "turns": 1, "calls": [(0, t, False, t == "w") for t in "rwrw"]},
+        # r r w r: after r comes r once and w once (1 bit), after w comes r: H = (2/3) * 1 + (1/3) * 0
+        {"id": "mixed", "turns": 1, "calls": [(0, t, False, t == "w") for t in "rrwr"]},
+        {"id": "reads", "turns": 1, "calls": [(0, "r", False, False)]},
+    ])
+    features = compute_features(tables).conversations
+    assert one(features, "alternating")["rw_transition_entropy"] == pytest.approx(0.0)
+    assert one(features, "mixed")["rw_transition_entropy"] == pytest.approx(2 / 3)
+    assert one(features, "alternating")["first_write_position"] == pytest.approx(1 / 4)
+    assert one(features, "mixed")["first_write_position"] == pytest.approx(2 / 4)
+    reads = one(features, "reads")
+    assert reads["first_write_position"] is None and reads["rw_transition_entropy"] is None
+
+
+def test_call_only_records_have_no_output_or_user_text_features() -> None:
+    tables = flat_tables([{"id": "calls-only", "turns": 1, "calls": [(0, "get_a", False, False), (0, "set_b", False, True)]}])
+    tables = FlatTables(
+        tables.conversations.with_columns(n_results=pl.lit(0, pl.Int32), has_user_text=pl.lit(False)),
+        tables.calls,
+        tables.edges,
+    )
+    features = compute_features(tables)
+    row = one(features.conversations, "calls-only")
+    assert row["has_outputs"] is False
+    for name in ("edges", "depth", "errors", "error_rate", "abandoned", "discovered_share", "output_fed_share"):
+        assert row[name] is None, name
+    assert row["nodes"] == 2 and row["bigram_entropy"] == 0.0  # what the calls alone define stays
+    assert features.pooled("call_outcomes").is_empty()

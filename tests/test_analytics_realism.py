@@ -9,9 +9,9 @@ import polars as pl
 import pytest
 
 from analytics.dashboard import write_dashboard
-from analytics.divergence import SYNTHESIS_VARIANTS, compare, DivergenceSettings
+from analytics.divergence import SYNTHESIS_VARIANTS, DivergenceSettings, analyze
 from analytics.extract import extract
-from analytics.features import compute_features
+from analytics.features import compute_features, source_profiles
 from analytics.realism import (
     RULES,
     code_tokens,
@@ -286,11 +286,13 @@ def test_rows_stored_with_provenance_and_replaced(tmp_path: Path, measured):
 
 def test_dashboard_shows_the_realism_section(tmp_path: Path, measured):
     records = [good_conversation(), bad_conversation()]
-    features = compute_features(extract(records))
-    divergences = compare(features, settings=DivergenceSettings(n_bootstrap=10, permutation_resamples=9))
-    page = write_dashboard(features, divergences, None, tmp_path / "dash.html", realism=measured).read_text(encoding="utf-8")
+    tables = extract(records)
+    features = compute_features(tables)
+    results = analyze(features, settings=DivergenceSettings(n_bootstrap=10, permutation_resamples=9, claim_permutations=9))
+    sources = source_profiles(tables, features)
+    page = write_dashboard(features, results, sources, None, tmp_path / "dash.html", realism=measured).read_text(encoding="utf-8")
     assert "Realism" in page and "writes reflected" in page and "0.0% (0\\u002f2)" in page  # plotly escapes the slash
     assert page.count("plotly.js v") == 1  # embedded once, no network
     assert realism_section(None, {}, SYNTHESIS_VARIANTS) == []
-    without = write_dashboard(features, divergences, None, tmp_path / "plain.html").read_text(encoding="utf-8")
+    without = write_dashboard(features, results, sources, None, tmp_path / "plain.html").read_text(encoding="utf-8")
     assert "Realism" not in without

@@ -1,6 +1,9 @@
-"""The fidelity tables in and out of the store: features, pooled distributions, divergences, family scores."""
+"""The fidelity tables in and out of the store: each holds the latest analysis only, replaced whole in
+one transaction, and read back here for the asset checks."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import duckdb
 import polars as pl
@@ -9,10 +12,18 @@ from analytics.features import FidelityFeatures
 from digit_assets.engine.provenance import Provenance
 from digit_assets.store import insert_frame
 
-FIDELITY_TABLES = ("fidelity_features", "fidelity_distributions", "fidelity_divergences", "fidelity_scores")
+FIDELITY_TABLES: tuple[str, ...] = (
+    "fidelity_features",
+    "fidelity_distributions",
+    "fidelity_divergences",
+    "fidelity_scores",
+    "fidelity_claims",
+    "fidelity_sources",
+)
 
 
-def _stamped(frame: pl.DataFrame, provenance: Provenance) -> pl.DataFrame:
+def stamped(frame: pl.DataFrame, provenance: Provenance) -> pl.DataFrame:
+    """The frame with the run id, seed and config hash every generated row carries."""
     return frame.with_columns(
         run_id=pl.lit(provenance.run_id), seed=pl.lit(provenance.seed, pl.Int64), config_hash=pl.lit(provenance.config_hash)
     )
@@ -28,19 +39,17 @@ def distribution_rows(features: FidelityFeatures) -> pl.DataFrame:
 
 
 def replace_fidelity_tables(
-    conn: duckdb.DuckDBPyConnection,
-    features: FidelityFeatures,
-    divergences: pl.DataFrame,
-    scores: pl.DataFrame,
-    provenance: Provenance,
-) -> None:
-    """One analysis replaces the previous one in every fidelity table; call inside a transaction."""
+    conn: duckdb.DuckDBPyConnection, frames: Mapping[str, pl.DataFrame], provenance: Provenance
+) -> dict[str, int]:
+    """Delete every fidelity table and insert the given frames (by table name); rows written per table.
+
+    Call inside a transaction, so readers never see a half-written analysis."""
+    unknown = sorted(set(frames) - set(FIDELITY_TABLES))
+    if unknown:
+        raise ValueError(f"not fidelity tables: {unknown}")
     for table in FIDELITY_TABLES:
         conn.execute(f"DELETE FROM {table}")
-    insert_frame(conn, "fidelity_features", _stamped(features.conversations.drop("conv"), provenance))
-    insert_frame(conn, "fidelity_distributions", _stamped(distribution_rows(features), provenance))
-    insert_frame(conn, "fidelity_divergences", _stamped(divergences, provenance))
-    insert_frame(conn, "fidelity_scores", _stamped(scores, provenance))
+    return {table: insert_frame(conn, table, stamped(frame, provenance)) for table, frame in frames.items()}
 
 
 def _frame(conn: duckdb.DuckDBPyConnection, query: str, params: list | None = None) -> pl.DataFrame:
@@ -63,19 +72,43 @@ def divergence_count(conn: duckdb.DuckDBPyConnection) -> int:
 
 
 def out_of_range_divergences(conn: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """Divergence values outside their metric's range: JS, KS and p-values in [0, 1], KL >= 0, never NaN."""
+    """Divergence values outside their metric's range: JS, KS, p-values and coverage in [0, 1], KL >= 0, never NaN."""
     return _frame(
         conn,
         """
         SELECT metric, kind, variant, baseline, value FROM fidelity_divergences
         WHERE value IS NOT NULL AND (
             isnan(value)
-            OR (kind IN ('js', 'ks_stat', 'ks_p', 'perm_p') AND (value < -1e-12 OR value > 1 + 1e-12))
+            OR (kind IN ('js', 'ks_stat', 'ks_p', 'perm_p', 'coverage') AND (value < -1e-12 OR value > 1 + 1e-12))
             OR (kind LIKE 'kl_%' AND value < -1e-12))
         """,
     )
 
 
-def family_score_values(conn: duckdb.DuckDBPyConnection, family: str, score: str) -> pl.DataFrame:
-    """(variant, baseline, value) of one family score."""
-    return _frame(conn, "SELECT variant, baseline, value FROM fidelity_scores WHERE family = ? AND score = ?", [family, score])
+def pooled_claims(conn: duckdb.DuckDBPyConnection, reference: str, control: str = "length") -> pl.DataFrame:
+    """The claim rows against one ablation, pooled over domains, one per (baseline, family)."""
+    return _frame(
+        conn,
+        "SELECT baseline, family, difference, ci_low, ci_high, perm_p, holds, reason, n_metrics FROM fidelity_claims "
+        "WHERE reference = ? AND control = ? AND domain = 'all' ORDER BY baseline, family",
+        [reference, control],
+    )
+
+
+def not_applicable_violations(conn: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Rows breaking the not-applicable rule: a reason with a value, a JS with neither, or a JS over an empty side."""
+    return _frame(
+        conn,
+        "SELECT metric, kind, variant, baseline, domain, control, value, reason FROM fidelity_divergences "
+        "WHERE (reason IS NOT NULL AND value IS NOT NULL) OR (value IS NULL AND reason IS NULL AND kind = 'js') "
+        "OR (kind = 'js' AND (n_variant = 0 OR n_baseline = 0) AND value IS NOT NULL)",
+    )
+
+
+def not_applicable_reasons(conn: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Per baseline and reason, how many metrics (pooled over domains) have no value."""
+    return _frame(
+        conn,
+        "SELECT baseline, reason, count(DISTINCT metric) AS metrics FROM fidelity_divergences "
+        "WHERE reason IS NOT NULL AND domain = 'all' GROUP BY ALL ORDER BY ALL",
+    )

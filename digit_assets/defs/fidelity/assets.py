@@ -1,7 +1,8 @@
-"""The fidelity stage: does stateless DiGiT-TC output look like stateful search? (issue: fidelity)
+"""The fidelity stage: does stateless DiGiT-TC output look like stateful search?
 
 The statistics live in ``analytics/`` (no Dagster there); this asset reads every stored
-conversation, runs them, replaces the fidelity tables in one transaction and writes the dashboard.
+conversation, runs them, replaces the fidelity tables in one transaction (``store/fidelity``) and
+writes the dashboard.
 """
 
 import json
@@ -12,20 +13,19 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from analytics.dashboard import family_scores, headline_metrics, summary_markdown, write_dashboard
-from analytics.divergence import DivergenceSettings, compare
+from analytics.dashboard import claims_markdown, headline_metrics, summary_markdown, write_dashboard
+from analytics.divergence import SYNTHESIS_VARIANTS, DivergenceSettings, analyze
 from analytics.extract import extract_stored
-from analytics.features import NUMERIC_FEATURES, compute_features
-from analytics.divergence import SYNTHESIS_VARIANTS
+from analytics.features import NUMERIC_FEATURES, compute_features, source_profiles
 from analytics.realism import measure, overall, realism_markdown, stored_conversations
 from digit_assets import settings
 from digit_assets.defs.baselines.assets import imported_baselines, stateful_search_baselines
 from digit_assets.defs.resources import StoreResource
-from digit_assets.defs.settings_config import config_from, hashed, settings_of
+from digit_assets.defs.settings_config import config_from, settings_of
 from digit_assets.defs.synthesis.assets import synthetic_conversations
 from digit_assets.engine.provenance import Provenance
 from digit_assets.engine.synthesis.funnel import funnel_rows
-from digit_assets.store.fidelity import replace_fidelity_tables
+from digit_assets.store.fidelity import distribution_rows, replace_fidelity_tables
 from digit_assets.store.realism import load_realism_metrics, replace_realism_metrics
 from digit_assets.store.synthesis import funnel_events
 
@@ -37,7 +37,8 @@ class FidelityConfig(config_from(DivergenceSettings)):
         return settings_of(self, DivergenceSettings)
 
     def hashed(self) -> dict[str, object]:
-        return hashed(self, DivergenceSettings, added_later=("permutation_max_n",))
+        # Every knob: the length-controlled analysis and the claim tests made earlier hashes obsolete.
+        return self.model_dump()
 
 
 def dashboard_path() -> Path:
@@ -57,7 +58,8 @@ def synthesis_funnel(conn) -> pl.DataFrame:
     deps=[synthetic_conversations, stateful_search_baselines, imported_baselines, dg.AssetKey("realism_metrics")],
     kinds={"duckdb", "plotly"},
     automation_condition=dg.AutomationCondition.eager(),
-    description="Features, divergences with bootstrap CIs (every variant vs every baseline) and the dashboard.",
+    description="Features, raw and length-controlled divergences with BCa intervals (every variant vs every "
+    "baseline, pooled and per domain), the claim tests and the dashboard.",
 )
 def fidelity_analysis(
     context: dg.AssetExecutionContext, config: FidelityConfig, store: StoreResource
@@ -70,24 +72,36 @@ def fidelity_analysis(
         realism = load_realism_metrics(conn)
     context.log.info(f"extracted {tables.conversations.height} conversations, {tables.calls.height} calls in {time.perf_counter() - started:.1f}s")
     features = compute_features(tables)
-    divergences = compare(features, settings=config.divergence_settings())
-    scores = family_scores(divergences)
-    context.log.info(f"{divergences.height} divergence rows after {time.perf_counter() - started:.1f}s")
+    results = analyze(features, settings=config.divergence_settings())
+    sources = source_profiles(tables, features)
+    context.log.info(f"{results.divergences.height} divergence rows after {time.perf_counter() - started:.1f}s")
     with store.store().transaction() as conn:
-        replace_fidelity_tables(conn, features, divergences, scores, provenance)
-    path = write_dashboard(features, divergences, funnel, dashboard_path(), realism=realism)
+        written = replace_fidelity_tables(
+            conn,
+            {
+                "fidelity_features": features.conversations.drop("conv"),
+                "fidelity_distributions": distribution_rows(features),
+                "fidelity_divergences": results.divergences,
+                "fidelity_scores": results.scores,
+                "fidelity_claims": results.claims,
+                "fidelity_sources": sources,
+            },
+            provenance,
+        )
+    path = write_dashboard(features, results, sources, funnel, dashboard_path(), realism=realism)
     per_variant = dict(features.conversations.group_by("variant").len().sort("variant").iter_rows())
     return dg.MaterializeResult(
         metadata={
-            "summary": dg.MetadataValue.md(summary_markdown(divergences)),
+            "summary": dg.MetadataValue.md(summary_markdown(results.scores)),
+            "claims": dg.MetadataValue.md(claims_markdown(results.claims)),
             "dashboard": dg.MetadataValue.path(str(path)),
             "dashboard_url": dg.MetadataValue.url(path.resolve().as_uri()),
             "conversations_per_variant": dg.MetadataValue.json(per_variant),
-            "divergence_rows": divergences.height,
+            "rows_written": dg.MetadataValue.json(written),
             "features": len(NUMERIC_FEATURES),
             "seconds": round(time.perf_counter() - started, 2),
             # Headline numbers as floats so the UI plots them across materializations.
-            **{name: dg.MetadataValue.float(value) for name, value in headline_metrics(divergences).items() if math.isfinite(value)},
+            **{name: dg.MetadataValue.float(value) for name, value in headline_metrics(results).items() if math.isfinite(value)},
         }
     )
 

@@ -9,7 +9,15 @@ from analytics.divergence import SYNTHESIS_VARIANTS
 from analytics.realism import METRIC_LABELS, RULES, Rule, format_share, ordered_variants, share_of
 from digit_assets.defs.fidelity.assets import dashboard_path, fidelity_analysis, realism_metrics
 from digit_assets.defs.resources import StoreResource
-from digit_assets.store.fidelity import compared_pairs, divergence_count, family_score_values, feature_sources, out_of_range_divergences
+from digit_assets.store.fidelity import (
+    compared_pairs,
+    divergence_count,
+    feature_sources,
+    not_applicable_reasons,
+    not_applicable_violations,
+    out_of_range_divergences,
+    pooled_claims,
+)
 from digit_assets.store.realism import load_realism_metrics
 
 _EXTERNAL_SCRIPT = re.compile(r"<script[^>]+src=[\"']https?://", re.IGNORECASE)
@@ -48,26 +56,44 @@ def divergences_in_range(store: StoreResource) -> dg.AssetCheckResult:
 
 @dg.asset_check(
     asset=fidelity_analysis,
-    description="DiGiT-TC is closer to each baseline than no_impl on the dependency-graph features (mean JS), "
-    "the method's claim; warns when it is not.",
+    description="The method's claim, length-controlled and pooled over domains: for every baseline and family, "
+    "JS(digit_tc) - JS(no_impl) has its whole 95% interval below zero. Says per family where it holds; warns "
+    "where it does not.",
 )
-def digit_tc_closer_than_no_impl_on_dependency_graph(store: StoreResource) -> dg.AssetCheckResult:
+def digit_tc_closer_than_no_impl(store: StoreResource) -> dg.AssetCheckResult:
     with store.store().connect() as conn:
-        scores = family_score_values(conn, "dependency_graph", "js_mean")
-    table = scores.pivot(on="variant", index="baseline", values="value") if scores.height else pl.DataFrame()
-    needed = {"digit_tc", "no_impl"}
-    if not needed <= set(table.columns):
+        claims = pooled_claims(conn, "no_impl")
+    if claims.is_empty():
         return dg.AssetCheckResult(
             passed=False, severity=dg.AssetCheckSeverity.WARN, metadata={"reason": "digit_tc and no_impl are not both compared"}
         )
-    worse = table.filter(pl.col("digit_tc") > pl.col("no_impl"))
-    shown = [v for v in SYNTHESIS_VARIANTS if v in table.columns]
-    lines = ["| baseline | " + " | ".join(shown) + " |", "|---|" + "---|" * len(shown)]
-    lines += ["| " + " | ".join([row["baseline"], *(f"{row[v]:.4f}" for v in shown)]) + " |" for row in table.iter_rows(named=True)]
+    tested = claims.filter(pl.col("n_metrics") > 0)
+    lines = ["| baseline | family | difference [95% CI] | p | holds |", "|---|---|---|---|---|"]
+    for row in claims.iter_rows(named=True):
+        interval = "n/a" if row["ci_low"] is None else f"{row['difference']:+.4f} [{row['ci_low']:+.4f}, {row['ci_high']:+.4f}]"
+        p_value = "–" if row["perm_p"] is None else f"{row['perm_p']:.3f}"
+        lines.append(f"| {row['baseline']} | {row['family']} | {interval} | {p_value} | {'yes' if row['holds'] else 'no'} |")
+    holds = [f"{row['baseline']}/{row['family']}" for row in tested.filter(pl.col("holds")).iter_rows(named=True)]
+    fails = [f"{row['baseline']}/{row['family']}" for row in tested.filter(~pl.col("holds")).iter_rows(named=True)]
     return dg.AssetCheckResult(
-        passed=worse.is_empty(),
+        passed=not fails and bool(holds),
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={"dependency_graph_js": dg.MetadataValue.md("\n".join(lines)), "baselines_where_worse": worse["baseline"].to_list()},
+        metadata={"claims": dg.MetadataValue.md("\n".join(lines)), "holds_for": holds, "does_not_hold_for": fails},
+    )
+
+
+@dg.asset_check(
+    asset=fidelity_analysis,
+    description="No comparison lacking the data is reported as a divergence: every not-applicable row has no "
+    "value and a reason, and no JS of 1.0 comes from a side without any defined value.",
+)
+def not_applicable_comparisons_have_reasons(store: StoreResource) -> dg.AssetCheckResult:
+    with store.store().connect() as conn:
+        bad = not_applicable_violations(conn)
+        reasons = not_applicable_reasons(conn)
+    return dg.AssetCheckResult(
+        passed=bad.is_empty(),
+        metadata={"violations": bad.height, "examples": bad.head(10).to_dicts(), "not_applicable": reasons.to_dicts()},
     )
 
 
