@@ -3,11 +3,16 @@
 Two consumers cannot follow references: a tool's schemas taken out of an OpenAPI document, and the
 response schema sent to a model server (llama.cpp builds its grammar without resolving ``$defs``,
 so every nested model would go unconstrained).
+
+Nothing is ever fetched: spec files come from anywhere, and a ``$ref`` or ``$schema`` naming
+``http://127.0.0.1:...`` or ``file:///...`` would make the pipeline contact a host or read a file.
+Every validator is built over :func:`refusing_registry` (``jsonschema``) or with :func:`refuse_uri`
+as its retriever (``jsonschema_rs``), and :func:`dialect_problem` refuses an unknown ``$schema``.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from referencing import Registry, Resource
 from referencing.exceptions import Unresolvable
@@ -19,6 +24,40 @@ if TYPE_CHECKING:
 # (each using the next twice) grows exponentially, so the copies one inliner may make are capped.
 _MAX_INLINED_REFS = 10_000
 _STANDALONE_URI = "urn:digit-tc:schema"
+# The JSON Schema drafts validators know without fetching anything (draft 3 is not supported).
+KNOWN_DIALECTS = frozenset(
+    variant
+    for uri in (
+        "http://json-schema.org/draft-04/schema",
+        "http://json-schema.org/draft-06/schema",
+        "http://json-schema.org/draft-07/schema",
+        "https://json-schema.org/draft/2019-09/schema",
+        "https://json-schema.org/draft/2020-12/schema",
+    )
+    for variant in (uri, f"{uri}#")
+)
+
+
+class FetchRefused(Exception):
+    """A schema named a URI outside itself; schemas are never fetched."""
+
+
+def refuse_uri(uri: str) -> NoReturn:
+    """The retriever of every validator: no URI is fetched or read, whatever its scheme."""
+    raise FetchRefused(f"{uri!r} is outside the schema; schemas are never fetched or read from files")
+
+
+def refusing_registry() -> Registry[Any]:
+    """A ``referencing`` registry that resolves nothing beyond what is added to it."""
+    return Registry(retrieve=refuse_uri)
+
+
+def dialect_problem(schema: Any) -> str | None:
+    """Why ``schema``'s ``$schema`` cannot be used (not a known draft identifier); None when absent or known."""
+    dialect = schema.get("$schema") if isinstance(schema, dict) else None
+    if dialect is None or dialect in KNOWN_DIALECTS:
+        return None
+    return f"$schema {str(dialect)[:200]!r} is not a known JSON Schema draft identifier (nothing is fetched)"
 
 
 class RefProblem(Exception):
@@ -27,7 +66,7 @@ class RefProblem(Exception):
 
 def document_resolver(document: Any, uri: str) -> Resolver[Any]:
     """Resolves ``#/...`` references against ``document``, known as ``uri``, and nothing else."""
-    return Registry().with_resource(uri, Resource.opaque(document)).resolver(base_uri=uri)
+    return refusing_registry().with_resource(uri, Resource.opaque(document)).resolver(base_uri=uri)
 
 
 def standalone(schema: dict[str, Any]) -> dict[str, Any]:
