@@ -38,6 +38,8 @@ class LLMResource(dg.ConfigurableResource):
     transport failures are retried up to ``max_attempts`` requests per answer within
     ``retry_budget_s``, an invalid answer gets one ``repair`` re-ask, and validated answers are
     kept in the store's ``llm_cache`` table (``cache``) so re-materializing does not pay twice.
+    ``breaker_*`` bound an outage: that many failed calls in a row, or a failed share above the
+    limit (after ``breaker_min_calls`` calls), fail the run.
     """
 
     provider: Literal["offline", "openai"] = "offline"
@@ -51,6 +53,9 @@ class LLMResource(dg.ConfigurableResource):
     max_backoff_s: float = 30.0
     retry_budget_s: float = 300.0
     repair: bool = True
+    breaker_consecutive_failures: int = 5
+    breaker_failed_share: float = 0.5
+    breaker_min_calls: int = 20
     concurrency: int | None = None
     cache: bool = True
 
@@ -75,6 +80,9 @@ class LLMResource(dg.ConfigurableResource):
             max_backoff_s=self.max_backoff_s,
             retry_budget_s=self.retry_budget_s,
             repair=self.repair,
+            breaker_consecutive_failures=self.breaker_consecutive_failures,
+            breaker_failed_share=self.breaker_failed_share,
+            breaker_min_calls=self.breaker_min_calls,
             meter=meter,
         )
 
@@ -97,6 +105,8 @@ _TUNING = {
     "concurrency": ("DIGIT_TC_LLM_CONCURRENCY", int),
     "timeout_s": ("DIGIT_TC_LLM_TIMEOUT_S", float),
     "max_attempts": ("DIGIT_TC_LLM_MAX_ATTEMPTS", int),
+    "breaker_consecutive_failures": ("DIGIT_TC_LLM_BREAKER_FAILURES", int),
+    "breaker_failed_share": ("DIGIT_TC_LLM_BREAKER_SHARE", float),
     "cache": ("DIGIT_TC_LLM_CACHE", lambda value: value.strip().lower() not in {"0", "false", "no", "off"}),
 }
 
