@@ -239,3 +239,10 @@ def test_unknown_extensions_are_in_the_ingestion_metadata_and_log(specs_dir: Pat
         assert {"notes.txt", "api.toml"} <= set(skipped) and "'.txt' is none of" in skipped["notes.txt"]
         logs = [record.user_message for record in instance.all_logs(result.run_id)]
         assert any("notes.txt" in message and "not ingested" in message for message in logs)
+
+
+def test_a_schema_keyword_that_is_not_a_string_is_refused_with_its_reason(tmp_path: Path) -> None:
+    """Found by the fuzz campaign: ``"$schema": {}`` once raised TypeError instead of a rejection."""
+    (tmp_path / "odd.json").write_text(json.dumps([_tool({"type": "object", "$schema": {"x": 1}})]))
+    [rejection] = ingest_file(tmp_path / "odd.json", tmp_path).rejections
+    assert "$schema must be a draft identifier string, not dict" in rejection.reason

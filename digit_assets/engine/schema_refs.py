@@ -55,9 +55,11 @@ def refusing_registry() -> Registry[Any]:
 def dialect_problem(schema: Any) -> str | None:
     """Why ``schema``'s ``$schema`` cannot be used (not a known draft identifier); None when absent or known."""
     dialect = schema.get("$schema") if isinstance(schema, dict) else None
-    if dialect is None or dialect in KNOWN_DIALECTS:
+    if dialect is None or (isinstance(dialect, str) and dialect in KNOWN_DIALECTS):
         return None
-    return f"$schema {str(dialect)[:200]!r} is not a known JSON Schema draft identifier (nothing is fetched)"
+    if not isinstance(dialect, str):
+        return f"$schema must be a draft identifier string, not {type(dialect).__name__}"
+    return f"$schema {dialect[:200]!r} is not a known JSON Schema draft identifier (nothing is fetched)"
 
 
 class RefProblem(Exception):

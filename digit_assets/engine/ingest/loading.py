@@ -127,8 +127,9 @@ def _parse_json(text: str) -> Any:
 
 
 def _parse_yaml(text: str) -> Any:
-    loader = _JsonCompatibleLoader(text)
+    loader: _JsonCompatibleLoader | None = None
     try:
+        loader = _JsonCompatibleLoader(text)
         node = loader.get_single_node()
         if node is None:
             raise FileProblem("the document is empty (detected format: YAML)")
@@ -147,7 +148,8 @@ def _parse_yaml(text: str) -> Any:
     except (yaml.YAMLError, RecursionError) as error:
         raise FileProblem(f"invalid YAML: {error or 'nested too deeply'} (detected format: YAML)") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def _check_expansion(root: yaml.Node) -> None:
