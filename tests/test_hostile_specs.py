@@ -246,3 +246,19 @@ def test_a_schema_keyword_that_is_not_a_string_is_refused_with_its_reason(tmp_pa
     (tmp_path / "odd.json").write_text(json.dumps([_tool({"type": "object", "$schema": {"x": 1}})]))
     [rejection] = ingest_file(tmp_path / "odd.json", tmp_path).rejections
     assert "$schema must be a draft identifier string, not dict" in rejection.reason
+
+
+def test_the_spec_sensor_does_not_read_a_file_that_escapes_specs(specs_dir: Path, tmp_path: Path) -> None:
+    import hashlib
+
+    from digit_assets.defs.ingestion.sensors import spec_files_sensor
+
+    outside = tmp_path / "private.txt"
+    outside.write_text("TOP-SECRET")
+    (specs_dir / "leak.json").symlink_to(outside)
+    with dg.instance_for_test() as instance:
+        result = spec_files_sensor(dg.build_sensor_context(instance=instance))
+    cursor = json.loads(result.cursor)
+    assert cursor["leak.json"] == "outside the directory"
+    assert hashlib.sha256(b"TOP-SECRET").hexdigest() not in result.cursor
+    assert "leak.json" in {request.partition_key for request in result.run_requests}
