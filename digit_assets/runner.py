@@ -65,6 +65,9 @@ def materialize_all(only: list[str] | None = None, synthesis: Mapping[str, objec
                 label = job_name + (f"[{key}]" if key else "")
                 status = "ok" if result.success else "FAILED"
                 print(f"{status:6} {label} ({time.perf_counter() - started:.1f}s, run {result.run_id})", flush=True)
+                for event in result.all_events if not result.success else []:
+                    if event.is_step_failure and (error := event.step_failure_data.error) is not None:
+                        print(f"       {event.step_key}: {(error.cause or error).message.strip()}", flush=True)
                 failures += 0 if result.success else 1
     return failures
 

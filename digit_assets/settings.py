@@ -26,3 +26,15 @@ def specs_dir() -> Path:
 def baselines_dir() -> Path:
     """Public stateful trajectories dropped here are imported as baselines. ``DIGIT_TC_BASELINES_DIR`` overrides."""
     return Path(os.environ.get("DIGIT_TC_BASELINES_DIR", PROJECT_ROOT / "baselines"))
+
+
+def lock_timeout_s() -> float:
+    """How long a run waits for another process's lock on the DuckDB file. ``DIGIT_TC_LOCK_TIMEOUT_S`` overrides."""
+    value = os.environ.get("DIGIT_TC_LOCK_TIMEOUT_S", "60")
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ValueError(f"DIGIT_TC_LOCK_TIMEOUT_S={value!r} is not a number of seconds") from None
+    if not seconds >= 0:
+        raise ValueError(f"DIGIT_TC_LOCK_TIMEOUT_S={value!r} must be zero or more seconds")
+    return seconds

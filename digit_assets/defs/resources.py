@@ -37,9 +37,11 @@ class LLMResource(config_from(OpenAIChatSettings, dg.ConfigurableResource)):
 
     For ``openai`` the client's knobs are the fields of ``OpenAIChatSettings``: transport failures
     are retried up to ``max_attempts`` requests per answer within ``retry_budget_s``, an invalid
-    answer gets one ``repair`` re-ask. ``concurrency`` conversations are in flight at once (default 8;
-    offline: 1), and validated answers are kept in the store's ``llm_cache`` table (``cache``) so
-    re-materializing does not pay twice.
+    answer gets one ``repair`` re-ask, and ``breaker_*`` bound an outage (that many failed calls in a
+    row, or a failed share above the limit after ``breaker_min_calls`` calls, fail the run).
+    ``concurrency`` conversations are in flight at once (default 8; offline: 1), and validated
+    answers are kept in the store's ``llm_cache`` table (``cache``) so re-materializing does not pay
+    twice.
     """
 
     provider: Literal["offline", "openai"] = "offline"
@@ -77,6 +79,8 @@ _TUNING = {
     "concurrency": ("DIGIT_TC_LLM_CONCURRENCY", int),
     "timeout_s": ("DIGIT_TC_LLM_TIMEOUT_S", float),
     "max_attempts": ("DIGIT_TC_LLM_MAX_ATTEMPTS", int),
+    "breaker_consecutive_failures": ("DIGIT_TC_LLM_BREAKER_FAILURES", int),
+    "breaker_failed_share": ("DIGIT_TC_LLM_BREAKER_SHARE", float),
     "cache": ("DIGIT_TC_LLM_CACHE", lambda value: value.strip().lower() not in {"0", "false", "no", "off"}),
 }
 

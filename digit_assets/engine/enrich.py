@@ -21,6 +21,7 @@ from pydantic import BaseModel
 
 from digit_assets.engine.llm import LLM, LLMError
 from digit_assets.engine.provenance import derive_seed
+from digit_assets.engine.schema_refs import dialect_problem
 from digit_assets.engine.specs import Rejection, ToolSpec
 from digit_assets.engine.synthesis.roles import INFER_OUTPUT_SCHEMA, OutputSchemaRequest
 
@@ -42,6 +43,8 @@ def output_schema_problem(schema: Any) -> str | None:
     """Why ``schema`` cannot serve as an output schema (invalid JSON Schema, or not an object); None if it can."""
     if not isinstance(schema, Mapping):
         return f"output schema is a {type(schema).__name__}, not a JSON object"
+    if (dialect := dialect_problem(dict(schema))) is not None:
+        return f"output schema: {dialect}"
     try:
         validator_for(schema, default=Draft202012Validator).check_schema(schema)
     except SchemaError as exc:

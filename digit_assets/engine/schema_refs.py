@@ -5,12 +5,18 @@ Two consumers cannot follow references: a tool's schemas taken out of an OpenAPI
 response schema sent to a model server (llama.cpp builds its grammar without resolving ``$defs``,
 so every nested model would go unconstrained). The planner and the simulator read schemas level by
 level, thousands of times, and only need the level in front of them: :func:`resolve_local`.
+
+Nothing is ever fetched: spec files come from anywhere, and a ``$ref`` or ``$schema`` naming
+``http://127.0.0.1:...`` or ``file:///...`` would make the pipeline contact a host or read a file.
+Every validator and resolver is built over :func:`refusing_registry` (``jsonschema``) or with
+:func:`refuse_uri` as its retriever (``jsonschema_rs``), and :func:`dialect_problem` refuses an
+unknown ``$schema``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from referencing import Registry, Resource
 from referencing.exceptions import Unresolvable
@@ -24,6 +30,42 @@ if TYPE_CHECKING:
 _MAX_INLINED_REFS = 10_000
 _STANDALONE_URI = "urn:digit-tc:schema"
 _MAX_LOCAL_HOPS = 8
+# The JSON Schema drafts validators know without fetching anything (draft 3 is not supported).
+KNOWN_DIALECTS = frozenset(
+    variant
+    for uri in (
+        "http://json-schema.org/draft-04/schema",
+        "http://json-schema.org/draft-06/schema",
+        "http://json-schema.org/draft-07/schema",
+        "https://json-schema.org/draft/2019-09/schema",
+        "https://json-schema.org/draft/2020-12/schema",
+    )
+    for variant in (uri, f"{uri}#")
+)
+
+
+class FetchRefused(Exception):
+    """A schema named a URI outside itself; schemas are never fetched."""
+
+
+def refuse_uri(uri: str) -> NoReturn:
+    """The retriever of every validator: no URI is fetched or read, whatever its scheme."""
+    raise FetchRefused(f"{uri!r} is outside the schema; schemas are never fetched or read from files")
+
+
+def refusing_registry() -> Registry[Any]:
+    """A ``referencing`` registry that resolves nothing beyond what is added to it."""
+    return Registry(retrieve=refuse_uri)
+
+
+def dialect_problem(schema: Any) -> str | None:
+    """Why ``schema``'s ``$schema`` cannot be used (not a known draft identifier); None when absent or known."""
+    dialect = schema.get("$schema") if isinstance(schema, dict) else None
+    if dialect is None or (isinstance(dialect, str) and dialect in KNOWN_DIALECTS):
+        return None
+    if not isinstance(dialect, str):
+        return f"$schema must be a draft identifier string, not {type(dialect).__name__}"
+    return f"$schema {dialect[:200]!r} is not a known JSON Schema draft identifier (nothing is fetched)"
 
 
 class RefProblem(Exception):
@@ -32,14 +74,14 @@ class RefProblem(Exception):
 
 def document_resolver(document: Any, uri: str) -> Resolver[Any]:
     """Resolves ``#/...`` references against ``document``, known as ``uri``, and nothing else."""
-    return Registry().with_resource(uri, Resource.opaque(document)).resolver(base_uri=uri)
+    return refusing_registry().with_resource(uri, Resource.opaque(document)).resolver(base_uri=uri)
 
 
 def schema_resolver(schema: Mapping[str, Any], uri: str) -> Resolver[Any]:
     """Resolves the references of one JSON Schema, known as ``uri``, against itself (2020-12 rules:
     ``$id`` and anchors count)."""
     resource = Resource.from_contents(dict(schema), default_specification=DRAFT202012)
-    return Registry().with_resource(uri, resource).resolver(base_uri=uri)
+    return refusing_registry().with_resource(uri, resource).resolver(base_uri=uri)
 
 
 def standalone(schema: dict[str, Any]) -> dict[str, Any]:

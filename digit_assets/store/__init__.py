@@ -6,8 +6,10 @@ identifiers (table and column names) come from code and are checked before they 
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
@@ -15,7 +17,9 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_delay, wait_exponential
+
+from digit_assets import settings
 
 from digit_assets.engine.provenance import Provenance
 
@@ -66,6 +70,11 @@ def apply_migrations(conn: duckdb.DuckDBPyConnection) -> list[int]:
     return newly
 
 
+log = logging.getLogger(__name__)
+# While waiting for another process's lock, a line is logged at most this often.
+_LOCK_LOG_EVERY_S = 5.0
+
+
 class StoreLockedError(RuntimeError):
     """Another process kept the DuckDB file locked for longer than the store waits."""
 
@@ -79,18 +88,20 @@ class Store:
 
     DuckDB admits one process per file (any mode) while a writer holds it; a connection attempt
     that meets another process's lock waits (exponential backoff, up to ``lock_timeout_s``) since
-    the holder is usually a run finishing its transaction.
+    the holder is usually a run finishing its transaction. The wait is logged while it lasts; its
+    bound is ``DIGIT_TC_LOCK_TIMEOUT_S`` unless given.
     """
 
-    def __init__(self, path: str | Path, lock_timeout_s: float = 60.0):
+    def __init__(self, path: str | Path, lock_timeout_s: float | None = None):
         self.path = Path(path)
-        self.lock_timeout_s = lock_timeout_s
+        self.lock_timeout_s = settings.lock_timeout_s() if lock_timeout_s is None else lock_timeout_s
 
     def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
         retrying = Retrying(
             retry=retry_if_exception(_is_lock_conflict),
             wait=wait_exponential(multiplier=0.05, max=2.0),
             stop=stop_after_delay(self.lock_timeout_s),
+            before_sleep=self._log_wait(),
             reraise=True,
         )
         try:
@@ -101,6 +112,20 @@ class Store:
             raise StoreLockedError(
                 f"DuckDB store {self.path} stayed locked by another process for {self.lock_timeout_s:.0f}s: {error}"
             ) from error
+
+    def _log_wait(self) -> Callable[[RetryCallState], None]:
+        last_logged = [float("-inf")]
+
+        def log_wait(state: RetryCallState) -> None:
+            now = time.monotonic()
+            if now - last_logged[0] >= _LOCK_LOG_EVERY_S:
+                last_logged[0] = now
+                log.warning(
+                    "DuckDB store %s is locked by another process; waited %.1fs of %.0fs (DIGIT_TC_LOCK_TIMEOUT_S)",
+                    self.path, state.seconds_since_start, self.lock_timeout_s,
+                )
+
+        return log_wait
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -12,8 +12,8 @@ from digit_assets import settings
 from digit_assets.defs.resources import StoreResource
 from digit_assets.defs.settings_config import config_from, hashed, settings_of
 from digit_assets.engine.baselines.environments import DOMAINS
-from digit_assets.engine.baselines.importers import ImportResult, baseline_files, import_directory
-from digit_assets.engine.baselines.search import SearchRun, SearchSettings, generate
+from digit_assets.engine.baselines.importers import ImportResult, contained_files, import_directory
+from digit_assets.engine.baselines.search import Attempt, SearchRun, SearchSettings, generate
 from digit_assets.engine.progress import Progress
 from digit_assets.engine.provenance import Provenance
 from digit_assets.store import delete_where, insert_rows
@@ -105,8 +105,8 @@ def _file_table(results: list[ImportResult]) -> str:
 )
 def imported_baselines(context: dg.AssetExecutionContext, store: StoreResource) -> dg.MaterializeResult:
     root = settings.baselines_dir()
-    fingerprints = {name: hashlib.sha256((root / name).read_bytes()).hexdigest() for name in baseline_files(root)}
-    provenance = Provenance.for_config(context.run.run_id, 0, {"baselines_dir": str(root), "files": fingerprints})
+    fingerprints = {name: hashlib.sha256((root / name).read_bytes()).hexdigest() for name in contained_files(root)}
+    provenance = Provenance.for_config(context.run.run_id, 0, {"files": fingerprints})  # contents, not where they sit
     results = import_directory(root)
     records = [record for result in results for record in result.records]
     rejections = [rejection for result in results for rejection in result.rejections]

@@ -8,7 +8,7 @@ from digit_assets.defs.resources import LLMResource, StoreResource
 from digit_assets.engine.dataflow import build_dataflow_graph, graph_edges, graph_stats
 from digit_assets.engine.enrich import enrich_tools
 from digit_assets.engine.ingest import IngestResult, ingest_file
-from digit_assets.engine.ingest.directory import list_spec_files, namespace_owner
+from digit_assets.engine.ingest.directory import list_spec_files, namespace_owner, skipped_files
 from digit_assets.engine.llm.usage import UsageMeter
 from digit_assets.engine.provenance import Provenance
 from digit_assets.engine.specs import Rejection
@@ -77,6 +77,9 @@ def tool_specs(context: dg.AssetExecutionContext, config: IngestionConfig, store
         insert_rows(conn, "quarantine", quarantine_rows(result.rejections, provenance))
     for rejection in result.rejections:
         context.log.warning(rejection.reason)
+    skipped = skipped_files(root)
+    for skipped_file, reason in skipped.items():
+        context.log.warning(f"{skipped_file} in {root} is not ingested: {reason}")
     return dg.MaterializeResult(
         metadata={
             "format": result.format or "unknown",
@@ -85,6 +88,7 @@ def tool_specs(context: dg.AssetExecutionContext, config: IngestionConfig, store
             "quarantined": len(result.rejections),
             "file_error": result.file_error or "",
             "tool_names": dg.MetadataValue.json(sorted(tool.name for tool in result.tools)),
+            "skipped_files": dg.MetadataValue.json(skipped),
         }
     )
 

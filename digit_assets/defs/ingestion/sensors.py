@@ -8,11 +8,15 @@ import dagster as dg
 
 from digit_assets import settings
 from digit_assets.defs.ingestion.assets import spec_file_partitions, tool_specs
+from digit_assets.engine.ingest import escape_problem
 from digit_assets.engine.ingest.directory import list_spec_files
 
 
-def _digest(path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def _digest(root, source: str) -> str:
+    """The file's hash; a file that escapes the directory is not read (ingestion quarantines it unread)."""
+    if escape_problem(root / source, root) is not None:
+        return "outside the directory"
+    return hashlib.sha256((root / source).read_bytes()).hexdigest()
 
 
 @dg.sensor(
@@ -24,7 +28,7 @@ def _digest(path) -> str:
 def spec_files_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     root = settings.specs_dir()
     seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
-    current = {source: _digest(root / source) for source in list_spec_files(root)}
+    current = {source: _digest(root, source) for source in list_spec_files(root)}
     known = set(context.instance.get_dynamic_partitions(spec_file_partitions.name))
     new_partitions = sorted(source for source in current if source not in known)
     requests = [

@@ -10,17 +10,23 @@ Two formats, detected from the content of each file in the baselines directory:
   ``possible_answer/x.json`` with ``x.json``).
 
 A malformed record becomes a :class:`Rejection` with its file, id, position and reason; the rest of
-the file is imported. Call strings are parsed with :mod:`ast` and literal-evaluated, never executed.
+the file is imported. Whatever goes wrong reading one record (a wrong type anywhere, a number JSON
+cannot hold, nesting that exhausts the stack or memory) rejects that record only, and whatever goes
+wrong with one file rejects that file only. Call strings are size-bounded, then parsed with
+:mod:`ast` and literal-evaluated, never executed. A file whose real path lies outside the
+directory (a symlink, ``..``) is refused unread.
 """
 
 from __future__ import annotations
 
 import ast
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from digit_assets.engine.ingest import escape_problem
 from digit_assets.engine.records import ConversationRecord
 from digit_assets.engine.specs import Rejection
 
@@ -28,6 +34,8 @@ FileFormat = Literal["chat", "ground_truth", "questions"]
 SUFFIXES = (".json", ".jsonl")
 RUN_FIELDS = ("task_id", "reward", "trial")
 RAW_LIMIT = 500
+# Longer call strings are refused before ast.parse: 100,000 minus signs exhaust its memory.
+MAX_CALL_CHARS = 10_000
 
 
 class MalformedRecord(ValueError):
@@ -68,35 +76,81 @@ def baseline_files(root: Path) -> list[str]:
 
 def import_directory(root: Path) -> list[ImportResult]:
     """Every baseline file below ``root``; question files are read with their ground-truth partner."""
-    files = baseline_files(root)
-    formats = {name: detect_format(_read_items(root / name)) for name in files}
+    listed = baseline_files(root)
+    escaped = {name: problem for name in listed if (problem := escape_problem(root / name, root)) is not None}
+    files = [name for name in listed if name not in escaped]
+    formats = {name: _detect_file_format(root, name) for name in files}
     partners = {
         name: partner
         for name in files
         if formats[name] == "ground_truth" and (partner := companion_questions(name, files)) is not None
     }
     paired = set(partners.values())
-    results = []
+    results = [_file_rejection(name, problem) for name, problem in escaped.items()]
     for name in files:
-        if formats[name] == "ground_truth":
-            results.append(import_ground_truth_file(root, name, partners.get(name)))
-        elif formats[name] == "questions":
-            if name not in paired:
-                results.append(_orphan_questions(root, name))
-        elif formats[name] == "chat":
-            results.append(import_chat_file(root, name))
-        else:
-            reason = f"{name}: no record has 'messages'/'traj' (chat runs), 'ground_truth' or 'question'"
-            results.append(ImportResult(name, None, rejections=[Rejection(stage="import", source=name, reason=reason)]))
-    return results
+        try:
+            if formats[name] == "ground_truth":
+                results.append(import_ground_truth_file(root, name, partners.get(name)))
+            elif formats[name] == "questions":
+                if name not in paired:
+                    results.append(_orphan_questions(root, name))
+            elif formats[name] == "chat":
+                results.append(import_chat_file(root, name))
+            elif isinstance(formats[name], str):  # why the file could not be read
+                results.append(_file_rejection(name, formats[name]))
+            else:
+                results.append(_file_rejection(name, "no record has 'messages'/'traj' (chat runs), 'ground_truth' or 'question'"))
+        except (Exception, MemoryError, RecursionError) as error:  # noqa: BLE001 - one file must not stop the directory
+            results.append(_file_rejection(name, f"the file could not be imported: {_describe(error)}"))
+    return sorted(results, key=lambda result: result.source_file)
+
+
+def contained_files(root: Path) -> list[str]:
+    """The baseline files whose real path lies inside ``root`` (the ones that are read)."""
+    return [name for name in baseline_files(root) if escape_problem(root / name, root) is None]
+
+
+def _file_rejection(source_file: str, problem: str) -> ImportResult:
+    rejection = Rejection(stage="import", source=source_file, reason=f"{source_file}: {problem}")
+    return ImportResult(source_file, None, rejections=[rejection])
+
+
+def _detect_file_format(root: Path, name: str) -> FileFormat | str | None:
+    """The file's format, None when no record says, or why the file cannot be read."""
+    try:
+        return detect_format(_read_items(root / name))
+    except (OSError, MemoryError, RecursionError) as error:
+        return f"the file could not be read: {_describe(error)}"
+
+
+def _describe(error: BaseException) -> str:
+    """An unexpected failure as a reason: its type and the first 300 characters of its message."""
+    message = str(error)[:300]
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__
+
+
+def _reject_constant(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a number JSON can hold")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} overflows to a non-finite number")
+    return value
+
+
+def _loads(text: str) -> Any:
+    """JSON with NaN, Infinity and overflowing numbers refused: a record must stay valid JSON."""
+    return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
 
 
 def _read_items(path: Path) -> list[_Item]:
     """A JSON document (a list, or one object in a .json file) or JSONL (one item per non-blank line)."""
     text = path.read_text(encoding="utf-8", errors="replace")
     try:
-        document = json.loads(text)
-    except ValueError:
+        document = _loads(text)
+    except (ValueError, RecursionError):
         document = None
     if isinstance(document, list):
         return [_Item(f"item {index}", value, json.dumps(value)[:RAW_LIMIT]) for index, value in enumerate(document)]
@@ -107,8 +161,8 @@ def _read_items(path: Path) -> list[_Item]:
         if not line.strip():
             continue
         try:
-            items.append(_Item(f"line {number}", json.loads(line), line[:RAW_LIMIT]))
-        except ValueError as error:
+            items.append(_Item(f"line {number}", _loads(line), line[:RAW_LIMIT]))
+        except (ValueError, RecursionError) as error:
             items.append(_Item(f"line {number}", None, line[:RAW_LIMIT], f"line {number} is not valid JSON: {error}"))
     return items
 
@@ -163,6 +217,8 @@ def import_chat_file(root: Path, source_file: str) -> ImportResult:
             result.records.append(chat_record(item.value, source_file, item.position))
         except MalformedRecord as error:
             result.rejections.append(_rejection(source_file, item, str(error), record_id))
+        except (Exception, MemoryError, RecursionError) as error:  # noqa: BLE001 - one record must not stop the file
+            result.rejections.append(_rejection(source_file, item, f"the record could not be read: {_describe(error)}", record_id))
     return result
 
 
@@ -188,6 +244,8 @@ def chat_record(run: Any, source_file: str, position: str) -> ConversationRecord
             messages.append(_assistant(message, index, call_names))
         elif role == "tool":
             call_id = message.get("tool_call_id")
+            if not isinstance(call_id, str):
+                raise MalformedRecord(f"tool message {index}: tool_call_id must be a string, not {type(call_id).__name__}")
             if call_id not in call_names:
                 raise MalformedRecord(f"tool message {index} answers unknown tool_call_id {call_id!r}")
             content = message.get("content")
@@ -218,7 +276,7 @@ def _text(content: Any, index: int) -> str:
     """Message text; OpenAI content-part lists are joined."""
     if isinstance(content, str):
         return content
-    if isinstance(content, list) and all(isinstance(part, dict) for part in content):
+    if isinstance(content, list) and all(isinstance(part, dict) and isinstance(part.get("text", ""), str) for part in content):
         return "".join(part.get("text", "") for part in content)
     raise MalformedRecord(f"message {index} has no text content")
 
@@ -266,10 +324,14 @@ def _arguments(raw: Any, name: str, index: int) -> dict[str, Any]:
 
 def parse_call(text: str) -> tuple[str, dict[str, Any]]:
     """``"pkg.fn(a='x', b=[1, -2])"`` -> ``("pkg.fn", {"a": "x", "b": [1, -2]})``; literals only, nothing runs."""
+    if len(text) > MAX_CALL_CHARS:
+        raise MalformedRecord(f"call {text[:80]!r}... is {len(text):,} characters, over the {MAX_CALL_CHARS:,} limit")
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as error:
         raise MalformedRecord(f"call {text!r} is not valid Python call syntax ({error.msg})") from None
+    except (MemoryError, RecursionError):
+        raise MalformedRecord(f"call {text[:80]!r} is nested too deeply to parse") from None
     call = tree.body
     if not isinstance(call, ast.Call):
         raise MalformedRecord(f"{text!r} is not a function call")
@@ -287,7 +349,7 @@ def parse_call(text: str) -> tuple[str, dict[str, Any]]:
         try:
             arguments[keyword.arg] = _json_value(ast.literal_eval(keyword.value))
         except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-            raise MalformedRecord(f"call {text!r}: argument {keyword.arg} is not a literal") from None
+            raise MalformedRecord(f"call {text!r}: argument {keyword.arg} is not a literal JSON can hold") from None
     return name, arguments
 
 
@@ -302,6 +364,8 @@ def _dotted(node: ast.expr) -> str | None:
 
 def _json_value(value: Any) -> Any:
     """Tuples become lists; values JSON cannot hold (bytes, complex, sets of mixed types) are refused."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{value} is not a number JSON can hold")
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, (list, tuple)):
@@ -341,6 +405,8 @@ def import_ground_truth_file(root: Path, source_file: str, question_file: str | 
             result.records.append(ground_truth_record(item.value, question[1] if question else None, source_file, question_file, item.position))
         except MalformedRecord as error:
             result.rejections.append(_rejection(source_file, item, str(error), record_id))
+        except (Exception, MemoryError, RecursionError) as error:  # noqa: BLE001 - one record must not stop the file
+            result.rejections.append(_rejection(source_file, item, f"the record could not be read: {_describe(error)}", record_id))
     for question_id, (item, _) in questions.items():
         if question_id not in answered:
             result.rejections.append(_rejection(question_file, item, f"question without ground truth in {source_file}", question_id))

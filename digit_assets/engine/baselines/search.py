@@ -38,6 +38,7 @@ from digit_assets.engine.baselines.goals.core import Oracle, Scalar
 from digit_assets.engine.lexicon import singular, text_words
 from digit_assets.engine.provenance import derive_seed
 from digit_assets.engine.records import ConversationRecord
+from digit_assets.engine.schema_refs import refusing_registry
 from digit_assets.engine.specs import Rejection
 
 VARIANT = "stateful_search"
@@ -235,7 +236,9 @@ class Agent:
         if fits is None:
             validator = self._validators.get(id(schema))
             if validator is None:
-                validator = self._validators[id(schema)] = Draft202012Validator(schema, format_checker=FormatChecker())
+                validator = self._validators[id(schema)] = Draft202012Validator(
+                    schema, format_checker=FormatChecker(), registry=refusing_registry()
+                )
             fits = self._fits[key] = validator.is_valid(value)
         return fits
 

@@ -64,6 +64,9 @@ def ingest_file(path: Path, root: Path, *, max_bytes: int = 5_000_000) -> Ingest
     """
     source_file = path.relative_to(root).as_posix()
     namespace = namespace_for(source_file)
+    outside = escape_problem(path, root)
+    if outside is not None:  # nothing of the target is read, hashed or stored
+        return _failed_file(source_file, namespace, "", 0, FileProblem(outside))
     try:
         size = path.stat().st_size
         if size > max_bytes:
@@ -91,6 +94,17 @@ def ingest_file(path: Path, root: Path, *, max_bytes: int = 5_000_000) -> Ingest
         tools=tools,
         rejections=rejections,
     )
+
+
+def escape_problem(path: Path, root: Path) -> str | None:
+    """Why ``path`` may not be read: its real path (symlinks and ``..`` resolved) lies outside ``root``."""
+    try:
+        inside = path.resolve().is_relative_to(root.resolve())
+    except (OSError, RuntimeError):  # a symlink loop
+        return "the file's path cannot be resolved (a symlink loop); it was not read"
+    if inside:
+        return None
+    return "the file's real path lies outside the directory (a symlink or '..'); it was not read"
 
 
 def resolve_namespace_conflicts(results: list[IngestResult]) -> list[IngestResult]:
@@ -206,12 +220,21 @@ def _failed_file(source_file: str, namespace: str, digest: str, size: int, probl
 
 
 def _snippet(raw: Any) -> str:
-    """The offending input as text, cut to a size a quarantine row can carry."""
+    """The offending input as text, cut to a size a quarantine row can carry.
+
+    Encoded piece by piece and stopped at the limit, so a huge (or alias-shared) value never
+    becomes one huge string.
+    """
     if isinstance(raw, str):
-        text = raw
-    else:
-        try:
-            text = json.dumps(raw, ensure_ascii=False, default=str)
-        except (ValueError, RecursionError):
-            text = repr(raw)
-    return text[:_RAW_LIMIT]
+        return raw[:_RAW_LIMIT]
+    pieces: list[str] = []
+    length = 0
+    try:
+        for piece in json.JSONEncoder(ensure_ascii=False, default=str).iterencode(raw):
+            pieces.append(piece)
+            length += len(piece)
+            if length >= _RAW_LIMIT:
+                break
+    except (ValueError, RecursionError):
+        return f"<a {type(raw).__name__} that has no JSON form>"
+    return "".join(pieces)[:_RAW_LIMIT]

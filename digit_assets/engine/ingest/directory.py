@@ -20,6 +20,20 @@ def list_spec_files(root: Path) -> list[str]:
     )
 
 
+def skipped_files(root: Path) -> dict[str, str]:
+    """Files below ``root`` that are not read as specs, each with the reason (hidden files aside)."""
+    if not root.is_dir():
+        return {}
+    suffixes = ", ".join(sorted(SPEC_SUFFIXES))
+    return {
+        path.relative_to(root).as_posix(): f"skipped: extension {path.suffix or '(none)'!r} is none of {suffixes}"
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+        and path.suffix.lower() not in SPEC_SUFFIXES
+        and not any(part.startswith(".") for part in path.relative_to(root).parts)
+    }
+
+
 def namespace_owner(source_file: str, all_source_files: list[str]) -> str | None:
     """The file that owns ``source_file``'s namespace when it is not ``source_file`` itself.
 

@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
-from referencing import Registry, Resource
+from referencing import Resource
 from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT202012
 
 from digit_assets.engine.ingest.model import SpecProblem, ToolDraft
+from digit_assets.engine.schema_refs import dialect_problem, refusing_registry
 
 if TYPE_CHECKING:
     from referencing._core import Resolver  # referencing exports no public name for it
@@ -119,13 +120,17 @@ def _check_output_schema(schema: Any) -> dict[str, Any] | None:
 
 
 def check_json_schema(schema: dict[str, Any], what: str) -> None:
-    """Valid under the 2020-12 metaschema, and every ``$ref`` in it resolves inside the schema itself."""
+    """A known draft, valid under the 2020-12 metaschema, every ``$ref`` resolving inside the schema itself."""
+    for subschema in iter_subschemas(schema):
+        problem = dialect_problem(subschema)
+        if problem is not None:
+            raise SpecProblem(f"{what}: {problem}")
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as error:
         raise SpecProblem(f"{what} is not a valid JSON Schema: {error.message} (at {error.json_path})") from None
     root = DRAFT202012.create_resource(schema)
-    resolver = Registry().with_resource(_SCHEMA_URI, root).resolver(base_uri=_SCHEMA_URI)
+    resolver = refusing_registry().with_resource(_SCHEMA_URI, root).resolver(base_uri=_SCHEMA_URI)
     _check_refs(root, resolver, what)
 
 

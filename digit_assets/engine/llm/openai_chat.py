@@ -13,6 +13,12 @@ Two failure policies, one place each:
 * the answer (not JSON, no choices, empty, truncated, not matching the model): one repair re-ask
   that shows the model its reply and the validation error, then :class:`LLMOutputInvalid`.
 
+A call that still fails after its retries is reported with its real cause (``connection refused``,
+not the client's "Request timed out"), and counted by a circuit breaker: after
+``breaker_consecutive_failures`` failed calls in a row, or once more than ``breaker_failed_share``
+of at least ``breaker_min_calls`` calls failed, every call raises :class:`LLMUnavailable` at once,
+so a run against a dead endpoint fails in seconds instead of failing each item for hours.
+
 Requests go out from one asyncio event loop per client, in a background thread, over aiohttp
 (``openai.DefaultAioHttpClient``): each caller (a synthesis worker thread) blocks on its own answer
 only, so N workers keep N requests in flight. A call costs the client about 1.9 ms of CPU this way
@@ -42,7 +48,7 @@ import openai
 import tenacity
 from pydantic import ValidationError
 
-from digit_assets.engine.llm.port import LLMError, LLMOutputInvalid, Req, Resp, Role, response_schema
+from digit_assets.engine.llm.port import LLMError, LLMOutputInvalid, LLMUnavailable, Req, Resp, Role, response_schema
 from digit_assets.engine.llm.usage import UsageMeter
 
 log = logging.getLogger(__name__)
@@ -76,6 +82,52 @@ class OpenAIChatSettings:
     max_backoff_s: float = 30.0
     retry_budget_s: float = 300.0
     repair: bool = True
+    breaker_consecutive_failures: int = 5
+    breaker_failed_share: float = 0.5
+    breaker_min_calls: int = 20
+
+
+class CircuitBreaker:
+    """Counts calls that failed after their retries; once open, it stays open and says why."""
+
+    def __init__(self, *, consecutive_failures: int, failed_share: float, min_calls: int, host: str):
+        self.consecutive_limit = consecutive_failures
+        self.share_limit = failed_share
+        self.min_calls = min_calls
+        self.host = host
+        self.calls = 0
+        self.failed = 0
+        self.consecutive = 0
+        self.open_reason: str | None = None
+        self._lock = threading.Lock()
+
+    def check(self) -> None:
+        if self.open_reason is not None:
+            raise LLMUnavailable(self.open_reason)
+
+    def succeeded(self) -> None:
+        with self._lock:
+            self.calls += 1
+            self.consecutive = 0
+
+    def failed_call(self, cause: str) -> None:
+        """Count one failed call; raises :class:`LLMUnavailable` when this failure opens the breaker."""
+        with self._lock:
+            self.calls += 1
+            self.failed += 1
+            self.consecutive += 1
+            if self.open_reason is None:
+                if self.consecutive >= self.consecutive_limit:
+                    why = f"{self.consecutive} calls in a row failed"
+                elif self.calls >= self.min_calls and self.failed > self.share_limit * self.calls:
+                    why = f"{self.failed} of {self.calls} calls failed (over {self.share_limit:.0%})"
+                else:
+                    return
+                self.open_reason = (
+                    f"the LLM endpoint {self.host} is unavailable: {why}, the last with {cause}; "
+                    "the run stops here instead of failing every remaining item"
+                )
+        self.check()
 
 
 class OpenAIChatLLM:
@@ -95,6 +147,12 @@ class OpenAIChatLLM:
         self.meter = meter if meter is not None else UsageMeter()
         self._host = _host_of(settings.base_url) if settings.base_url else "api.openai.com"
         self._secret = settings.api_key
+        self.breaker = CircuitBreaker(
+            consecutive_failures=settings.breaker_consecutive_failures,
+            failed_share=settings.breaker_failed_share,
+            min_calls=settings.breaker_min_calls,
+            host=self._host,
+        )
         # Local servers (vLLM, Ollama, llama.cpp) accept any key; the client insists on one.
         self._client = openai.AsyncOpenAI(
             base_url=settings.base_url, api_key=settings.api_key or "unused", timeout=settings.timeout_s, max_retries=0,
@@ -169,6 +227,7 @@ class OpenAIChatLLM:
     def _content(self, role: Role, messages: list[dict[str, str]], seed: int) -> str:
         if self._loop.is_closed():
             raise LLMError(role.name, "the client is closed")
+        self.breaker.check()
         return asyncio.run_coroutine_threadsafe(self._fetch(role, messages, seed), self._loop).result()
 
     async def _fetch(self, role: Role, messages: list[dict[str, str]], seed: int) -> str:
@@ -203,7 +262,10 @@ class OpenAIChatLLM:
         try:
             body = await self._retrying.copy(before_sleep=before_sleep)(send)
         except openai.OpenAIError as exc:
-            raise LLMError(role.name, f"{type(exc).__name__}: {self._redacted(str(exc))}") from None
+            cause = self._redacted(_cause(exc))
+            self.breaker.failed_call(cause)
+            raise LLMError(role.name, cause) from None
+        self.breaker.succeeded()
         completion = _parse(body)
         usage = completion.get("usage") if isinstance(completion, dict) else None
         if isinstance(usage, dict):
@@ -274,6 +336,26 @@ def _transient(exc: BaseException) -> bool:
     if isinstance(exc, openai.APIConnectionError):  # includes timeouts
         return True
     return isinstance(exc, openai.APIStatusError) and (exc.status_code in _RETRIED_STATUS or exc.status_code >= 500)
+
+
+def _cause(exc: BaseException) -> str:
+    """What went wrong, from the innermost OS error when there is one.
+
+    Over aiohttp the client reports a refused connection as ``APITimeoutError: Request timed out``;
+    the refusal itself is further down the exception chain.
+    """
+    chain: list[BaseException] = []
+    inner: BaseException | None = exc
+    while inner is not None and inner not in chain:
+        chain.append(inner)
+        inner = inner.__cause__ or inner.__context__
+    refused = next((error for error in chain if isinstance(error, ConnectionRefusedError)), None)
+    if refused is not None:
+        return f"{type(exc).__name__}: connection refused ({refused.strerror or refused})"
+    os_error = next((e for e in chain if isinstance(e, OSError) and e.strerror and not isinstance(e, TimeoutError)), None)
+    if os_error is not None:
+        return f"{type(exc).__name__}: {os_error.strerror}"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _describe(exc: BaseException | None) -> str:

@@ -38,6 +38,13 @@ class LLMError(RuntimeError):
         self.reason = reason
 
 
+class LLMUnavailable(RuntimeError):
+    """The endpoint is down: the circuit breaker opened, so the run must stop rather than go on failing.
+
+    Not an :class:`LLMError`: code that turns a failed role into one rejected item must not swallow it.
+    """
+
+
 class LLMOutputInvalid(LLMError):
     """The model answered, but not with a response that validates against the role's model."""
 

@@ -13,6 +13,7 @@ from typing import Any
 import jsonschema_rs
 
 from digit_assets.engine.synthesis.model import ExecutedCall, PlannedCall, ToolView, parse_reference, resolve_path
+from digit_assets.engine.schema_refs import refuse_uri
 
 # --- Reference substitution ----------------------------------------------------------------------
 
@@ -81,7 +82,9 @@ _MAX_PROBLEMS = 5
 def _compile(schema_text: str) -> jsonschema_rs.Validator | str:
     """A validator for a schema, or why the schema is unusable; equal schemas share one."""
     try:
-        return jsonschema_rs.validator_for(json.loads(schema_text), validate_formats=True, formats=_LENIENT_FORMATS)
+        return jsonschema_rs.validator_for(
+            json.loads(schema_text), validate_formats=True, formats=_LENIENT_FORMATS, retriever=refuse_uri
+        )
     except ValueError as exc:
         return str(exc).splitlines()[0]
 

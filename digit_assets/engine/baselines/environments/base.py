@@ -16,6 +16,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
 
+from digit_assets.engine.schema_refs import refusing_registry
 from digit_assets.engine.specs import ToolSpec
 
 Entity = dict[str, Any]
@@ -174,10 +175,10 @@ class Environment:
         self.tools = {tool.name: tool for tool in tools}
         self.seed = seed
         self._input_validators = {
-            tool.name: Draft202012Validator(tool.input_schema, format_checker=_FORMAT_CHECKER) for tool in tools
+            tool.name: Draft202012Validator(tool.input_schema, format_checker=_FORMAT_CHECKER, registry=refusing_registry()) for tool in tools
         }
         self._output_validators = {
-            tool.name: Draft202012Validator(tool.output_schema, format_checker=_FORMAT_CHECKER) for tool in tools
+            tool.name: Draft202012Validator(tool.output_schema, format_checker=_FORMAT_CHECKER, registry=refusing_registry()) for tool in tools
         }
 
     def initial_state(self) -> State:
