@@ -166,6 +166,9 @@ def enriched_tools(
             "tools": len(enriched),
             "declared_output_schemas": len(enriched) - inferred,
             "inferred_output_schemas": inferred,
+            "declared_without_required": sum(
+                1 for t in enriched if t.output_origin == "declared" and t.output_schema != t.spec.output_schema
+            ),
             "rejected": len(rejections),
             "llm": port.label,
             **usage.metadata(),
