@@ -45,9 +45,8 @@ def load_enriched_tools(conn: duckdb.DuckDBPyConnection) -> list[EnrichedTool]:
 
 
 def load_dataflow_edges(conn: duckdb.DuckDBPyConnection) -> list[DataflowEdge]:
+    fields = tuple(DataflowEdge.model_fields)
     rows = conn.execute(
-        "SELECT namespace, src_tool, src_field, src_type, dst_tool, dst_param, dst_type, match_kind, score"
-        " FROM dataflow_edges ORDER BY namespace, src_tool, dst_tool, src_field, dst_param"
+        f"SELECT {', '.join(fields)} FROM dataflow_edges ORDER BY namespace, src_tool, dst_tool, src_field, dst_param"
     ).fetchall()
-    fields = ("namespace", "src_tool", "src_field", "src_type", "dst_tool", "dst_param", "dst_type", "match_kind", "score")
     return [DataflowEdge(**dict(zip(fields, row))) for row in rows]

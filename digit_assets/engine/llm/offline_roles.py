@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from digit_assets.engine import enrich
+from digit_assets.engine import dataflow_meaning, enrich
 from digit_assets.engine.llm import roles
 from digit_assets.engine.llm.offline import Handler
 from digit_assets.engine.synthesis import judge, planning, recovery, requests, simulation, summaries, verification
 
 HANDLERS: dict[str, Handler] = {
     roles.INFER_OUTPUT_SCHEMA.name: enrich.infer_output_schema_offline,
+    roles.PROPOSE_DATAFLOW.name: dataflow_meaning.propose_links_offline,
     roles.PLAN_TURN.name: planning.plan_turn_offline,
     roles.WRITE_REQUEST.name: requests.write_request_offline,
     roles.BACK_TRANSLATE.name: verification.back_translate_offline,
