@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
+import json
+
 import dagster as dg
 import pytest
 
+from digit_assets.defs.ingestion.assets import dataflow_graph
+from digit_assets.defs.synthesis.assets import synthetic_conversations
 from digit_assets.store import Store
-from tests.pipeline_helpers import build_catalog, check_results, synthesize_all_shards
-from tests.user_catalog import write_catalog
+from tests.pipeline_helpers import build_catalog, check_results, resources, synthesize_all_shards
+from tests.user_catalog import FILE_SYSTEM, write_catalog
 
 
 @pytest.fixture(scope="module")
@@ -69,3 +73,36 @@ def test_every_variant_accepts_conversations_in_every_namespace(pipeline):
     accepted = {(variant, domain): count for variant, domain, count in rows}
     for variant in ("digit_tc", "no_impl", "no_bt"):
         assert {domain for v, domain in accepted if v == variant} == {"calculator", "filesystem", "messaging"}, accepted
+
+
+def test_a_synthesis_run_that_accepts_nothing_fails_with_a_reason_that_matches_the_store(tmp_path, monkeypatch):
+    """Responses that declare every field optional (``required: []``) leave edges no plan can use."""
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    docs = [{**doc, "response": {**doc["response"], "required": []}} for doc in FILE_SYSTEM]
+    (specs / "filesystem.jsonl").write_text("".join(json.dumps(doc) + "\n" for doc in docs))
+    monkeypatch.setenv("DIGIT_TC_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("DIGIT_TC_SPECS_DIR", str(specs))
+    database = tmp_path / "data" / "digit_tc.duckdb"
+    instance = dg.DagsterInstance.ephemeral()
+    build_catalog(instance, database, specs)
+    [(edges,)] = _rows(database, "SELECT count(*) FROM dataflow_edges")
+    assert edges > 0
+    result = dg.materialize(
+        [dataflow_graph, synthetic_conversations],
+        selection=[synthetic_conversations],
+        partition_key="0",
+        run_config={"ops": {"synthetic_conversations": {"config": {"conversations": 8}}}},
+        instance=instance,
+        resources=resources(database),
+        raise_on_error=False,
+    )
+    assert not result.success
+    [failure] = result.get_step_failure_events()
+    description = failure.step_failure_data.user_failure_data.description
+    assert "digit_tc accepted 0 of 2 conversations" in description
+    assert f"none of the {edges} data-flow edges in 1 namespaces can be planned with" in description
+    assert "read an output field that is not in every result" in description
+    # the attempts are kept with the same reason
+    reasons = _rows(database, "SELECT DISTINCT stage, reason FROM synthesis_attempts")
+    assert [stage for stage, _ in reasons] == ["scenario"] and reasons[0][1] in description

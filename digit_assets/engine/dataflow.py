@@ -463,7 +463,7 @@ def add_proposed_edges(
         elif link.kind not in MEANING_KINDS:
             problem = f"unknown kind {link.kind!r} (expected one of {', '.join(sorted(MEANING_KINDS))})"
         elif not types_compatible(field, param):
-            problem = f"a {field.type_label} value does not fit a {param.type_label} parameter"
+            problem = f"{field.type_label} values do not fit the {param.type_label} parameter"
         else:
             problem = None
         if problem is not None:
