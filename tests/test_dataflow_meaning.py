@@ -11,7 +11,10 @@ from digit_assets.engine.enrich import EnrichedTool
 from digit_assets.engine.llm import roles
 from digit_assets.engine.llm.offline import OfflineLLM, default_offline_llm
 from digit_assets.engine.llm.roles import DataflowResponse, ProposedLink
+from digit_assets.engine.llm.usage import UsageMeter
 from digit_assets.engine.specs import ToolSpec
+from tests.fake_openai_server import FakeOpenAIServer, offline_responder
+from tests.llm_helpers import openai_resource
 
 S = {"type": "string"}
 NUMBER = {"type": "number"}
@@ -131,3 +134,20 @@ def test_a_failing_role_is_a_rejection_of_its_namespace_and_the_name_edges_stand
     [failure] = failures
     assert failure.stage == "dataflow" and failure.source == "api" and "data-flow proposal failed" in failure.reason
     assert len(graph_edges(graph)) == 1
+
+
+def test_a_model_behind_the_openai_client_proposes_edges_that_are_kept_with_its_label():
+    """A real HTTP round trip on 127.0.0.1: the role's request and response models as a server sees them."""
+    graph = build_dataflow_graph(CATALOG)
+    with FakeOpenAIServer(offline_responder()) as server:
+        port = openai_resource(server.base_url).build(UsageMeter())
+        try:
+            proposals, failures = propose_links(CATALOG, graph, port, seed=0)
+        finally:
+            port.close()
+        requests = server.requests
+    assert failures == [] and [r.body["response_format"]["json_schema"]["name"] for r in requests] == ["propose_dataflow"]
+    assert add_proposed_edges(graph, CATALOG, proposals, proposed_by=port.label) == []
+    [proposed] = [e for e in graph_edges(graph) if e.proposed_by != "names"]
+    assert (proposed.src_field, proposed.dst_param, proposed.match_kind) == ("user_id", "receiver_id", "synonym")
+    assert "fake-model" in proposed.proposed_by
