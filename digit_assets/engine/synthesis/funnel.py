@@ -86,6 +86,8 @@ def _dominant(outcomes: Sequence[Outcome], variant: str, stage: str | None = Non
     failures = [
         e for o in outcomes if o.variant == variant for e in o.events if not e.accepted and (stage is None or e.stage == stage)
     ]
+    # "no complete turn" only wraps the failure of a turn stage: name that stage instead.
+    failures = [e for e in failures if e.stage != "rollout"] or failures
     if not failures:
         return "no rejection was recorded"
     top_stage, count = Counter(e.stage for e in failures).most_common(1)[0]
