@@ -108,15 +108,16 @@ def test_imported_baselines_store_records_and_quarantine_malformed_ones(tmp_path
     quarantine_check = checks["imported_baselines_quarantine"]
     assert not quarantine_check.passed and quarantine_check.severity == dg.AssetCheckSeverity.WARN
     stored = _query(database, "SELECT variant, count(*) FROM conversations WHERE source = 'import' GROUP BY variant ORDER BY variant")
-    assert stored == [("import:bfcl_like", 1), ("import:calls_ground_truth", 3), ("import:chat_runs", 2), ("import:chat_runs_malformed", 1)]
+    assert stored == [("import:bfcl_like", 1), ("import:calls_ground_truth", 2), ("import:chat_runs", 2), ("import:chat_runs_malformed", 1)]
     reasons = _query(database, "SELECT source, item, reason FROM quarantine WHERE stage = 'import' ORDER BY source, position")
     assert ("chat_runs.json", "no-name") in {(s, i) for s, i, _ in reasons}
     assert any("question without ground truth" in reason for _, _, reason in reasons)
-    assert len(reasons) == quarantine_check.metadata["quarantined"].value == 16
+    assert any("the user's words are missing" in reason for _, _, reason in reasons)
+    assert len(reasons) == quarantine_check.metadata["quarantined"].value == 17
 
     (directory / "chat_runs_malformed.jsonl").unlink()
     again = _import(database, instance)
     assert again.success
-    assert _query(database, "SELECT count(*) FROM conversations WHERE source = 'import'") == [(6,)]
-    assert _query(database, "SELECT count(*) FROM quarantine WHERE stage = 'import'") == [(11,)]
+    assert _query(database, "SELECT count(*) FROM conversations WHERE source = 'import'") == [(5,)]
+    assert _query(database, "SELECT count(*) FROM quarantine WHERE stage = 'import'") == [(12,)]
     assert _query(database, "SELECT DISTINCT run_id FROM conversations WHERE source = 'import'") == [(again.run_id,)]

@@ -43,7 +43,7 @@ def test_call_strings_are_parsed_into_names_and_literal_arguments(text: str, nam
     ("text", "reason"),
     [
         ("cd(folder='a'", "not valid Python call syntax"),
-        ("cd('a')", "positional arguments"),
+        ("cd('a')", "positional arguments cannot be mapped to parameter names: no tool docs for cd"),
         ("run(cmd=__import__('os').system('echo pwned'))", "argument cmd is not a literal"),
         ("f(x=y)", "argument x is not a literal"),
         ("f(**opts)", "**kwargs"),
@@ -100,7 +100,7 @@ def test_ground_truth_with_questions_becomes_turns_of_calls_without_outputs(resu
     result = results["calls_ground_truth.jsonl"]
     assert result.format == "ground_truth"
     by_id = {r.meta["original_id"]: r for r in result.records}
-    assert set(by_id) == {"multi_turn_base_0", "multi_turn_base_1", "no-question"}
+    assert set(by_id) == {"multi_turn_base_0", "multi_turn_base_1"}
     files = by_id["multi_turn_base_0"]
     assert files.n_turns() == 3 and files.messages[0]["content"].startswith("Move 'final_report.pdf'")
     assert [c["function"]["name"] for c in files.tool_calls()] == ["cd", "mkdir", "mv", "cd", "grep", "sort"]
@@ -109,12 +109,10 @@ def test_ground_truth_with_questions_becomes_turns_of_calls_without_outputs(resu
     assert structure_problems(files, complete=False) == []
     trading = by_id["multi_turn_base_1"]
     assert json.loads(trading.tool_calls()[-1]["function"]["arguments"]) == {"amount": -150.0}
-    bare = by_id["no-question"]
-    assert bare.meta["user_text"] is False and [m["content"] for m in bare.messages if m["role"] == "user"] == ["", ""]
-    assert json.loads(bare.tool_calls()[1]["function"]["arguments"]) == {"content": "hi", "count": -2, "extra": {"k": [1, 2]}}
     reasons = {(r.source, r.item): r.reason for r in result.rejections}
+    assert "no question with id no-question (calls_questions.jsonl): the user's words are missing" in reasons[("calls_ground_truth.jsonl", "no-question")]
     assert "not valid Python call syntax" in reasons[("calls_ground_truth.jsonl", "unparsable")]
-    assert "positional arguments" in reasons[("calls_ground_truth.jsonl", "positional")]
+    assert "positional arguments cannot be mapped to parameter names: no tool docs for cd" in reasons[("calls_ground_truth.jsonl", "positional")]
     assert "not a literal" in reasons[("calls_ground_truth.jsonl", "not-literal")]
     assert "1 question turns but 2 ground-truth turns" in reasons[("calls_ground_truth.jsonl", "turn-mismatch")]
     assert "question without ground truth" in reasons[("calls_questions.jsonl", "lonely")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import dagster as dg
@@ -9,6 +10,7 @@ import duckdb
 
 from digit_assets.cli import main
 from tests.conftest import REPO_SPECS
+from tests.user_catalog import FILE_SYSTEM
 
 SPEC = "library.bfcl.jsonl"
 
@@ -50,4 +52,23 @@ def test_a_failing_stage_is_reported_and_sets_the_exit_code(data_dir, tmp_path, 
 
     printed = capsys.readouterr().out
     assert exit_code == 1
+    assert printed.count("FAILED synthesize_shard[") == 4
+
+
+def test_a_synthesis_that_accepts_nothing_fails_and_sets_the_exit_code(data_dir, tmp_path, monkeypatch, capsys):
+    """Edges exist but every response declares its fields optional: nothing can be planned, nothing is ``ok``."""
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    docs = [{**doc, "response": {**doc["response"], "required": []}} for doc in FILE_SYSTEM]
+    (specs / "filesystem.jsonl").write_text("".join(json.dumps(doc) + "\n" for doc in docs))
+    monkeypatch.setenv("DIGIT_TC_SPECS_DIR", str(specs))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+
+    exit_code = main(
+        ["materialize", "--job", "ingest_spec_file", "--job", "build_tool_catalog", "--job", "synthesize_shard", "--conversations", "4"]
+    )
+
+    printed = capsys.readouterr().out
+    assert exit_code == 1
+    assert "ok     build_tool_catalog" in printed
     assert printed.count("FAILED synthesize_shard[") == 4

@@ -196,6 +196,8 @@ def test_stats_count_components_isolates_and_producers(graph):
     travel = stats["namespaces"]["travel"]
     assert travel == {
         "tools": 3,
+        "linked_tools": 2,
+        "linked_share": 0.667,
         "edges": 1,
         "tool_pairs": 1,
         "components": 2,

@@ -332,3 +332,50 @@ def test_an_llm_error_becomes_a_rejection():
     assert rejection.stage == "enrichment" and rejection.item == "shop.get_order"
     assert "output schema inference failed" in rejection.reason
     assert "no handler" in rejection.reason
+
+
+# --- Declared output schemas without ``required`` --------------------------------------------------
+
+
+def test_a_declared_schema_without_required_gets_its_properties_required_at_every_level():
+    declared = {
+        "type": "object",
+        "properties": {
+            "current_directory_content": {"type": "array", "items": STRING},
+            "entries": {"type": "array", "items": {"type": "object", "properties": {"name": STRING, "size": {"type": "integer"}}}},
+        },
+    }
+    [tool], rejections = enrich_tools([_spec("ls", output_schema=declared)], OfflineLLM({}), seed=0)
+    assert rejections == [] and tool.output_origin == "declared"
+    assert tool.output_schema["required"] == ["current_directory_content", "entries"]
+    assert tool.output_schema["properties"]["entries"]["items"]["required"] == ["name", "size"]
+    assert tool.spec.output_schema == declared  # the source's schema is kept as written
+    assert "required" not in declared
+
+
+def test_a_schema_that_says_required_anywhere_keeps_its_optional_fields():
+    declared = {
+        "type": "object",
+        "properties": {"order": {"type": "object", "properties": {"note": STRING}}, "order_id": STRING},
+        "required": ["order_id"],
+    }
+    [tool], _ = enrich_tools([_spec("get_order", output_schema=declared)], OfflineLLM({}), seed=0)
+    assert tool.output_schema == declared
+
+
+def test_a_property_named_required_is_not_the_keyword():
+    declared = {"type": "object", "properties": {"required": {"type": "boolean"}, "reason": STRING}}
+    [tool], _ = enrich_tools([_spec("check_visa", output_schema=declared)], OfflineLLM({}), seed=0)
+    assert tool.output_schema["required"] == ["required", "reason"]
+
+
+def test_a_recursive_property_stays_optional_so_instances_stay_finite():
+    declared = {
+        "type": "object",
+        "properties": {"comment": {"$ref": "#/$defs/comment"}},
+        "$defs": {"comment": {"type": "object", "properties": {"text": STRING, "parent": {"$ref": "#/$defs/comment"}}}},
+    }
+    [tool], _ = enrich_tools([_spec("get_comment", output_schema=declared)], OfflineLLM({}), seed=0)
+    assert tool.output_schema["required"] == ["comment"]
+    assert tool.output_schema["$defs"]["comment"]["required"] == ["text"]
+    Draft202012Validator.check_schema(tool.output_schema)

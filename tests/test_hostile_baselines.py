@@ -63,6 +63,8 @@ def test_hostile_call_strings_lose_only_their_record(tmp_path: Path) -> None:
             _truth("ok_2", "cd(folder='x')"),
         ],
     )
+    questions = [{"id": record_id, "question": [[{"role": "user", "content": "go"}]]} for record_id in ("ok_1", "minus", "inf", "deep", "ok_2")]
+    _write_jsonl(tmp_path / "multi_questions.jsonl", questions)
     [result] = import_directory(tmp_path)
     assert [record.meta["original_id"] for record in result.records] == ["ok_1", "ok_2"]
     reasons = {rejection.item: rejection.reason for rejection in result.rejections}

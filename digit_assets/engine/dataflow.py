@@ -26,6 +26,12 @@ Match kinds, strongest first (``MATCH_SCORES``):
     A one-word leaf under a container equals the parameter: ``customer.email`` -> ``email``. The
     container qualifies the value (the customer's email), so the parameter may mean another one.
 
+Edges by meaning rather than equal names (``synonym``, ``id_suffix``, ``entity_noun``, ``path``,
+``numeric``) are proposed per namespace through the LLM port
+(:data:`~digit_assets.engine.synthesis.roles.PROPOSE_DATAFLOW`; offline by the rules of
+:mod:`~digit_assets.engine.offline.dataflow_proposer`) and kept only when both ends exist, the types fit and
+the kind is known; each keeps its confidence as ``score`` and who proposed it.
+
 Generic names (``id``, ``name``, ``status``, ``limit``, ...) say nothing about which thing they
 belong to; they only match as ``entity_id`` or ``compound``. No self-loops: a tool feeding its own
 parameter back (``list_orders(customer_id)`` echoing ``customer_id``) discovers nothing.
@@ -46,12 +52,18 @@ from referencing.exceptions import Unresolvable
 
 from digit_assets.engine.enrich import EnrichedTool
 from digit_assets.engine.lexicon import normalize_name, parse_tool_name, singularize
-from digit_assets.engine.provenance import canonical_json
+from digit_assets.engine.llm import LLM, LLMError
+from digit_assets.engine.provenance import canonical_json, derive_seed
 from digit_assets.engine.schema_refs import schema_resolver
+from digit_assets.engine.specs import Rejection
+from digit_assets.engine.synthesis.model import Link, ToolView
+from digit_assets.engine.synthesis.roles import PROPOSE_DATAFLOW, DataflowRequest, ProposedLink
 
 if TYPE_CHECKING:
     from referencing._core import Resolver  # referencing exports no public name for it
 
+NAME_MATCHING = "names"  # ``proposed_by`` of the edges found here, by equal names
+MEANING_KINDS = frozenset({"synonym", "id_suffix", "entity_noun", "path", "numeric"})
 MATCH_SCORES: dict[str, float] = {"exact": 1.0, "normalized": 0.9, "entity_id": 0.85, "compound": 0.8, "leaf": 0.6}
 
 GENERIC_NAMES = frozenset(
@@ -219,6 +231,8 @@ class DataflowEdge(BaseModel):
     dst_type: str
     match_kind: str
     score: float
+    proposed_by: str = NAME_MATCHING
+    why: str = ""
 
 
 def _singular_key(name: str) -> str:
@@ -276,6 +290,16 @@ class _Target:
     def of(cls, param: SchemaField, tool_entity: str) -> "_Target":
         key = normalize_name(param.path)
         return cls(param=param, key=key, id_entity=(tool_entity or None) if key == "id" else _id_entity(key))
+
+
+def source_id_entity(field: SchemaField, tool_name: str) -> str | None:
+    """The entity whose id this output field holds (``orders[].id`` -> ``order``), if any."""
+    return _Source.of(field, parse_tool_name(tool_name).entity_key).id_entity
+
+
+def target_id_entity(param: SchemaField, tool_name: str) -> str | None:
+    """The entity whose id this parameter takes (``receiver_id`` -> ``receiver``), if any."""
+    return _Target.of(param, parse_tool_name(tool_name).entity_key).id_entity
 
 
 def _match_kind(source: _Source, target: _Target) -> str | None:
@@ -379,6 +403,92 @@ def _link_namespace(graph: nx.MultiDiGraph, namespace: str, flows: list[_ToolFlo
                 graph.add_edge(src.tool.spec.qualified_name, dst.tool.spec.qualified_name, key=key, **edge.model_dump())
 
 
+def propose_links(
+    tools: Sequence[EnrichedTool], graph: nx.MultiDiGraph, llm: LLM, *, seed: int
+) -> tuple[list[tuple[str, ProposedLink]], list[Rejection]]:
+    """Ask the dataflow role, once per namespace with two or more tools, for edges by meaning.
+
+    A role that fails is a rejection of its namespace (the name edges stand); its answer is judged
+    by :func:`add_proposed_edges`.
+    """
+    by_namespace: dict[str, list[EnrichedTool]] = defaultdict(list)
+    for tool in tools:
+        by_namespace[tool.spec.namespace].append(tool)
+    proposals: list[tuple[str, ProposedLink]] = []
+    rejections: list[Rejection] = []
+    for namespace, members in sorted(by_namespace.items()):
+        if len(members) < 2:
+            continue
+        known = [
+            Link(src_tool=e.src_tool, src_field=e.src_field, dst_tool=e.dst_tool, dst_param=e.dst_param)
+            for e in graph_edges(graph)
+            if e.namespace == namespace
+        ]
+        views = [
+            ToolView(name=t.spec.name, description=t.spec.description, parameters=t.spec.parameters, output_schema=t.output_schema)
+            for t in members
+        ]
+        request = DataflowRequest(namespace=namespace, tools=views, known=known)
+        try:
+            answer = llm.call(PROPOSE_DATAFLOW, request, seed=derive_seed(seed, namespace))
+        except LLMError as exc:
+            rejections.append(Rejection(stage="dataflow", source=namespace, reason=f"{namespace}: data-flow proposal failed: {exc}"))
+            continue
+        proposals += [(namespace, link) for link in answer.links]
+    return proposals, rejections
+
+
+def add_proposed_edges(
+    graph: nx.MultiDiGraph, tools: Sequence[EnrichedTool], proposals: Sequence[tuple[str, ProposedLink]], proposed_by: str
+) -> list[Rejection]:
+    """Add each proposal that names a real output field and parameter of two tools of its namespace,
+    with fitting types and a known kind; the others come back as rejections with the reason. A
+    proposal for a pair the names already join adds nothing."""
+    by_name = {(t.spec.namespace, t.spec.name): t for t in tools}
+    rejections: list[Rejection] = []
+    for namespace, link in proposals:
+        label = f"{namespace}: {link.src_tool}.{link.src_field} -> {link.dst_tool}({link.dst_param})"
+        src, dst = by_name.get((namespace, link.src_tool)), by_name.get((namespace, link.dst_tool))
+        field = next((f for f in output_fields(src.output_schema) if f.path == link.src_field), None) if src else None
+        param = next((p for p in input_params(dst.spec.parameters) if p.path == link.dst_param), None) if dst else None
+        if src is None or dst is None:
+            problem = "names a tool that is not in the namespace"
+        elif src is dst:
+            problem = "joins a tool to itself"
+        elif field is None:
+            problem = f"{link.src_tool} has no output field {link.src_field!r}"
+        elif param is None:
+            problem = f"{link.dst_tool} has no parameter {link.dst_param!r}"
+        elif link.kind not in MEANING_KINDS:
+            problem = f"unknown kind {link.kind!r} (expected one of {', '.join(sorted(MEANING_KINDS))})"
+        elif not types_compatible(field, param):
+            problem = f"{field.type_label} values do not fit the {param.type_label} parameter"
+        else:
+            problem = None
+        if problem is not None:
+            rejections.append(Rejection(stage="dataflow", source=namespace, item=label, reason=f"{label}: {problem}", raw=link.model_dump_json()))
+            continue
+        key = f"{field.path} -> {param.path}"
+        src_node, dst_node = src.spec.qualified_name, dst.spec.qualified_name
+        if graph.has_edge(src_node, dst_node, key=key):
+            continue
+        edge = DataflowEdge(
+            namespace=namespace,
+            src_tool=link.src_tool,
+            src_field=field.path,
+            src_type=field.type_label,
+            dst_tool=link.dst_tool,
+            dst_param=param.path,
+            dst_type=param.type_label,
+            match_kind=link.kind,
+            score=link.confidence,
+            proposed_by=proposed_by,
+            why=link.why,
+        )
+        graph.add_edge(src_node, dst_node, key=key, **edge.model_dump())
+    return rejections
+
+
 def graph_edges(graph: nx.MultiDiGraph) -> list[DataflowEdge]:
     """The edges as table rows, in the order the store reads them back."""
     edges = [DataflowEdge(**data) for _, _, data in graph.edges(data=True)]
@@ -405,9 +515,13 @@ def graph_stats(graph: nx.MultiDiGraph) -> dict[str, Any]:
     }
 
 
-def _connectivity(graph: nx.MultiDiGraph) -> dict[str, int]:
+def _connectivity(graph: nx.MultiDiGraph) -> dict[str, Any]:
+    tools = graph.number_of_nodes()
+    linked = tools - nx.number_of_isolates(graph)
     return {
-        "tools": graph.number_of_nodes(),
+        "tools": tools,
+        "linked_tools": linked,
+        "linked_share": round(linked / tools, 3) if tools else 0.0,
         "edges": graph.number_of_edges(),
         "tool_pairs": nx.DiGraph(graph).number_of_edges(),
         "components": nx.number_weakly_connected_components(graph),

@@ -54,8 +54,64 @@ def output_schema_problem(schema: Any) -> str | None:
     return None
 
 
+def _says_required(schema: Any) -> bool:
+    """Whether any (sub)schema has the ``required`` keyword (a property named so does not count)."""
+    if isinstance(schema, list):
+        return any(_says_required(value) for value in schema)
+    if not isinstance(schema, Mapping):
+        return False
+    if "required" in schema:
+        return True
+    properties = schema.get("properties")
+    nested = [value for key, value in schema.items() if key != "properties"]
+    if isinstance(properties, Mapping):
+        nested += list(properties.values())
+    return any(_says_required(value) for value in nested)
+
+
+def with_presence_inferred(schema: dict[str, Any]) -> dict[str, Any]:
+    """A declared output schema that never says ``required`` (BFCL ``response`` docs rarely do) lists
+    the fields a result has: every declared property becomes required, so plans may reference it and
+    simulators return it. A schema that uses ``required`` anywhere is kept as its author wrote it.
+
+    A property whose ``$ref`` points back to an object being completed stays optional, so a recursive
+    schema (a comment with a parent comment) still has finite instances.
+    """
+    if _says_required(schema):
+        return schema
+    completed = json.loads(json.dumps(schema))
+
+    def complete(node: Any, ancestors: tuple[str, ...], pointer: str) -> None:
+        if isinstance(node, list):
+            for index, item in enumerate(node):
+                complete(item, ancestors, f"{pointer}/{index}")
+            return
+        if not isinstance(node, dict):
+            return
+        properties = node.get("properties")
+        if isinstance(properties, dict):
+            inside = (*ancestors, pointer)
+            node["required"] = [
+                name
+                for name, sub in properties.items()
+                if not (isinstance(sub, Mapping) and isinstance(sub.get("$ref"), str) and sub["$ref"] in inside)
+            ]
+            ancestors = inside
+            for name, sub in properties.items():
+                complete(sub, ancestors, f"{pointer}/properties/{name}")
+        for key, value in node.items():
+            if key not in ("required", "properties"):
+                complete(value, ancestors, f"{pointer}/{key}")
+
+    complete(completed, (), "#")
+    return completed
+
+
 def enrich_tools(specs: Sequence[ToolSpec], llm: LLM, *, seed: int) -> tuple[list[EnrichedTool], list[Rejection]]:
     """Keep declared output schemas, infer the missing ones; a tool that cannot get one is rejected.
+
+    A declared schema without any ``required`` gets its properties as required
+    (:func:`with_presence_inferred`); otherwise no output field could ever be planned with.
 
     Each inference is seeded from ``seed`` and the tool's qualified name, so a tool's schema does not
     depend on which other tools are enriched alongside it.
@@ -65,6 +121,8 @@ def enrich_tools(specs: Sequence[ToolSpec], llm: LLM, *, seed: int) -> tuple[lis
     for spec in specs:
         if spec.output_schema is not None:
             schema, origin, label = spec.output_schema, "declared", "-"
+            if isinstance(schema, dict):
+                schema = with_presence_inferred(schema)
         else:
             request = OutputSchemaRequest(tool_name=spec.name, description=spec.description, parameters=spec.parameters)
             try:

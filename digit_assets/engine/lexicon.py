@@ -215,7 +215,9 @@ READ_VERBS = frozenset(
     {"get", "list", "search", "find", "fetch", "read", "show", "view", "check", "lookup", "look", "query", "retrieve",
      "count", "describe", "calculate", "estimate", "compare", "validate", "verify", "track", "browse", "filter",
      "download", "export", "preview", "quote", "recommend", "suggest", "summarize", "analyze", "convert", "translate",
-     "inspect", "monitor"}
+     "inspect", "monitor",
+     # shell commands that only read: a file-system API often names its tools after them
+     "ls", "cat", "pwd", "grep", "wc", "du", "stat", "head", "tail", "tree", "diff"}
 )
 # (verbs, status word for free-text status fields, stems an enum status may start with, best first)
 _ACTION_GROUPS: tuple[tuple[tuple[str, ...], str, tuple[str, ...]], ...] = (

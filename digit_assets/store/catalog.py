@@ -91,11 +91,10 @@ def load_enriched_tools(conn: duckdb.DuckDBPyConnection) -> list[EnrichedTool]:
 
 
 def load_dataflow_edges(conn: duckdb.DuckDBPyConnection) -> list[DataflowEdge]:
+    fields = tuple(DataflowEdge.model_fields)
     rows = conn.execute(
-        "SELECT namespace, src_tool, src_field, src_type, dst_tool, dst_param, dst_type, match_kind, score"
-        " FROM dataflow_edges ORDER BY namespace, src_tool, dst_tool, src_field, dst_param"
+        f"SELECT {', '.join(fields)} FROM dataflow_edges ORDER BY namespace, src_tool, dst_tool, src_field, dst_param"
     ).fetchall()
-    fields = ("namespace", "src_tool", "src_field", "src_type", "dst_tool", "dst_param", "dst_type", "match_kind", "score")
     return [DataflowEdge(**dict(zip(fields, row))) for row in rows]
 
 
@@ -105,11 +104,13 @@ def stored_output_schemas(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, st
     return [(namespace, name, json.loads(raw)) for namespace, name, raw in rows]
 
 
-def edges_per_namespace(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, int, int]]:
-    """(namespace, enriched tools, data-flow edges) per namespace of the enriched catalog."""
+def edges_per_namespace(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, int, int, int]]:
+    """(namespace, enriched tools, data-flow edges, tools on some edge) per namespace of the enriched catalog."""
     return conn.execute(
         "SELECT e.namespace, count(*) AS tools,"
-        " (SELECT count(*) FROM dataflow_edges d WHERE d.namespace = e.namespace) AS edges"
+        " (SELECT count(*) FROM dataflow_edges d WHERE d.namespace = e.namespace) AS edges,"
+        " count(*) FILTER (WHERE EXISTS (SELECT 1 FROM dataflow_edges d WHERE d.namespace = e.namespace"
+        "   AND e.name IN (d.src_tool, d.dst_tool))) AS linked"
         " FROM enriched_tools e GROUP BY e.namespace ORDER BY e.namespace"
     ).fetchall()
 

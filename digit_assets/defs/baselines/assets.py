@@ -13,11 +13,13 @@ from digit_assets.defs.resources import StoreResource
 from digit_assets.defs.settings_config import config_from, hashed, settings_of
 from digit_assets.engine.baselines.environments import DOMAINS
 from digit_assets.engine.baselines.importers import ImportResult, contained_files, import_directory
-from digit_assets.engine.baselines.search import Attempt, SearchRun, SearchSettings, generate
+from digit_assets.engine.baselines.search import SearchRun, SearchSettings, generate
+from digit_assets.engine.ingest.directory import list_spec_files
 from digit_assets.engine.progress import Progress
 from digit_assets.engine.provenance import Provenance
 from digit_assets.store import delete_where, insert_rows
 from digit_assets.store.baselines import attempt_rows
+from digit_assets.store.catalog import load_tool_specs
 from digit_assets.store.conversations import conversation_row
 from digit_assets.store.quarantine import quarantine_rows
 
@@ -107,7 +109,10 @@ def imported_baselines(context: dg.AssetExecutionContext, store: StoreResource) 
     root = settings.baselines_dir()
     fingerprints = {name: hashlib.sha256((root / name).read_bytes()).hexdigest() for name in contained_files(root)}
     provenance = Provenance.for_config(context.run.run_id, 0, {"files": fingerprints})  # contents, not where they sit
-    results = import_directory(root)
+    with store.store().connect() as conn:
+        # Positional arguments in call strings take the parameter order of the catalog's tools.
+        specs = load_tool_specs(conn, list_spec_files(settings.specs_dir()))
+    results = import_directory(root, {spec.name: list(spec.parameters.get("properties", {})) for spec in specs})
     records = [record for result in results for record in result.records]
     rejections = [rejection for result in results for rejection in result.rejections]
     with store.store().transaction() as conn:

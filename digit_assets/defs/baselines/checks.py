@@ -108,7 +108,13 @@ def baseline_counts(store: StoreResource) -> dg.AssetCheckResult:
 @dg.asset_check(asset=imported_baselines, description="Imported trajectories parse as records with well-formed chat structure.")
 def imported_baselines_are_well_formed(store: StoreResource) -> dg.AssetCheckResult:
     records, problems = _records(store, "import")
-    return _audit(records, problems, lambda record: structure_problems(record, complete=False))
+    result = _audit(records, problems, lambda record: structure_problems(record, complete=False))
+    reused = [r.conversation_id for r in records if r.meta.get("reused_tool_call_ids")]
+    note = f"{len(reused)} runs reuse tool-call ids; renumbered on import, results paired with their calls in order"
+    return dg.AssetCheckResult(
+        passed=result.passed,
+        metadata={**result.metadata, "note": note if reused else "", "reused_tool_call_ids": dg.MetadataValue.json(reused[:20])},
+    )
 
 
 @dg.asset_check(asset=imported_baselines, description="Records quarantined by the importers, per file, with the first reasons.")

@@ -1,11 +1,13 @@
 """Stage 1 of method.md: tool specs from many sources, enriched with output schemas, linked by data flow."""
 
 
+from collections import Counter
+
 import dagster as dg
 
 from digit_assets import settings
 from digit_assets.defs.resources import LLMResource, StoreResource
-from digit_assets.engine.dataflow import build_dataflow_graph, graph_edges, graph_stats
+from digit_assets.engine.dataflow import add_proposed_edges, build_dataflow_graph, graph_edges, graph_stats, propose_links
 from digit_assets.engine.enrich import enrich_tools
 from digit_assets.engine.ingest import IngestResult, ingest_file
 from digit_assets.engine.ingest.directory import list_spec_files, namespace_owner, skipped_files
@@ -127,6 +129,9 @@ def enriched_tools(
             "tools": len(enriched),
             "declared_output_schemas": len(enriched) - inferred,
             "inferred_output_schemas": inferred,
+            "declared_without_required": sum(
+                1 for t in enriched if t.output_origin == "declared" and t.output_schema != t.spec.output_schema
+            ),
             "rejected": len(rejections),
             "llm": port.label,
             **usage.metadata(),
@@ -142,17 +147,40 @@ def enriched_tools(
     automation_condition=dg.AutomationCondition.eager(),
     description="Data-flow graph: an edge when an output field of one tool can feed a parameter of another.",
 )
-def dataflow_graph(context: dg.AssetExecutionContext, store: StoreResource) -> dg.MaterializeResult:
-    with store.store().transaction() as conn:
+def dataflow_graph(context: dg.AssetExecutionContext, store: StoreResource, llm: LLMResource) -> dg.MaterializeResult:
+    meter = UsageMeter()
+    with store.store().connect() as conn:
         tools = load_enriched_tools(conn)
-        graph = build_dataflow_graph(tools)
-        provenance = Provenance.for_config(context.run.run_id, 0, {"tools": sorted(t.spec.qualified_name for t in tools)})
+    graph = build_dataflow_graph(tools)
+    with llm.session(store.store(), meter) as port:
+        proposals, rejections = propose_links(tools, graph, port, seed=0)
+    rejections += add_proposed_edges(graph, tools, proposals, proposed_by=port.label)
+    provenance = Provenance.for_config(
+        context.run.run_id, 0, {"tools": sorted(t.spec.qualified_name for t in tools), "llm": port.label}
+    )
+    usage = meter.snapshot()
+    with store.store().transaction() as conn:
         conn.execute("DELETE FROM dataflow_edges")
+        delete_where(conn, "quarantine", stage="dataflow")
+        delete_where(conn, "llm_usage", asset="dataflow_graph")
         insert_rows(conn, "dataflow_edges", [dataflow_edge_row(edge, provenance) for edge in graph_edges(graph)])
+        insert_rows(conn, "quarantine", quarantine_rows(rejections, provenance))
+        insert_rows(
+            conn,
+            "llm_usage",
+            usage_rows(usage, asset="dataflow_graph", shard=None, variant="", llm=port.label, provenance=provenance),
+        )
     stats = graph_stats(graph)
+    kinds = Counter(edge.match_kind for edge in graph_edges(graph))
     return dg.MaterializeResult(
         metadata={
-            **{key: value for key, value in stats.items() if isinstance(value, int)},
+            **{key: value for key, value in stats.items() if isinstance(value, int | float)},
+            "linked_share_by_namespace": dg.MetadataValue.json(
+                {namespace: ns_stats["linked_share"] for namespace, ns_stats in stats["namespaces"].items()}
+            ),
+            "edges_by_kind": dg.MetadataValue.json(dict(sorted(kinds.items()))),
+            "rejected_proposals": len(rejections),
             "graph_stats": dg.MetadataValue.json(stats),
+            **usage.metadata(),
         }
     )

@@ -47,15 +47,20 @@ def output_schemas_are_valid(store: StoreResource) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(asset=dataflow_graph, description="Each namespace with several tools has data flow to plan chains from.")
+@dg.asset_check(
+    asset=dataflow_graph,
+    description="Each namespace with several tools has data flow to plan chains from (warns per namespace without).",
+)
 def every_namespace_has_dataflow(store: StoreResource) -> dg.AssetCheckResult:
     with store.store().connect() as conn:
         rows = edges_per_namespace(conn)
-    disconnected = [namespace for namespace, tools, edges in rows if tools >= 2 and edges == 0]
+    disconnected = [namespace for namespace, tools, edges, _ in rows if tools >= 2 and edges == 0]
     return dg.AssetCheckResult(
         passed=not disconnected,
+        severity=dg.AssetCheckSeverity.WARN,
         metadata={
-            "edges_per_namespace": dg.MetadataValue.json({ns: edges for ns, _, edges in rows}),
+            "edges_per_namespace": dg.MetadataValue.json({ns: edges for ns, _, edges, _ in rows}),
+            "linked_share_per_namespace": dg.MetadataValue.json({ns: round(linked / tools, 3) for ns, tools, _, linked in rows}),
             "namespaces_without_edges": dg.MetadataValue.json(disconnected),
         },
     )

@@ -15,7 +15,7 @@ from digit_assets.engine.llm.usage import Usage, UsageMeter
 from digit_assets.engine.progress import Progress
 from digit_assets.engine.provenance import Provenance
 from digit_assets.engine.synthesis.export import export_jsonl
-from digit_assets.engine.synthesis.funnel import funnel_markdown, funnel_rows
+from digit_assets.engine.synthesis.funnel import funnel_markdown, funnel_rows, zero_yield_problem
 from digit_assets.engine.synthesis.rollout import Catalog, Outcome, SynthesisSettings, synthesize
 from digit_assets.store import delete_where, insert_rows
 from digit_assets.store.catalog import load_dataflow_edges, load_enriched_tools
@@ -117,6 +117,10 @@ def synthetic_conversations(
     rejections = Counter(f"{o.variant}:{o.reject_stage}" for o in outcomes if not o.accepted)
     funnel = funnel_rows([(o.variant, e.turn, e.stage, e.accepted) for o in outcomes for e in o.events])
     usage = meter.snapshot()
+    problem = zero_yield_problem(outcomes, funnel)
+    if problem is not None:
+        # The attempts are stored with their reasons above; the run fails so nobody reads "ok".
+        raise dg.Failure(description=f"shard {shard}: {problem}", metadata={"funnel": dg.MetadataValue.md(funnel_markdown(funnel))})
     return dg.MaterializeResult(
         metadata={
             **{f"accepted_{variant}": count for variant, count in sorted(accepted.items())},

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 from digit_assets.engine.llm.port import LLMError, LLMOutputInvalid, Req, Resp, Role
 from digit_assets.engine.offline import (
     back_translator,
+    dataflow_proposer,
     judge,
     mistakes,
     output_schema,
@@ -31,6 +32,7 @@ Handler = Callable[[Any, random.Random], BaseModel]
 # Which algorithm fills which role.
 HANDLERS: dict[str, Handler] = {
     roles.INFER_OUTPUT_SCHEMA.name: output_schema.infer_output_schema_offline,
+    roles.PROPOSE_DATAFLOW.name: dataflow_proposer.propose_links_offline,
     roles.PLAN_TURN.name: planner.plan_turn_offline,
     roles.WRITE_REQUEST.name: request_writer.write_request_offline,
     roles.BACK_TRANSLATE.name: back_translator.back_translate_offline,

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
-from digit_assets.engine.synthesis.rollout import CONVERSATION_STAGES, TURN_STAGES
+from digit_assets.engine.synthesis.rollout import CONVERSATION_STAGES, TURN_STAGES, Outcome
 
 Event = tuple[str, "int | None", str, bool]  # (variant, turn, stage, accepted)
 
@@ -55,3 +55,41 @@ def funnel_markdown(rows: list[dict[str, object]]) -> str:
         for r in rows
     ]
     return "\n".join(lines)
+
+
+_EVENT_STAGE = {"recovery_injection": "recovery"}  # funnel row name -> the stage its events carry
+
+
+def zero_yield_problem(outcomes: Sequence[Outcome], rows: Sequence[dict[str, object]]) -> str | None:
+    """Why a synthesis run produced nothing usable, with the dominant rejection reason; None when it did.
+
+    A run fails when a variant accepted no conversation, or when a stage rejected everything that
+    reached it (a filter or role that never lets anything through is broken, not strict).
+    """
+    problems: list[str] = []
+    attempted = Counter(o.variant for o in outcomes)
+    accepted = Counter(o.variant for o in outcomes if o.accepted)
+    for variant in sorted(attempted):
+        if not accepted[variant]:
+            problems.append(f"{variant} accepted 0 of {attempted[variant]} conversations; {_dominant(outcomes, variant)}")
+    for row in rows:
+        if row["attempted"] and not row["accepted"] and accepted[str(row["variant"])]:
+            problems.append(
+                f"{row['variant']}: stage {row['stage']} rejected all {row['attempted']} {row['level']}s that reached it; "
+                f"{_dominant(outcomes, str(row['variant']), _EVENT_STAGE.get(str(row['stage']), str(row['stage'])))}"
+            )
+    return "\n".join(problems) or None
+
+
+def _dominant(outcomes: Sequence[Outcome], variant: str, stage: str | None = None) -> str:
+    """The stage that rejected most often and its most frequent reason."""
+    failures = [
+        e for o in outcomes if o.variant == variant for e in o.events if not e.accepted and (stage is None or e.stage == stage)
+    ]
+    # "no complete turn" only wraps the failure of a turn stage: name that stage instead.
+    failures = [e for e in failures if e.stage != "rollout"] or failures
+    if not failures:
+        return "no rejection was recorded"
+    top_stage, count = Counter(e.stage for e in failures).most_common(1)[0]
+    reason, times = Counter(e.reason for e in failures if e.stage == top_stage).most_common(1)[0]
+    return f"most rejections at {top_stage} ({count} of {len(failures)}), most often ({times}x): {reason}"

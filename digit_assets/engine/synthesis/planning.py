@@ -173,6 +173,17 @@ def plannable_field(link: Link, producer: ToolView, consumer: ToolView) -> Outpu
     return produced if produced is not None and tool_analysis(consumer).accepts(link.dst_param, produced) else None
 
 
+def link_problem(link: Link, producer: ToolView, consumer: ToolView) -> str | None:
+    """Why a plan cannot use this link (the reverse of :func:`plannable_field`); None when it can."""
+    path = reference_path(link.src_field)
+    produced = tool_analysis(producer).field(path) if path else None
+    if produced is None:
+        return f"{producer.name} output {link.src_field} is not in every result (optional, nullable or possibly empty)"
+    if not tool_analysis(consumer).accepts(link.dst_param, produced):
+        return f"a value of {producer.name} output {link.src_field} is not valid for {consumer.name}({link.dst_param})"
+    return None
+
+
 # --- Step 1: scenario -------------------------------------------------------------------------------
 
 

@@ -38,6 +38,42 @@ INFER_OUTPUT_SCHEMA = Role(
 )
 
 
+class ProposedLink(BaseModel):
+    src_tool: str
+    src_field: str = Field(description="dotted path into the source tool's output, '[]' for array items: files[].path")
+    dst_tool: str
+    dst_param: str = Field(description="a top-level parameter of the destination tool")
+    kind: str = Field(description="synonym | id_suffix | entity_noun | path | numeric")
+    confidence: float = Field(ge=0.0, le=1.0)
+    why: str = ""
+
+
+class DataflowRequest(BaseModel):
+    namespace: str
+    tools: list[ToolView]
+    known: list[Link] = Field(description="edges already found by equal field and parameter names")
+
+
+class DataflowResponse(BaseModel):
+    links: list[ProposedLink]
+
+
+PROPOSE_DATAFLOW = Role(
+    name="propose_dataflow",
+    instructions=(
+        "You know how APIs are used together. Given the tools of one API (parameters and output schemas) "
+        "and the data-flow edges already found by equal names, propose further edges: an output field "
+        "whose value a caller would pass as a parameter of another tool although the names differ. "
+        "Kinds: 'synonym' (a user_id for a receiver_id), 'id_suffix' (a folder_id for a parent_folder_id), "
+        "'entity_noun' (a user_id for a parameter named user), 'path' (names from a listing for a path or "
+        "file parameter), 'numeric' (a computed result for the next operation's operand). Give each a "
+        "confidence between 0 and 1 and a short reason; propose nothing you would not bet on."
+    ),
+    request_model=DataflowRequest,
+    response_model=DataflowResponse,
+)
+
+
 # --- Synthesis roles (method.md steps 2-10). Models live in engine.synthesis.model. -----------------
 
 

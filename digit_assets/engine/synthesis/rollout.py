@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import random
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from digit_assets.engine.dataflow import DataflowEdge
@@ -20,10 +22,11 @@ from digit_assets.engine.llm import LLM, LLMError
 from digit_assets.engine.synthesis import roles
 from digit_assets.engine.provenance import derive_seed
 from digit_assets.engine.records import ConversationRecord
-from digit_assets.engine.synthesis.model import ExecutedCall, Link, PlannedCall, Scenario, ToolView, Turn, TurnPlan
+from digit_assets.engine.synthesis.model import ExecutedCall, Link, Scenario, ToolView, Turn, TurnPlan
 from digit_assets.engine.synthesis.planning import (
     choose_hidden,
     has_plannable_flow,
+    link_problem,
     largest_connected_plan,
     plan_problems,
     sample_scenario,
@@ -99,6 +102,30 @@ class Catalog:
     def plannable_namespaces(self) -> list[str]:
         return sorted(ns for ns in self.tools if has_plannable_flow(self.tools[ns], self.links.get(ns, [])))
 
+    @cached_property
+    def no_flow_reason(self) -> str:
+        """Why no scenario can be sampled, stated with the catalog's own counts (never "no data flow"
+        while edges exist)."""
+        edges = sum(len(links) for links in self.links.values())
+        if not edges:
+            return f"the data-flow graph has no edge in any of the {len(self.tools)} namespaces"
+        problems: Counter[str] = Counter()
+        for namespace, links in self.links.items():
+            tools = {tool.name: tool for tool in self.tools.get(namespace, [])}
+            for link in links:
+                if link.src_tool not in tools or link.dst_tool not in tools:
+                    problems["join tools missing from the catalog"] += 1
+                elif problem := link_problem(link, tools[link.src_tool], tools[link.dst_tool]):
+                    problems[_problem_kind(problem)] += 1
+        summary = ", ".join(f"{count} {kind}" for kind, count in problems.most_common())
+        return f"none of the {edges} data-flow edges in {len(self.links)} namespaces can be planned with ({summary})"
+
+
+def _problem_kind(problem: str) -> str:
+    if "not in every result" in problem:
+        return "read an output field that is not in every result"
+    return "carry values the parameter does not accept"
+
 
 @dataclass
 class Event:
@@ -165,7 +192,7 @@ class ConversationBuilder:
                 max_tools=self.settings.max_tools,
             )
         if scenario is None:
-            return self._reject("scenario", "no namespace has data flow to plan from")
+            return self._reject("scenario", self.catalog.no_flow_reason)
         self.events.append(Event(None, "scenario", True))
         turns: list[Turn] = []
         target = self.rng.randint(self.settings.min_turns, self.settings.max_turns)
