@@ -137,9 +137,10 @@ def test_the_card_carries_its_figures_in_front_matter_and_text():
         "split_seed": 2026,
         "validation_share": 0.1,
     }
-    card = render_card(facts)
+    card = render_card(facts, "0123abcd4567")
     front = read_front_matter(card)
     assert front["digit_tc"] == facts
+    assert front["configs"][0]["config_name"] == "export-0123abcd4567"
     assert front["configs"][0]["data_files"] == [{"split": "train", "path": "train.parquet"}, {"split": "validation", "path": "validation.parquet"}]
     for text in ("10 of 70 accepted conversations were near-duplicates", "| error_rate | 3 / 60 | 0.050 [0.017, 0.137] |",
                  "| length | 0.025 [0.019, 0.032] |", "| no_impl | length | -0.014 [-0.032, -0.005] | 0.08 | yes |",

@@ -182,3 +182,22 @@ def test_a_card_that_no_longer_matches_the_store_fails_its_check(exported):
     evaluation = check_results(result)["card_matches_store"]
     assert not evaluation.passed
     assert evaluation.metadata["mismatched_figures"].value == ["no_impl: conversations"]
+
+
+def test_a_re_export_loads_fresh_not_from_the_cache_of_the_previous_one(exported):
+    """``datasets`` caches a local folder by its name and config, not by the files: the config is named
+    by the files' fingerprint, so the same folder loaded after a new export gives the new rows."""
+    directory = str(exported["directory"] / "digit_tc")
+    before = datasets.load_dataset(directory, cache_dir=exported["cache"])["validation"].num_rows
+    result = dg.materialize(
+        [*UPSTREAM, near_duplicates, training_dataset, *checks_of(dataset_checks)],
+        selection=dg.AssetSelection.assets(training_dataset),
+        run_config={"ops": {"training_dataset": {"config": {"validation_share": 0.6, "seed": 7}}}},
+        instance=exported["instance"],
+        resources=resources(exported["database"]),
+    )
+    assert result.success and all(e.passed for e in result.get_asset_check_evaluations())
+    with Store(exported["database"]).connect() as conn:
+        expected = conn.execute("SELECT count(*) FROM dataset_rows WHERE variant = 'digit_tc' AND split = 'validation'").fetchone()[0]
+    after = datasets.load_dataset(directory, cache_dir=exported["cache"])["validation"].num_rows
+    assert after == expected != before

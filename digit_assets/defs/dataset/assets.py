@@ -15,7 +15,14 @@ from digit_assets.defs.synthesis.assets import synthetic_conversations
 from digit_assets.engine.provenance import Provenance
 from digit_assets.engine.synthesis.dataset_card import render_card
 from digit_assets.engine.synthesis.dedup import DedupSettings, find_near_duplicates
-from digit_assets.engine.synthesis.export import DatasetSettings, scenario_of, split_of, write_dataset, write_text
+from digit_assets.engine.synthesis.export import (
+    DatasetSettings,
+    files_fingerprint,
+    scenario_of,
+    split_of,
+    write_dataset,
+    write_text,
+)
 from digit_assets.store.conversations import load_conversations
 from digit_assets.store.dataset import card_facts, removed_conversations, replace_dataset_rows, replace_deduplication
 
@@ -92,7 +99,8 @@ def training_dataset(context: dg.AssetExecutionContext, config: DatasetConfig, s
     with store.store().connect() as conn:
         facts = {variant: card_facts(conn, variant) for variant in written}
     for variant, files in written.items():
-        write_text(files.directory / "README.md", render_card(card_run_facts(facts[variant], files.directory, config)))
+        card = render_card(card_run_facts(facts[variant], files.directory, config), files_fingerprint(files.directory))
+        write_text(files.directory / "README.md", card)
     return dg.MaterializeResult(
         metadata={
             "directory": dg.MetadataValue.path(str(directory)),

@@ -4,8 +4,8 @@ import dagster as dg
 
 from digit_assets.defs.dataset.assets import dataset_directory, near_duplicates, training_dataset
 from digit_assets.defs.resources import StoreResource
-from digit_assets.engine.synthesis.dataset_card import read_front_matter
-from digit_assets.engine.synthesis.export import dataset_problems
+from digit_assets.engine.synthesis.dataset_card import config_name, read_front_matter
+from digit_assets.engine.synthesis.export import dataset_problems, files_fingerprint
 from digit_assets.store.dataset import (
     card_facts,
     dataset_variants,
@@ -64,7 +64,7 @@ def every_row_loads(store: StoreResource) -> dg.AssetCheckResult:
 @dg.asset_check(
     asset=training_dataset,
     description="Each variant's card carries the figures the store holds now (counts, near-duplicates, "
-    "domains, distributions, realism, fidelity, provenance, models).",
+    "domains, distributions, realism, fidelity, provenance, models), and names its config by the files' fingerprint.",
 )
 def card_matches_store(store: StoreResource) -> dg.AssetCheckResult:
     mismatches = []
@@ -76,8 +76,11 @@ def card_matches_store(store: StoreResource) -> dg.AssetCheckResult:
         if not card.exists():
             mismatches.append(f"{variant}: no card at {card}")
             continue
-        printed = read_front_matter(card.read_text(encoding="utf-8")).get("digit_tc", {})
+        front = read_front_matter(card.read_text(encoding="utf-8"))
+        printed = front.get("digit_tc", {})
         mismatches += [f"{variant}: {key}" for key, value in facts[variant].items() if printed.get(key) != value]
+        if [c.get("config_name") for c in front.get("configs", [])] != [config_name(files_fingerprint(card.parent))]:
+            mismatches.append(f"{variant}: config_name is not the files' fingerprint (datasets would load a stale cache)")
     return dg.AssetCheckResult(
         passed=bool(variants) and not mismatches,
         metadata={"variants": variants, "mismatched_figures": dg.MetadataValue.json(mismatches)},

@@ -27,11 +27,15 @@ LIMITATIONS = [
 ]
 
 
-def front_matter(facts: dict[str, Any]) -> str:
+def config_name(fingerprint: str) -> str:
+    return f"export-{fingerprint}"
+
+
+def front_matter(facts: dict[str, Any], fingerprint: str) -> str:
     config = {
         "configs": [
             {
-                "config_name": "default",
+                "config_name": config_name(fingerprint),
                 "data_files": [{"split": split, "path": f"{split}.parquet"} for split in ("train", "validation")],
             }
         ],
@@ -65,13 +69,14 @@ def _interval(value: float | None, low: float | None, high: float | None, signed
     return f"{number.format(value)} [{number.format(low)}, {number.format(high)}]"
 
 
-def render_card(facts: dict[str, Any]) -> str:
+def render_card(facts: dict[str, Any], fingerprint: str) -> str:
+    """The card of one variant; ``fingerprint`` (of the files) names the config ``datasets`` loads."""
     variant = facts["variant"]
     counts = facts["conversations"]
     dedup = facts["near_duplicates"]
     total = sum(counts.values())
     parts = [
-        front_matter(facts),
+        front_matter(facts, fingerprint),
         f"# DiGiT-TC synthetic tool-calling conversations: `{variant}`\n",
         f"{total} multi-turn tool-calling conversations in the OpenAI chat format (`messages` + `tools`), "
         f"made by the DiGiT-TC method without a stateful execution environment (variant `{variant}`).\n",

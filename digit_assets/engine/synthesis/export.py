@@ -8,6 +8,7 @@ conversation id, domain and provenance (run id, seed, config hash) of the same r
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections import defaultdict
@@ -128,6 +129,16 @@ class DatasetFiles:
 
     def files(self) -> list[Path]:
         return [self.directory / f"{split}.{suffix}" for split in SPLITS for suffix in ("parquet", "jsonl")]
+
+
+def files_fingerprint(directory: Path) -> str:
+    """A hash of the Parquet files' bytes. Hugging Face ``datasets`` caches a local dataset by its folder
+    and config name, not by the files' contents: a config named by this fingerprint makes a re-export
+    load fresh instead of from the cache of the previous one."""
+    digest = hashlib.sha256()
+    for split in SPLITS:
+        digest.update((directory / f"{split}.parquet").read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def write_dataset(
