@@ -32,6 +32,7 @@ from digit_assets.defs.synthesis.assets import synthetic_conversations
 from digit_assets.defs.synthesis.jobs import synthesize_shard_job
 from digit_assets.definitions import defs
 from digit_assets.engine.ingest.directory import list_spec_files
+from digit_assets.engine.progress import observed
 from digit_assets.instance import prepare_home
 
 # The stage jobs in pipeline order; a partitioned job runs once per partition.
@@ -121,14 +122,21 @@ def run_stages(
 
 @contextlib.contextmanager
 def _progress(console: Console, job_name: str, total: int) -> Iterator:
-    """A transient bar over the stage's runs, on a terminal only (a log or a pipe gets the final line)."""
+    """Transient bars on a terminal only (a log or a pipe gets the final line): one over the stage's
+    runs, and one following the engine's progress inside the current run (conversations, goals)."""
     if not console.is_terminal:
         yield lambda: None
         return
-    columns = [SpinnerColumn(), TextColumn(f"{job_name:20}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    columns = [SpinnerColumn(), TextColumn("{task.description:34}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     with Progress(*columns, console=console, transient=True, redirect_stdout=False, redirect_stderr=False) as bar:
-        task = bar.add_task(job_name, total=total)
-        yield lambda: bar.advance(task)
+        runs = bar.add_task(job_name, total=total)
+        inner = bar.add_task("", total=None, visible=False)
+
+        def follow(label: str, done: int, of: int | None) -> None:
+            bar.update(inner, description=f"  {label}"[:34], completed=done, total=of, visible=True)
+
+        with observed(follow):
+            yield lambda: bar.advance(runs)
 
 
 @contextlib.contextmanager
