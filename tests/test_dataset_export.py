@@ -137,6 +137,8 @@ def test_the_card_carries_its_figures_in_front_matter_and_text():
         "split_seed": 2026,
         "validation_share": 0.1,
     }
+    not_run = {**facts, "near_duplicates": {**facts["near_duplicates"], "removed": 0, "threshold": None}}
+    assert "Near-duplicate removal has not run on this store" in render_card(not_run, "0123abcd4567")
     card = render_card(facts, "0123abcd4567")
     front = read_front_matter(card)
     assert front["digit_tc"] == facts

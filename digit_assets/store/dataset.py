@@ -12,7 +12,7 @@ import duckdb
 
 from digit_assets.engine.provenance import Provenance
 from digit_assets.engine.synthesis.dedup import DedupSettings, NearDuplicate
-from digit_assets.store import delete_where, insert_rows, provenance_columns
+from digit_assets.store import insert_rows, provenance_columns
 
 # The card's fidelity headline: against stateful search, length-controlled, pooled over domains (the
 # other baselines, raw figures and domains are in the fidelity tables and the dashboard).

@@ -102,7 +102,9 @@ def render_card(facts: dict[str, Any], fingerprint: str) -> str:
         f"{dedup['removed']} of {dedup['examined']} accepted conversations were near-duplicates (MinHash LSH over "
         f"user-message word {dedup['shingle_words']}-grams and call-sequence {dedup['shingle_calls']}-grams, "
         f"{dedup['num_perm']} permutations, estimated Jaccard similarity >= {dedup['threshold']}) and are not "
-        "in the files; the `near_duplicates` table names the kept conversation each one duplicates.\n",
+        "in the files; the `near_duplicates` table names the kept conversation each one duplicates.\n"
+        if dedup["threshold"] is not None
+        else "Near-duplicate removal has not run on this store (materialize `near_duplicates`): nothing was removed.\n",
         "## Domains and tools\n",
         _table(
             ["domain", "conversations", "tools called"],
