@@ -10,7 +10,12 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=".venv/.digit-tc-installed-${EXTRAS//,/-}"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e ".[$EXTRAS]"
+  # pip's output goes to a log (a quiet terminal); it is printed only when the install fails.
+  echo "installing digit-tc[$EXTRAS] into .venv (log: .venv/install.log)"
+  if ! { .venv/bin/python -m pip install --quiet --upgrade pip \
+         && .venv/bin/python -m pip install --quiet -e ".[$EXTRAS]"; } > .venv/install.log 2>&1; then
+    cat .venv/install.log >&2
+    exit 1
+  fi
   touch "$stamp"
 fi

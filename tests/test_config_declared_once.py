@@ -8,6 +8,7 @@ import pytest
 
 from analytics.divergence import DivergenceSettings
 from digit_assets.defs.baselines.assets import StatefulSearchConfig
+from digit_assets.defs.dataset.assets import DatasetConfig, DedupConfig
 from digit_assets.defs.fidelity.assets import FidelityConfig
 from digit_assets.defs.resources import LLMResource
 from digit_assets.defs.settings_config import config_from, settings_of
@@ -15,6 +16,8 @@ from digit_assets.defs.synthesis.assets import SynthesisConfig
 from digit_assets.engine.baselines.search import SearchSettings
 from digit_assets.engine.llm.openai_chat import OpenAIChatSettings
 from digit_assets.engine.provenance import stable_hash
+from digit_assets.engine.synthesis.dedup import DedupSettings
+from digit_assets.engine.synthesis.export import DatasetSettings
 from digit_assets.engine.synthesis.rollout import SynthesisSettings
 
 # (Dagster config, engine settings, the knobs of the run itself that the engine settings do not hold)
@@ -23,6 +26,8 @@ PAIRS = [
     (FidelityConfig, DivergenceSettings, set()),
     (StatefulSearchConfig, SearchSettings, {"seed", "conversations", "max_attempts", "max_turns"}),
     (LLMResource, OpenAIChatSettings, {"provider", "concurrency", "cache"}),
+    (DedupConfig, DedupSettings, set()),
+    (DatasetConfig, DatasetSettings, {"seed"}),
 ]
 
 

@@ -38,12 +38,14 @@ OPERATOR_YAML = (
 STAGES = [
     ("build_tool_catalog", None, {}),
     *[("synthesize_shard", shard, {"synthetic_conversations": {"conversations": 80}}) for shard in synthesis_shards.get_partition_keys()],
+    ("deduplicate", None, {}),
     *[
         ("stateful_search", domain, {"stateful_search_baselines": {"conversations": 40, "max_attempts": 80}})
         for domain in baseline_domains.get_partition_keys()
     ],
     ("import_baselines", None, {}),
     ("refresh_fidelity", None, {"fidelity_analysis": {"n_bootstrap": 50, "permutation_resamples": 199}}),
+    ("build_dataset", None, {}),
 ]
 METADATA = {  # a few entries each asset's materialization must carry
     "tool_specs": {"format", "tools", "quarantined"},
@@ -54,6 +56,8 @@ METADATA = {  # a few entries each asset's materialization must carry
     "stateful_search_baselines": {"conversations", "goals"},
     "imported_baselines": {"conversations", "by_file"},
     "fidelity_analysis": {"summary", "dashboard"},
+    "near_duplicates": {"threshold", "examples"},
+    "training_dataset": {"directory", "bytes"},
     "realism_metrics": {"realism", "rows"},
 }
 # The method's claim may not hold on 80 conversations, nor the realism rules: those checks warn rather than fail.

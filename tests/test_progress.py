@@ -1,6 +1,6 @@
 """Progress lines: throttled to the interval, with counts, rate and ETA, and always a final line."""
 
-from digit_assets.engine.progress import Progress
+from digit_assets.engine.progress import Progress, observed
 
 
 class FakeClock:
@@ -32,3 +32,13 @@ def test_finish_always_logs_without_eta():
     progress.advance(3, solved=2)
     progress.finish()
     assert lines == ["search retail: 3 done in 2.0s (1.5/s); solved 2"]
+
+
+def test_an_observer_sees_every_advance_while_it_observes():
+    clock, seen = FakeClock(), []
+    progress = Progress(lambda line: None, "shard 1 no_bt", total=3, interval_s=60, clock=clock)
+    with observed(lambda label, done, total: seen.append((label, done, total))):
+        progress.advance()
+        progress.advance(2)
+    progress.advance()
+    assert seen == [("shard 1 no_bt", 1, 3), ("shard 1 no_bt", 3, 3)]

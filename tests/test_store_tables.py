@@ -12,6 +12,8 @@ from digit_assets.engine.records import ConversationRecord
 from digit_assets.engine.specs import Rejection
 from digit_assets.store import Store, insert_rows
 from digit_assets.store.conversations import conversation_counts, conversation_row, hidden_calls_per_variant, load_conversations
+from digit_assets.engine.synthesis.dedup import DedupSettings, NearDuplicate
+from digit_assets.store.dataset import deduplication_events, duplicates_not_pointing_to_kept, replace_deduplication
 from digit_assets.store.quarantine import counts_by_source, first_reasons, quarantine_rows
 
 PROVENANCE = Provenance(run_id="run-1", seed=7, config_hash="cafe")
@@ -67,3 +69,24 @@ def test_quarantine_rows_are_counted_and_explained_per_stage(tmp_path):
         assert first_reasons(conn, ("import",), limit=1) == ["line 1: not JSON"]
         stamps = conn.execute("SELECT DISTINCT run_id, seed, config_hash FROM quarantine").fetchall()
     assert stamps == [("run-1", 7, "cafe")]
+
+
+def test_near_duplicates_replace_their_tables_feed_the_funnel_and_must_point_to_kept_conversations(tmp_path):
+    with Store(tmp_path / "s.duckdb").transaction() as conn:
+        insert_rows(conn, "conversations", [conversation_row(_record(c), PROVENANCE, shard=0) for c in ("c1", "c2", "c3")])
+        stale = [NearDuplicate("c1", "digit_tc", "c9", 0.9)]
+        replace_deduplication(conn, stale, {"digit_tc": 3}, DedupSettings(), PROVENANCE)
+        good = [NearDuplicate("c2", "digit_tc", "c1", 0.91)]
+        replace_deduplication(conn, good, {"digit_tc": 3}, DedupSettings(threshold=0.9), PROVENANCE)
+        assert conn.execute("SELECT conversation_id, duplicate_of FROM near_duplicates").fetchall() == [("c2", "c1")]
+        assert conn.execute("SELECT examined, removed, threshold FROM deduplication").fetchall() == [(3, 1, 0.9)]
+        assert sorted(deduplication_events(conn)) == [("digit_tc", None, "near_duplicate", False)] + [("digit_tc", None, "near_duplicate", True)] * 2
+        assert duplicates_not_pointing_to_kept(conn) == []
+        # A duplicate of a removed conversation, of a missing one: both reported.
+        replace_deduplication(
+            conn, [*good, NearDuplicate("c3", "digit_tc", "c2", 0.95), NearDuplicate("c1", "digit_tc", "gone", 0.8)],
+            {"digit_tc": 3}, DedupSettings(), PROVENANCE,
+        )
+        assert duplicates_not_pointing_to_kept(conn) == [
+            ("c1", "gone", "not a stored conversation"), ("c2", "c1", "itself removed"), ("c3", "c2", "itself removed"),
+        ]

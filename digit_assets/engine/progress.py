@@ -1,13 +1,29 @@
 """Progress lines for long loops: counts, rate and ETA, at most once per interval, plus a final line.
 
 Plain Python (a ``log`` callable, e.g. ``context.log.info``) so the engine reports progress the same
-way inside Dagster, in the CLI and in benchmarks. Safe to advance from several threads.
+way inside Dagster, in the CLI and in benchmarks. Safe to advance from several threads. A terminal
+that draws a progress bar follows every advance through :func:`observed`.
 """
 
+import contextlib
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+
+# Called with (label, done, total) on every advance, by whoever is drawing progress in this process.
+Listener = Callable[[str, int, "int | None"], None]
+_listeners: list[Listener] = []
+
+
+@contextlib.contextmanager
+def observed(listener: Listener) -> Iterator[None]:
+    """Let ``listener`` see every advance of every :class:`Progress` while the block runs."""
+    _listeners.append(listener)
+    try:
+        yield
+    finally:
+        _listeners.remove(listener)
 
 
 class Progress:
@@ -36,12 +52,16 @@ class Progress:
         with self._lock:
             self.done += n
             self.counts.update(counts)
+            done = self.done
             now = self._clock()
-            if now - self._last_report < self._interval_s:
-                return
-            self._last_report = now
-            line = self._line(now)
-        self._log(line)
+            due = now - self._last_report >= self._interval_s
+            if due:
+                self._last_report = now
+                line = self._line(now)
+        for listener in list(_listeners):
+            listener(self._label, done, self._total)
+        if due:
+            self._log(line)
 
     def finish(self) -> None:
         with self._lock:

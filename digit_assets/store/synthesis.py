@@ -7,6 +7,7 @@ import duckdb
 from digit_assets.engine.provenance import Provenance
 from digit_assets.engine.synthesis.rollout import Outcome
 from digit_assets.store import provenance_columns
+from digit_assets.store.dataset import deduplication_events
 
 
 def attempt_rows(outcome: Outcome, shard: int, provenance: Provenance) -> list[dict[str, object]]:
@@ -31,8 +32,10 @@ def attempt_rows(outcome: Outcome, shard: int, provenance: Provenance) -> list[d
 
 
 def funnel_events(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, int | None, str, bool]]:
-    """(variant, turn, stage, accepted) of every stored attempt event, the input of the acceptance funnel."""
-    return conn.execute("SELECT variant, turn, stage, accepted FROM synthesis_attempts").fetchall()
+    """(variant, turn, stage, accepted) of every stored attempt event, the input of the acceptance funnel,
+    then the near-duplicate removal's verdicts when it has run."""
+    attempts = conn.execute("SELECT variant, turn, stage, accepted FROM synthesis_attempts").fetchall()
+    return attempts + deduplication_events(conn)
 
 
 def acceptance_by_variant(conn: duckdb.DuckDBPyConnection) -> list[dict[str, object]]:

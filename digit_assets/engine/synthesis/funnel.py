@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
+from digit_assets.engine.synthesis.dedup import NEAR_DUPLICATE_STAGE
 from digit_assets.engine.synthesis.rollout import CONVERSATION_STAGES, TURN_STAGES, Outcome
 
 Event = tuple[str, "int | None", str, bool]  # (variant, turn, stage, accepted)
@@ -16,6 +17,7 @@ def funnel_rows(events: Iterable[Event]) -> list[dict[str, object]]:
     A turn ends in one event: ``turn`` accepted, or a failure at its stage; so a turn that failed at
     a stage also reached (and passed) every stage before it. Conversation stages are counted as seen.
     Injected error recoveries are counted as their own stage (a refused proposal does not fail a turn).
+    Near-duplicate removal, run over every shard's accepted conversations, comes last when it has run.
     """
     turn_end: Counter = Counter()
     conversation: Counter = Counter()
@@ -41,6 +43,9 @@ def funnel_rows(events: Iterable[Event]) -> list[dict[str, object]]:
         rows.append(_row(variant, "turn", "recovery_injection", recovery[(variant, True)], recovery[(variant, False)]))
         for stage in CONVERSATION_STAGES[1:]:
             rows.append(_row(variant, "conversation", stage, conversation[(variant, stage, True)], conversation[(variant, stage, False)]))
+        kept, removed = conversation[(variant, NEAR_DUPLICATE_STAGE, True)], conversation[(variant, NEAR_DUPLICATE_STAGE, False)]
+        if kept or removed:
+            rows.append(_row(variant, "conversation", NEAR_DUPLICATE_STAGE, kept, removed))
     return rows
 
 
