@@ -10,7 +10,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
+
+from digit_assets.engine.side_effects import READ_ONLY, SideEffect, inferred_side_effect
 
 REFERENCE = re.compile(r"^\$(\d+)\.([A-Za-z_][\w]*(?:\[\d+\])?(?:\.[A-Za-z_][\w]*(?:\[\d+\])?)*)$")
 REFERENCE_LEAK = re.compile(r"\$\d+")
@@ -45,6 +47,19 @@ class ToolView(BaseModel):
     description: str
     parameters: dict[str, Any]
     output_schema: dict[str, Any]
+    side_effect: SideEffect = Field(description="read_only: the call only discovers; state_changing: it acts")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _infer_side_effect(cls, data: Any) -> Any:
+        """A view built without the catalog's class gets the one its name implies."""
+        if isinstance(data, dict) and data.get("side_effect") is None and isinstance(data.get("name"), str):
+            return {**data, "side_effect": inferred_side_effect(data["name"])}
+        return data
+
+    @property
+    def read_only(self) -> bool:
+        return self.side_effect == READ_ONLY
 
 
 class Link(BaseModel):

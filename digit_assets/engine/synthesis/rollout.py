@@ -26,6 +26,7 @@ from digit_assets.engine.synthesis.model import ExecutedCall, Link, Scenario, To
 from digit_assets.engine.synthesis.planning import (
     choose_hidden,
     has_plannable_flow,
+    hidden_call_problems,
     link_problem,
     largest_connected_plan,
     plan_problems,
@@ -90,6 +91,7 @@ class Catalog:
                     description=tool.spec.description,
                     parameters=tool.spec.parameters,
                     output_schema=tool.output_schema,
+                    side_effect=tool.spec.side_effect,
                 )
             )
         links: dict[str, list[Link]] = {}
@@ -263,8 +265,9 @@ class ConversationBuilder:
                 max_calls=self.settings.max_calls,
             ),
         )
-        hidden = choose_hidden(calls, self.rng) if self.settings.hidden_calls else []
+        hidden = choose_hidden(calls, self.rng, tools) if self.settings.hidden_calls else []
         plan = TurnPlan(calls=calls, hidden=hidden)
+        _require("plan_filter", hidden_call_problems(plan, tools))
         earlier_requests = [turn.user for turn in done]
         written = self._call(
             "request",
@@ -291,6 +294,7 @@ class ConversationBuilder:
                 verification_problems(plan, derived.calls, text, scenario.tools, earlier_calls),
             )
             plan = align_hidden(plan, derived.calls)
+            _require("back_translation", hidden_call_problems(plan, tools))
         executed = self._execute(plan, tools, earlier_calls, scenario.today, index)
         executed = self._inject_recoveries(text, scenario, executed, earlier_calls)
         summary = self._call(
