@@ -549,3 +549,9 @@ def test_required_parameters_the_schema_does_not_declare_are_filled_and_accepted
     calls = plan_turn_offline(request, random.Random(0)).calls
     assert [call.tool for call in calls] == ["get_order", "send_email"] and "subject" in calls[1].arguments
     assert plan_problems(calls, scenario, [], turn_index=0, min_calls=2, max_calls=2) == []
+
+
+def test_offline_turns_mostly_start_with_a_lookup_so_something_can_be_hidden() -> None:
+    firsts = [plan_turn_offline(_request(), random.Random(seed)).calls[0].tool for seed in range(200)]
+    lookups = sum(TOOLS_BY_NAME[tool].read_only for tool in firsts)
+    assert 0.7 <= lookups / len(firsts) < 1.0, "mostly, not always: a task may start by acting"
