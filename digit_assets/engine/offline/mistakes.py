@@ -21,7 +21,6 @@ import random
 import re
 from collections.abc import Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from digit_assets.engine.lexicon import ACTIONS, ONCE_ONLY_VERBS, name_words, tool_verb
@@ -119,7 +118,7 @@ def _format_mistakes(param: str, value: Any, schema: Mapping[str, Any]) -> Itera
                 yield Mistake("range", {param: value + step}, _invalid(f"invalid value for '{param}': must be {word} {limit}, got {value + step}"))
     moment = parse_moment(value)
     if moment is not None and isinstance(value, str) and len(value) == 10:
-        written = datetime.strftime(moment, "%m/%d/%Y")
+        written = moment.strftime("%m/%d/%Y")
         yield Mistake("format", {param: written}, _invalid(f"invalid value for '{param}': expected a date in YYYY-MM-DD format, got '{written}'"))
 
 

@@ -74,11 +74,11 @@ def advice_in(message: str) -> str | None:
     return None
 
 
+_ABSENT = object()
+
+
 def _changed_arguments(wrong: dict[str, Any], gold: dict[str, Any]) -> set[str]:
     return {name for name in wrong.keys() | gold.keys() if wrong.get(name, _ABSENT) != gold.get(name, _ABSENT)}
-
-
-_ABSENT = object()
 
 
 def _named_arguments(message: str, wrong: dict[str, Any], gold: dict[str, Any]) -> set[str]:
