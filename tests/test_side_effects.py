@@ -4,15 +4,20 @@ overridable in the spec, stored in the catalog."""
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import pytest
 import yaml
 
+from digit_assets.engine.enrich import EnrichedTool
 from digit_assets.engine.ingest import ingest_file
 from digit_assets.engine.provenance import Provenance
 from digit_assets.engine.side_effects import SideEffectProblem, classify, inferred_side_effect
 from digit_assets.engine.specs import ToolSpec
+from digit_assets.engine.synthesis.model import PlannedCall
+from digit_assets.engine.synthesis.planning import choose_hidden
+from digit_assets.engine.synthesis.rollout import Catalog
 from digit_assets.store import Store, insert_rows
 from digit_assets.store.catalog import load_tool_specs, tool_spec_row
 
@@ -132,3 +137,24 @@ def test_the_catalog_stores_the_class_and_its_origin(tmp_path: Path) -> None:
         loaded = {spec.name: (spec.side_effect, spec.side_effect_origin) for spec in load_tool_specs(conn, {"shop.mcp.json"})}
     assert stored == [("cancel_order", None, None), ("create_report_preview", "read_only", "declared")]
     assert loaded == {"cancel_order": ("state_changing", "inferred"), "create_report_preview": ("read_only", "declared")}
+
+
+def test_the_catalog_class_not_the_name_decides_what_may_be_hidden() -> None:
+    """A server declares its 'create_report_preview' read-only and its 'get_or_reset_token' destructive:
+    the hidden calls follow the declaration."""
+    def enriched(name: str, side_effect: str) -> EnrichedTool:
+        spec = ToolSpec(
+            namespace="ops", name=name, parameters=OBJECT, source_file="ops.mcp.json", source_format="mcp",
+            position="[0]", side_effect=side_effect, side_effect_origin="declared",
+        )
+        return EnrichedTool(spec=spec, output_schema=OBJECT, output_origin="declared", llm="-")
+
+    catalog = Catalog.build([enriched("create_report_preview", "read_only"), enriched("get_or_reset_token", "state_changing"), enriched("send_report", "state_changing")], [])
+    views = {view.name: view for view in catalog.tools["ops"]}
+    assert views["create_report_preview"].read_only and not views["get_or_reset_token"].read_only
+    plan = [
+        PlannedCall(ref="$1", tool="create_report_preview", arguments={"id": "R-1"}),
+        PlannedCall(ref="$2", tool="get_or_reset_token", arguments={"id": "$1.id"}),
+        PlannedCall(ref="$3", tool="send_report", arguments={"id": "$2.id"}),
+    ]
+    assert {tuple(choose_hidden(plan, random.Random(seed), views)) for seed in range(30)} == {("$1",)}
