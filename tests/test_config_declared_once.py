@@ -76,7 +76,7 @@ def test_default_configs_hash_as_they_did_when_declared_twice():
     )
     assert SynthesisConfig().model_dump() == {
         "conversations": 1600, "seed": 2026, "min_turns": 2, "max_turns": 4, "min_calls": 2, "max_calls": 4,
-        "min_tools": 3, "max_tools": 8, "error_hint_rate": 0.3, "hidden_calls": True, "back_translation": True, "ablations": True,
+        "min_tools": 3, "max_tools": 8, "error_hint_rate": 0.13, "hidden_calls": True, "back_translation": True, "ablations": True,
     }
 
 

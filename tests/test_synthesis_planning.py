@@ -10,7 +10,7 @@ import pytest
 
 from digit_assets.engine.synthesis.roles import PlanTurnRequest, SimulateToolRequest
 from digit_assets.engine.synthesis.model import ExecutedCall, Link, PlannedCall, Scenario, ToolView, TurnPlan
-from digit_assets.engine.synthesis.planning import choose_hidden, largest_connected_plan, plan_problems, plannable_field, reference_path, sample_scenario
+from digit_assets.engine.synthesis.planning import choose_hidden, hidden_call_problems, largest_connected_plan, plan_problems, plannable_field, reference_path, sample_scenario
 from digit_assets.engine.offline.planner import plan_turn_offline
 from digit_assets.engine.synthesis.simulation import argument_problems, resolve_arguments
 from digit_assets.engine.offline.simulator import simulate_tool_offline
@@ -461,7 +461,7 @@ DAG = [
 
 
 def test_hidden_calls_are_producers_from_the_roots_down() -> None:
-    chosen = {tuple(choose_hidden(DAG, random.Random(seed))) for seed in SEEDS}
+    chosen = {tuple(choose_hidden(DAG, random.Random(seed), TOOLS_BY_NAME)) for seed in SEEDS}
     assert chosen == {("$4",), ("$4", "$5")}, "producers only, 1..all, roots first"
 
 
@@ -473,21 +473,61 @@ def test_hidden_calls_go_generation_by_generation_not_in_plan_order() -> None:
         _call("$4", "cancel_order", order_id="$3.order_id", reason="x"),
         _call("$5", "send_email", email="$2.customer.email", subject="Hi", body="$4.status"),
     ]
-    chosen = {tuple(choose_hidden(two_roots, random.Random(seed))) for seed in SEEDS}
-    assert chosen == {("$1",), ("$1", "$3"), ("$1", "$3", "$2"), ("$1", "$3", "$2", "$4")}
+    chosen = {tuple(choose_hidden(two_roots, random.Random(seed), TOOLS_BY_NAME)) for seed in SEEDS}
+    assert chosen == {("$1",), ("$1", "$3"), ("$1", "$3", "$2")}, "the cancellation feeds the email but acts: never hidden"
 
 
 def test_no_producers_no_hidden_calls() -> None:
-    assert choose_hidden([DAG[0]], random.Random(0)) == []
-    assert choose_hidden([_call("$3", "get_order", order_id="$1.order_id"), _call("$4", "cancel_order", order_id="$1.order_id", reason="x")], random.Random(0)) == []
+    assert choose_hidden([DAG[0]], random.Random(0), TOOLS_BY_NAME) == []
+    assert choose_hidden([_call("$3", "get_order", order_id="$1.order_id"), _call("$4", "cancel_order", order_id="$1.order_id", reason="x")], random.Random(0), TOOLS_BY_NAME) == []
+
+
+def test_a_plan_whose_only_producer_acts_has_no_hidden_call() -> None:
+    """Cancelling, then mailing the new status: the cancellation feeds the email but the user must ask for it."""
+    acting = [_call("$1", "cancel_order", order_id="ORD-10000", reason="Damaged"), _call("$2", "send_email", email="a@b.co", subject="x", body="$1.status")]
+    assert all(choose_hidden(acting, random.Random(seed), TOOLS_BY_NAME) == [] for seed in SEEDS)
+
+
+PLACE_ORDER = ToolView(
+    name="place_order",
+    description="Place an order for a product.",
+    parameters=_obj({"product_id": STRING, "quantity": {"type": "integer"}}, ("product_id", "quantity")),
+    output_schema=_obj({"order_id": ORDER_ID}, ("order_id",)),
+)
+
+
+def test_the_hidden_call_filter_rejects_a_hidden_write_from_an_llm_plan() -> None:
+    """A model asked to fix the hidden calls of 'cancel the order I just placed' hides the purchase itself."""
+    tools = {**TOOLS_BY_NAME, "place_order": PLACE_ORDER}
+    plan = TurnPlan(
+        calls=[
+            _call("$1", "place_order", product_id="P-100", quantity=1),
+            _call("$2", "get_order", order_id="$1.order_id"),
+            _call("$3", "cancel_order", order_id="$2.order_id", reason="Ordered by mistake"),
+        ],
+        hidden=["$1", "$2"],
+    )
+    problems = hidden_call_problems(plan, tools)
+    assert len(problems) == 1 and problems[0].startswith("hidden call $1 place_order changes state (state_changing)")
+    assert hidden_call_problems(plan.model_copy(update={"hidden": ["$2"]}), tools) == []
+
+
+def test_the_hidden_call_filter_rejects_hidden_calls_that_produce_nothing_or_are_not_in_the_plan() -> None:
+    plan = TurnPlan(calls=[_call("$1", "list_orders", date="2025-05-30"), _call("$2", "get_order", order_id="$1.orders[0].order_id")], hidden=["$2", "$9"])
+    assert hidden_call_problems(plan, TOOLS_BY_NAME) == [
+        "hidden call $2 get_order feeds no later call of the plan; only producers are hidden.",
+        "hidden call $9 is not a call of the plan.",
+    ]
 
 
 def test_hidden_calls_of_offline_plans_are_producers() -> None:
     for seed in SEEDS:
         calls = plan_turn_offline(_request(), random.Random(seed)).calls
-        hidden = choose_hidden(calls, random.Random(seed))
+        hidden = choose_hidden(calls, random.Random(seed), TOOLS_BY_NAME)
         producers = {producer for call in calls for producer in _consumed_refs(call)}
-        assert hidden and set(hidden) <= producers
+        readers = {call.ref for call in calls if TOOLS_BY_NAME[call.tool].read_only}
+        assert set(hidden) <= producers & readers
+        assert bool(hidden) == bool(producers & readers)
 
 
 def test_a_later_turn_does_not_redo_an_identical_call() -> None:
@@ -509,3 +549,9 @@ def test_required_parameters_the_schema_does_not_declare_are_filled_and_accepted
     calls = plan_turn_offline(request, random.Random(0)).calls
     assert [call.tool for call in calls] == ["get_order", "send_email"] and "subject" in calls[1].arguments
     assert plan_problems(calls, scenario, [], turn_index=0, min_calls=2, max_calls=2) == []
+
+
+def test_offline_turns_mostly_start_with_a_lookup_so_something_can_be_hidden() -> None:
+    firsts = [plan_turn_offline(_request(), random.Random(seed)).calls[0].tool for seed in range(200)]
+    lookups = sum(TOOLS_BY_NAME[tool].read_only for tool in firsts)
+    assert 0.7 <= lookups / len(firsts) < 1.0, "mostly, not always: a task may start by acting"

@@ -425,7 +425,13 @@ def propose_links(
             if e.namespace == namespace
         ]
         views = [
-            ToolView(name=t.spec.name, description=t.spec.description, parameters=t.spec.parameters, output_schema=t.output_schema)
+            ToolView(
+                name=t.spec.name,
+                description=t.spec.description,
+                parameters=t.spec.parameters,
+                output_schema=t.output_schema,
+                side_effect=t.spec.side_effect,
+            )
             for t in members
         ]
         request = DataflowRequest(namespace=namespace, tools=views, known=known)

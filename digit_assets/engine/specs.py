@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from digit_assets.engine.side_effects import SideEffect, SideEffectOrigin, inferred_side_effect
 
 SourceFormat = Literal["openai", "bfcl", "mcp", "openapi"]
 
@@ -22,6 +24,16 @@ class ToolSpec(BaseModel):
     source_file: str
     source_format: SourceFormat
     position: str
+    side_effect: SideEffect = Field(description="read_only or state_changing; inferred from the name when not given")
+    side_effect_origin: SideEffectOrigin = "inferred"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _infer_side_effect(cls, data: Any) -> Any:
+        """A spec built without a class (older catalog rows, tests) gets the one its name implies."""
+        if isinstance(data, dict) and data.get("side_effect") is None and isinstance(data.get("name"), str):
+            return {**data, "side_effect": inferred_side_effect(data["name"]), "side_effect_origin": "inferred"}
+        return data
 
     @property
     def qualified_name(self) -> str:

@@ -14,7 +14,10 @@ from digit_assets.engine.provenance import Provenance
 from digit_assets.engine.specs import ToolSpec
 from digit_assets.store import provenance_columns
 
-_SPEC_COLUMNS = "t.namespace, t.name, t.description, t.parameters, t.output_schema, t.source_file, t.source_format, t.position"
+_SPEC_COLUMNS = (
+    "t.namespace, t.name, t.description, t.parameters, t.output_schema, t.source_file, t.source_format, t.position,"
+    " t.side_effect, t.side_effect_origin"
+)
 
 
 def source_file_row(result: IngestResult, provenance: Provenance) -> dict[str, object]:
@@ -41,6 +44,8 @@ def tool_spec_row(tool: ToolSpec, provenance: Provenance) -> dict[str, object]:
         "source_file": tool.source_file,
         "source_format": tool.source_format,
         "position": tool.position,
+        "side_effect": tool.side_effect,
+        "side_effect_origin": tool.side_effect_origin,
         **provenance_columns(provenance),
     }
 
@@ -70,6 +75,8 @@ def _spec(row: tuple) -> ToolSpec:
         source_file=row[5],
         source_format=row[6],
         position=row[7],
+        side_effect=row[8],
+        side_effect_origin=row[9],
     )
 
 
@@ -85,7 +92,7 @@ def load_enriched_tools(conn: duckdb.DuckDBPyConnection) -> list[EnrichedTool]:
         " FROM enriched_tools e JOIN tool_specs t USING (namespace, name) ORDER BY t.namespace, t.name"
     ).fetchall()
     return [
-        EnrichedTool(spec=_spec(row), output_schema=json.loads(row[8]), output_origin=row[9], llm=row[10])
+        EnrichedTool(spec=_spec(row), output_schema=json.loads(row[10]), output_origin=row[11], llm=row[12])
         for row in rows
     ]
 

@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from digit_assets.engine.ingest.loading import load_source
 from digit_assets.engine.ingest.model import FileProblem, ItemProblem, SpecProblem, ToolDraft
 from digit_assets.engine.ingest.schema_checks import check_draft
+from digit_assets.engine.side_effects import SideEffectProblem, classify
 from digit_assets.engine.specs import Rejection, SourceFormat, ToolSpec
 
 SPEC_SUFFIXES = frozenset({".json", ".jsonl", ".yaml", ".yml"})
@@ -173,6 +174,11 @@ def _build_tools(
         except RecursionError:
             reject(item.position, source_name, "a schema is nested too deeply to check", item.raw)
             continue
+        try:
+            side_effect = classify(checked.name, checked.description, _spec_objects(item.raw), item.http_method)
+        except SideEffectProblem as problem:
+            reject(item.position, source_name, str(problem), item.raw)
+            continue
         if checked.name in first_positions:
             problem = (
                 f"duplicate name {checked.name!r} in namespace {namespace!r}: already defined at "
@@ -194,9 +200,17 @@ def _build_tools(
                 source_file=source_file,
                 source_format=source_format,
                 position=position,
+                side_effect=side_effect.side_effect,
+                side_effect_origin=side_effect.origin,
             )
         )
     return tools, rejections
+
+
+def _spec_objects(raw: Any) -> list[Any]:
+    """Where a tool's source may state its side effect: the item itself, and an OpenAI wrapper's
+    ``function`` object."""
+    return [raw, raw.get("function")] if isinstance(raw, dict) else []
 
 
 def _failed_file(source_file: str, namespace: str, digest: str, size: int, problem: FileProblem) -> IngestResult:

@@ -2,8 +2,9 @@
 
 The result may come bare or in its JSON-RPC envelope (``{"jsonrpc": "2.0", "id": ..,
 "result": {"tools": [...]}}``); format detection unwraps it. MCP allows ``.`` and ``/`` in names,
-so names are renamed to OpenAI's alphabet, the original kept in the tool's position. ``title``
-and ``annotations`` are display hints with no place in a ToolSpec and are not kept.
+so names are renamed to OpenAI's alphabet, the original kept in the tool's position. ``title`` is a
+display hint with no place in a ToolSpec; ``annotations`` (``readOnlyHint``, ``destructiveHint``)
+give the tool's side-effect class (:mod:`digit_assets.engine.side_effects`).
 """
 
 from __future__ import annotations

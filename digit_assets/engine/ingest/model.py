@@ -17,6 +17,7 @@ class Entry(NamedTuple):
 class ToolDraft:
     """A tool as its source format spelled it, before the checks every format shares.
 
+    ``http_method``: the OpenAPI operation's method, which says whether the call changes state.
     ``may_rename``: the format's own naming rules are looser than OpenAI's (BFCL, MCP, OpenAPI), so
     forbidden characters are replaced rather than the tool rejected.
     """
@@ -28,6 +29,7 @@ class ToolDraft:
     parameters: Any = None
     output_schema: Any = None
     may_rename: bool = False
+    http_method: str | None = None
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,7 @@ def _read_operation(
         parameters=parameters,
         output_schema=output_schema,
         may_rename=True,
+        http_method=method,
     )
 
 

@@ -1,10 +1,18 @@
 """The offline mistake proposer (method.md step 10, role ``propose_wrong_call``).
 
-Plausible means what assistants actually get wrong: a neighbouring tool that takes the same
-arguments or shares words of its name, or the right tool with one argument off (a sibling id from
-the history, a date a few days out, the next option of an enum, an amount off by a step, a filter
-left out). Values come from the gold call and the history, never invented. The hint reads like a
-system error that points toward the fix without naming a tool or a parameter.
+Plausible means what assistants actually get wrong, in the arguments of the call they were about
+to make, and an error a real API returns for it, derived from the parameter schema and the session:
+
+- an id of another kind of record from the history (a customer id where an order id belongs), or a
+  mis-copied id (two digits swapped): ``404 NOT_FOUND order 'CUS-10442' not found``;
+- the record the history shows was already acted on, for a once-only action (cancel, delete):
+  ``409 CONFLICT order 'ORD-10001' is already cancelled``;
+- a required argument left out, a number sent as text, a date in another format, a value outside
+  the enum or the range: ``400 INVALID_ARGUMENT invalid value for 'size': must be one of S, M, L;
+  got 'XXL'``.
+
+Every message states the cause and names the offending value; none says what to do. The gold call
+that follows changes exactly that argument. Values come from the gold call and the history.
 """
 
 from __future__ import annotations
@@ -13,74 +21,39 @@ import random
 import re
 from collections.abc import Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
-from digit_assets.engine.lexicon import ACTIONS, READ_VERBS, name_words, tool_context, tool_verb
+from digit_assets.engine.lexicon import ACTIONS, ONCE_ONLY_VERBS, name_words, tool_verb
 from digit_assets.engine.llm.port import LLMError
-from digit_assets.engine.offline.fields import has_time, is_number, parse_moment
+from digit_assets.engine.offline.fields import is_number, parse_moment
 from digit_assets.engine.offline.session import SessionState, is_entity_key
-from digit_assets.engine.synthesis.model import ExecutedCall, ToolView
+from digit_assets.engine.synthesis.model import ExecutedCall, ToolError, ToolView
 from digit_assets.engine.synthesis.recovery import wrong_call_problems
 from digit_assets.engine.synthesis.roles import PROPOSE_WRONG_CALL, WrongCallRequest, WrongCallResponse
-from digit_assets.engine.synthesis.text import is_mentionable
 
-_SIMILAR_TOOLS = 3  # only the closest few neighbours are plausible confusions
+_ENUM_SHOWN = 8  # options a message lists before "..."
+_ID_WORDS = frozenset({"id", "uuid", "number", "code", "ref", "reference", "key"})
+_JSON_TYPES = {"integer": "an integer", "number": "a number", "boolean": "a boolean", "string": "a string"}
 
-_HINTS: dict[str, tuple[str, ...]] = {
-    "reference": (
-        "Error: no {noun} matches that reference; use the one from the earlier result.",
-        "Error: {noun} not found; look it up again and use the exact reference.",
-        "Error: that reference belongs to a different {noun}; check which one was meant.",
-    ),
-    "date": (
-        "Error: nothing matches that date; use the date the user gave.",
-        "Error: no availability on that day; double-check the requested date.",
-    ),
-    "option": (
-        "Error: that option does not match the request; use the one the user asked for.",
-        "Error: unsupported choice for this request; pick the option that was requested.",
-    ),
-    "number": (
-        "Error: that amount does not match the record; check it against the earlier result.",
-        "Error: the number given does not match what was requested.",
-    ),
-    "value": (
-        "Error: no match for that value; use the one the user gave.",
-        "Error: nothing found for that value; check it against the request.",
-    ),
-    "omitted": (
-        "Error: too many matches; narrow the request down with the detail the user gave.",
-        "Error: the request is incomplete; include every detail the user specified.",
-    ),
-    "tool": (
-        "Error: this operation cannot {action}; use the one that does.",
-        "Error: wrong operation for this request; it does not {action}.",
-    ),
-    "generic_tool": ("Error: wrong operation for this request; pick the one that matches what was asked.",),
-}
+_NOT_FOUND = ("{noun} {value} not found", "no {noun} with id {value}", "{noun} {value} does not exist")
+_ALREADY = ("{noun} {value} is already {state}", "cannot {verb} {noun} {value}: it is already {state}")
 
 
 @dataclass(frozen=True)
 class Mistake:
-    tool: str
+    kind: str
     arguments: dict[str, Any]
-    hint: str
+    error: ToolError
 
 
 def _noun(param: str) -> str:
     """``order_id`` -> "order": what a reference parameter points at, in plain words."""
-    words = [w for w in name_words(param) if w not in ("id", "uuid", "number", "code", "ref", "reference", "key")]
+    words = [w for w in name_words(param) if w not in _ID_WORDS]
     return " ".join(words) or "record"
 
 
-def _shifted(value: str, rng: random.Random) -> str:
-    moment = parse_moment(value)
-    assert moment is not None
-    moved = moment + timedelta(days=rng.choice((-7, -3, -2, -1, 1, 2, 3, 7)))
-    if has_time(value) and len(value) >= 16:
-        return f"{moved.date().isoformat()}{value[10]}{moved:%H:%M}{value[16:]}"
-    return moved.date().isoformat()
+def _quoted(value: Any) -> str:
+    return f"'{value}'" if isinstance(value, str) else str(value)
 
 
 def _typo(value: str, rng: random.Random) -> str | None:
@@ -92,91 +65,133 @@ def _typo(value: str, rng: random.Random) -> str | None:
     return value[:i] + value[i + 1] + value[i] + value[i + 2 :]
 
 
-def _wrong_values(param: str, value: Any, schema: Mapping[str, Any], pool: Mapping[str, Mapping[Hashable, None]], rng: random.Random) -> Iterator[tuple[Any, str]]:
-    """(wrong value, mistake kind) an assistant could plausibly have sent instead of ``value``."""
-    siblings = [v for v in pool.get(param, ()) if v != value and type(v) is type(value)]
-    if isinstance(schema.get("enum"), list) and value in schema["enum"] and len(schema["enum"]) > 1:
-        options = schema["enum"]
-        index = options.index(value)
-        yield options[index + 1 if index + 1 < len(options) else index - 1], "option"
-    elif isinstance(value, bool):
-        yield not value, "option"
-    elif parse_moment(value):
-        yield _shifted(value, rng), "date"
-    elif is_entity_key(param) or (isinstance(value, str) and re.search(r"\d", value) and re.search(r"[A-Za-z]", value)):
-        if siblings:
-            yield rng.choice(siblings), "reference"
-        elif isinstance(value, str) and (typo := _typo(value, rng)):
-            yield typo, "reference"
-        elif is_number(value):
-            yield value + 1, "reference"
-    elif is_number(value):
-        yield (value + rng.choice((-1, 1)) if isinstance(value, int) else round(value * rng.choice((0.9, 1.1)), 2)), "number"
-    elif siblings:
-        yield rng.choice(siblings), "value"
+def _not_found(param: str, value: Any, rng: random.Random) -> ToolError:
+    message = rng.choice(_NOT_FOUND).format(noun=_noun(param), value=_quoted(value))
+    return ToolError(code=404, status="NOT_FOUND", message=message)
 
 
-def _hint(kind: str, rng: random.Random, **words: str) -> str:
-    return rng.choice(_HINTS[kind]).format(**words)
+def _invalid(message: str) -> ToolError:
+    return ToolError(code=400, status="INVALID_ARGUMENT", message=message)
 
 
-def argument_mistakes(gold: ExecutedCall, tool: ToolView, pool: Mapping[str, Mapping[Hashable, None]], rng: random.Random) -> list[Mistake]:
-    """The gold tool with one argument changed, or an optional one the user asked for left out."""
+def _foreign_ids(param: str, value: Any, pool: Mapping[str, Mapping[Hashable, None]]) -> list[Any]:
+    """Ids the session holds for another kind of record (a customer id for an order id), of the
+    same type as ``value`` and never a value ``param`` itself has taken."""
+    own = set(pool.get(param, ()))
+    return [
+        other
+        for name, values in pool.items()
+        if name != param and is_entity_key(name) and _noun(name) != _noun(param)
+        for other in values
+        if type(other) is type(value) and other != value and other not in own
+    ]
+
+
+def _reference_mistakes(param: str, value: Any, pool: Mapping[str, Mapping[Hashable, None]], rng: random.Random) -> Iterator[Mistake]:
+    foreign = _foreign_ids(param, value, pool)
+    if foreign:
+        wrong = rng.choice(sorted(foreign, key=str))
+        yield Mistake("foreign_id", {param: wrong}, _not_found(param, wrong, rng))
+    if isinstance(value, str) and (typo := _typo(value, rng)) and typo not in pool.get(param, ()):
+        yield Mistake("miscopied_id", {param: typo}, _not_found(param, typo, rng))
+
+
+def _enum_mistake(param: str, value: Any, options: Sequence[Any]) -> Mistake | None:
+    """The option as a person writes it (another case, spaces for underscores), when that is not an option."""
+    if not isinstance(value, str):
+        return None
+    for written in (value.replace("_", " "), value.upper(), value.title(), value.lower()):
+        if written != value and written not in options:
+            shown = ", ".join(str(option) for option in options[:_ENUM_SHOWN]) + (", ..." if len(options) > _ENUM_SHOWN else "")
+            return Mistake("enum", {param: written}, _invalid(f"invalid value for '{param}': must be one of {shown}; got '{written}'"))
+    return None
+
+
+def _format_mistakes(param: str, value: Any, schema: Mapping[str, Any]) -> Iterator[Mistake]:
+    """A value of the right meaning in the wrong form: text for a number, another date format, out of range."""
+    declared = schema.get("type")
+    if is_number(value) and declared in ("integer", "number"):
+        yield Mistake("type", {param: str(value)}, _invalid(f"invalid value for '{param}': must be {_JSON_TYPES[declared]}, got string '{value}'"))
+        for bound, step, word in (("maximum", 1, "at most"), ("minimum", -1, "at least")):
+            limit = schema.get(bound)
+            if is_number(limit) and isinstance(value, int) and value == limit:
+                yield Mistake("range", {param: value + step}, _invalid(f"invalid value for '{param}': must be {word} {limit}, got {value + step}"))
+    moment = parse_moment(value)
+    if moment is not None and isinstance(value, str) and len(value) == 10:
+        written = moment.strftime("%m/%d/%Y")
+        yield Mistake("format", {param: written}, _invalid(f"invalid value for '{param}': expected a date in YYYY-MM-DD format, got '{written}'"))
+
+
+@dataclass(frozen=True)
+class _Session:
+    """What the history says for mistakes: values seen per name, and the records each once-only
+    tool already acted on (per tool and parameter)."""
+
+    pool: Mapping[str, Mapping[Hashable, None]]
+    acted_on: Mapping[tuple[str, str], tuple[Any, ...]]
+
+
+def _session(history: Sequence[ExecutedCall]) -> _Session:
+    acted_on: dict[tuple[str, str], list[Any]] = {}
+    for call in history:
+        if call.error is None and tool_verb(call.tool) in ONCE_ONLY_VERBS:
+            for param, value in call.arguments.items():
+                if is_entity_key(param) and isinstance(value, Hashable):
+                    acted_on.setdefault((call.tool, param), []).append(value)
+    return _Session(SessionState.read(history).pool, {key: tuple(values) for key, values in acted_on.items()})
+
+
+def argument_mistakes(gold: ExecutedCall, tool: ToolView, state: _Session, rng: random.Random) -> list[Mistake]:
+    """Every plausible one-argument mistake on the gold call, each with its error."""
     properties: Mapping[str, Any] = tool.parameters.get("properties", {})
-    required = set(tool.parameters.get("required", ()))
+    required = tool.parameters.get("required", ())
+    mistakes: list[Mistake] = []
+    for param, value in gold.arguments.items():
+        schema = properties.get(param, {})
+        options = schema.get("enum")
+        changes: list[Mistake] = []
+        if isinstance(options, list) and value in options:
+            changes += [m for m in (_enum_mistake(param, value, options),) if m is not None]
+        elif is_entity_key(param) or (isinstance(value, str) and re.search(r"\d", value) and re.search(r"[A-Za-z]", value)):
+            changes += _reference_mistakes(param, value, state.pool, rng)
+        changes += _format_mistakes(param, value, schema)
+        mistakes += [Mistake(change.kind, {**gold.arguments, **change.arguments}, change.error) for change in changes]
+        if param in required:
+            rest = {p: v for p, v in gold.arguments.items() if p != param}
+            mistakes.append(Mistake("missing", rest, _invalid(f"missing required field '{param}'")))
+    return mistakes + conflict_mistakes(gold, state, rng)
+
+
+def conflict_mistakes(gold: ExecutedCall, state: _Session, rng: random.Random) -> list[Mistake]:
+    """A once-only action (cancel, delete, close...) on a record the session shows was already acted
+    on by the same tool: the wrong record, picked up from earlier in the conversation."""
+    verb = tool_verb(gold.tool)
+    if verb not in ONCE_ONLY_VERBS:
+        return []
+    done = ACTIONS.get(verb, (f"{verb}d",))[0]
     mistakes = []
     for param, value in gold.arguments.items():
-        for wrong, kind in _wrong_values(param, value, properties.get(param, {}), pool, rng):
-            mistakes.append(Mistake(gold.tool, {**gold.arguments, param: wrong}, _hint(kind, rng, noun=_noun(param))))
-        if param not in required and is_mentionable(value):
-            rest = {p: v for p, v in gold.arguments.items() if p != param}
-            mistakes.append(Mistake(gold.tool, rest, _hint("omitted", rng)))
+        if not is_entity_key(param):
+            continue
+        for acted_on in state.acted_on.get((gold.tool, param), ()):
+            if acted_on != value and type(acted_on) is type(value):
+                message = rng.choice(_ALREADY).format(noun=_noun(param), value=_quoted(acted_on), state=done, verb=verb)
+                mistakes.append(Mistake("conflict", {**gold.arguments, param: acted_on}, ToolError(code=409, status="CONFLICT", message=message)))
     return mistakes
 
 
-def similar_tool_mistakes(gold: ExecutedCall, tools: Sequence[ToolView], pool: Mapping[str, Mapping[Hashable, None]], rng: random.Random) -> list[Mistake]:
-    """The closest other tools (shared parameters, shared name words), called with the gold values.
-
-    A tool needing a value that neither the gold call nor the history has is skipped: an assistant
-    confusing tools reuses what it has rather than inventing.
-    """
-    gold_words = set(name_words(gold.tool))
-    scored: list[tuple[int, int, Mistake]] = []
-    verb, nouns = tool_verb(gold.tool), " ".join(tool_context(gold.tool))
-    action = f"{verb} the {nouns}" if nouns and (verb in READ_VERBS or verb in ACTIONS) else ""
-    for index, tool in enumerate(tools):
-        if tool.name == gold.tool:
-            continue
-        properties: Mapping[str, Any] = tool.parameters.get("properties", {})
-        shared = [p for p in gold.arguments if p in properties]
-        similarity = 2 * len(shared) + len(gold_words & set(name_words(tool.name)))
-        if not similarity:
-            continue
-        arguments = {p: gold.arguments[p] for p in shared}
-        for param in tool.parameters.get("required", ()):
-            if param not in arguments and pool.get(param):
-                arguments[param] = rng.choice(list(pool[param]))
-        if all(p in arguments for p in tool.parameters.get("required", ())):
-            hint = _hint("tool", rng, action=action) if action else _hint("generic_tool", rng)
-            scored.append((-similarity, index, Mistake(tool.name, arguments, hint)))
-    return [mistake for _, _, mistake in sorted(scored)[:_SIMILAR_TOOLS]]
-
-
 def propose_wrong_call_offline(request: WrongCallRequest, rng: random.Random) -> WrongCallResponse:
-    """A plausible wrong call that passes :func:`wrong_call_problems`, of a randomly chosen kind."""
+    """A plausible wrong call and its error that pass :func:`wrong_call_problems`, of a random kind."""
     gold = request.gold
     gold_tool = next((t for t in request.tools if t.name == gold.tool), None)
     if gold_tool is None:
         raise LLMError(PROPOSE_WRONG_CALL.name, f"the gold call uses {gold.tool}, which is not among the tools")
-    pool = SessionState.read(request.history).pool
-    kinds = [argument_mistakes(gold, gold_tool, pool, rng), similar_tool_mistakes(gold, request.tools, pool, rng)]
-    rng.shuffle(kinds)
-    for mistakes in kinds:
-        rng.shuffle(mistakes)
-        for mistake in mistakes:
-            if not wrong_call_problems(mistake.tool, mistake.arguments, mistake.hint, gold, request.tools):
-                return WrongCallResponse(tool=mistake.tool, arguments=mistake.arguments, hint=mistake.hint)
-    raise LLMError(PROPOSE_WRONG_CALL.name, f"no schema-valid mistake differs from {gold.ref} {gold.tool}")
-
-
-
+    by_kind: dict[str, list[Mistake]] = {}
+    for mistake in argument_mistakes(gold, gold_tool, _session(request.history), rng):
+        by_kind.setdefault(mistake.kind, []).append(mistake)
+    kinds = sorted(by_kind)
+    rng.shuffle(kinds)  # each kind of mistake as likely as the others, however many candidates it has
+    for mistake in (m for kind in kinds for m in rng.sample(by_kind[kind], len(by_kind[kind]))):
+        if not wrong_call_problems(gold.tool, mistake.arguments, mistake.error, gold, request.tools, request.history):
+            return WrongCallResponse(tool=gold.tool, arguments=mistake.arguments, error=mistake.error)
+    raise LLMError(PROPOSE_WRONG_CALL.name, f"no plausible mistake on {gold.ref} {gold.tool} passes the recovery rules")

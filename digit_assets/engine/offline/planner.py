@@ -32,6 +32,7 @@ from digit_assets.engine.synthesis.values import ValueFactory
 _OPTIONAL_PARAM_RATE = 0.3  # how often the planner fills an optional parameter
 _REFERENCE_RATE = 0.6  # how often a parameter some available output can feed takes that reference
 _PLAN_ATTEMPTS = 3  # fresh draws before settling for the longest plan found
+_LOOKUP_FIRST_RATE = 0.8  # how often turn 0 starts with a read-only call when the scenario has one
 
 # --- Step 2: the offline planner -------------------------------------------------------------------
 
@@ -189,14 +190,18 @@ class _TurnPlanner:
         ]
 
     def _root_call(self, draft: _Draft, ref: str) -> PlannedCall | None:
-        """A literal-only first call whose output another tool can consume."""
+        """A literal-only first call whose output another tool can consume; mostly a lookup, as a
+        task usually starts by finding what it acts on (and only a lookup may be hidden)."""
         candidates = [name for name in sorted(self.tools) if self.plannable_from[name]]
-        while candidates:
-            tool_name = self.rng.choice(candidates)
-            call = self._build(draft, ref, tool_name, anchor=None)
-            if call is not None:
-                return call
-            candidates.remove(tool_name)
+        lookups = [name for name in candidates if self.tools[name].read_only]
+        first = lookups if lookups and self.rng.random() < _LOOKUP_FIRST_RATE else []
+        for pool in (first, [name for name in candidates if name not in first]):
+            while pool:
+                tool_name = self.rng.choice(pool)
+                call = self._build(draft, ref, tool_name, anchor=None)
+                if call is not None:
+                    return call
+                pool.remove(tool_name)
         return None
 
     def _next_call(self, draft: _Draft, ref: str, anchors: list[_Offer]) -> PlannedCall | None:

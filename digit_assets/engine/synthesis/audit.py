@@ -13,6 +13,7 @@ from typing import Any
 
 from digit_assets.engine.records import ConversationRecord, is_error_content
 from digit_assets.engine.synthesis.model import REFERENCE_LEAK, ToolView
+from digit_assets.engine.synthesis.recovery import SCHEMA_ERROR_CODES
 from digit_assets.engine.synthesis.simulation import argument_problems, output_problems
 from digit_assets.engine.synthesis.text import find_value, is_mentionable, leaked_identifiers, value_text
 
@@ -60,13 +61,26 @@ def tool_views(record: ConversationRecord, output_schemas: Mapping[str, dict[str
     }
 
 
+def _reports_invalid_argument(result: str) -> bool:
+    """Whether a failed call's result is an API error saying the arguments were invalid (400/422)."""
+    try:
+        parsed = json.loads(result)
+    except ValueError:
+        return False
+    error = parsed.get("error") if isinstance(parsed, dict) else None
+    return isinstance(error, dict) and error.get("code") in SCHEMA_ERROR_CODES
+
+
 def invalid_arguments(record: ConversationRecord) -> list[str]:
-    """Every executed call, wrong calls included, validates against its tool's parameter schema."""
+    """Every executed call validates against its tool's parameter schema; a wrong call may break it
+    only where its result is the 400/422 error that reports it."""
     views = tool_views(record, {})
     problems = []
     for call in calls_of(record):
         if call.tool not in views:
             problems.append(f"{record.conversation_id} {call.call_id}: {call.tool} is not in the offered tools")
+            continue
+        if call.failed and _reports_invalid_argument(call.result):
             continue
         problems += [f"{record.conversation_id} {p}" for p in argument_problems(views[call.tool], call.arguments)]
     return problems

@@ -7,10 +7,13 @@ so a later turn can consume an earlier turn's output.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
+
+from digit_assets.engine.side_effects import READ_ONLY, SideEffect, inferred_side_effect
 
 REFERENCE = re.compile(r"^\$(\d+)\.([A-Za-z_][\w]*(?:\[\d+\])?(?:\.[A-Za-z_][\w]*(?:\[\d+\])?)*)$")
 REFERENCE_LEAK = re.compile(r"\$\d+")
@@ -45,6 +48,19 @@ class ToolView(BaseModel):
     description: str
     parameters: dict[str, Any]
     output_schema: dict[str, Any]
+    side_effect: SideEffect = Field(description="read_only: the call only discovers; state_changing: it acts")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _infer_side_effect(cls, data: Any) -> Any:
+        """A view built without the catalog's class gets the one its name implies."""
+        if isinstance(data, dict) and data.get("side_effect") is None and isinstance(data.get("name"), str):
+            return {**data, "side_effect": inferred_side_effect(data["name"])}
+        return data
+
+    @property
+    def read_only(self) -> bool:
+        return self.side_effect == READ_ONLY
 
 
 class Link(BaseModel):
@@ -89,6 +105,18 @@ class TurnPlan(BaseModel):
     hidden: list[str] = Field(default_factory=list, description="refs of implicit calls the request must not describe")
 
 
+class ToolError(BaseModel):
+    """A failed call's result in the style of real APIs: a status code and word, and the cause."""
+
+    code: int = Field(ge=400, le=599, description="HTTP-style status: 400 invalid argument, 404 not found, 409 conflict")
+    status: str = Field(description="status word in capitals: INVALID_ARGUMENT, NOT_FOUND, CONFLICT, FAILED_PRECONDITION")
+    message: str = Field(description="the cause, naming the offending value; no advice on what to do")
+
+    def render(self) -> str:
+        """The tool message content: ``{"error": {"code": 404, "status": "NOT_FOUND", "message": ...}}``."""
+        return json.dumps({"error": self.model_dump()}, ensure_ascii=False)
+
+
 class ExecutedCall(BaseModel):
     """A call as it happened in the stateless execution, references substituted."""
 
@@ -96,7 +124,7 @@ class ExecutedCall(BaseModel):
     tool: str
     arguments: dict[str, Any]
     output: dict[str, Any] | None = None
-    error: str | None = Field(default=None, description="set on injected wrong calls: the hint result")
+    error: str | None = Field(default=None, description="set on injected wrong calls: the rendered ToolError")
     hidden: bool = False
     turn: int
 

@@ -32,6 +32,7 @@ from digit_assets.engine.synthesis.model import (
     PlannedCall,
     Scenario,
     ToolView,
+    TurnPlan,
     parse_reference,
     resolve_path,
 )
@@ -426,13 +427,15 @@ def _ref_number(ref: str) -> int:
     return int(ref.lstrip("$"))
 
 
-def choose_hidden(plan_calls: Sequence[PlannedCall], rng: random.Random) -> list[str]:
-    """Step 3: the implicit calls, 1..all producers taken from the roots of the dependency DAG down
-    (generation by generation, by ref number within one).
+def choose_hidden(plan_calls: Sequence[PlannedCall], rng: random.Random, tools: Mapping[str, ToolView]) -> list[str]:
+    """Step 3: the implicit calls, 1..all read-only producers taken from the roots of the dependency
+    DAG down (generation by generation, by ref number within one).
 
     A producer's output feeds another call of the turn, so the request can leave it out and the
     assistant must discover it; the producers nearest the roots are the lookups a user would not
-    spell out.
+    spell out. Only calls that read may be hidden: a hidden call is one the user never asked for,
+    and every state change must be one the user asked for. A plan whose producers all act has no
+    hidden call.
     """
     refs = [call.ref for call in plan_calls]
     graph = nx.DiGraph()
@@ -443,9 +446,33 @@ def choose_hidden(plan_calls: Sequence[PlannedCall], rng: random.Random) -> list
         for producer, _ in call.references().values()
         if producer in graph and producer != call.ref
     )
-    producers = {ref for ref in refs if graph.out_degree(ref) > 0}
+    readers = {call.ref for call in plan_calls if call.tool in tools and tools[call.tool].read_only}
+    producers = {ref for ref in refs if graph.out_degree(ref) > 0 and ref in readers}
     if not producers:
         return []
     count = rng.randint(1, len(producers))
     order = [ref for generation in nx.topological_generations(graph) for ref in sorted(generation, key=_ref_number)]
     return [ref for ref in order if ref in producers][:count]
+
+
+def hidden_call_problems(plan: TurnPlan, tools: Mapping[str, ToolView]) -> list[str]:
+    """Why the plan's hidden calls may not be hidden (empty: they may): a hidden call must be a call
+    of the plan, feed a later call of it, and only read. Guards any plan whose hidden refs did not
+    come from :func:`choose_hidden` (a back-translated plan, a planner that marks its own)."""
+    by_ref = {call.ref: call for call in plan.calls}
+    consumed = {producer for call in plan.calls for producer, _ in call.references().values()}
+    problems: list[str] = []
+    for ref in plan.hidden:
+        call = by_ref.get(ref)
+        if call is None:
+            problems.append(f"hidden call {ref} is not a call of the plan.")
+            continue
+        tool = tools.get(call.tool)
+        if tool is not None and not tool.read_only:
+            problems.append(
+                f"hidden call {ref} {call.tool} changes state ({tool.side_effect}); a hidden call may only discover, "
+                f"every state change must be one the user asks for."
+            )
+        if ref not in consumed:
+            problems.append(f"hidden call {ref} {call.tool} feeds no later call of the plan; only producers are hidden.")
+    return problems

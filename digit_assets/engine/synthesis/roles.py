@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from digit_assets.engine.llm.port import Role
-from digit_assets.engine.synthesis.model import ExecutedCall, Link, PlannedCall, Scenario, ToolView, TurnPlan
+from digit_assets.engine.synthesis.model import ExecutedCall, Link, PlannedCall, Scenario, ToolError, ToolView, TurnPlan
 
 
 class OutputSchemaRequest(BaseModel):
@@ -233,16 +233,22 @@ class WrongCallRequest(BaseModel):
 class WrongCallResponse(BaseModel):
     tool: str
     arguments: dict[str, Any]
-    hint: str = Field(description="the error the system returns: a short hint, no tool or parameter names")
+    error: ToolError = Field(description="what the system returns for the wrong call: status and cause, no advice")
 
 
 PROPOSE_WRONG_CALL = Role(
     name="propose_wrong_call",
     instructions=(
-        "You produce a plausible mistake an assistant could make instead of the given correct call: a "
-        "similar tool or a wrong argument value, valid against the tool's parameter schema but different "
-        "from the correct call. Also write the error the system would return: a short hint toward the fix "
-        "that names no tool and no parameter."
+        "You produce a plausible mistake an assistant could make instead of the given correct call, and the "
+        "error a real API returns for it. Call the same tool with one argument wrong in the way assistants get "
+        "it wrong: an id of another kind of record from the history (a customer id where an order id "
+        "belongs), a mis-copied id, a record the history shows is already in the requested state, a required "
+        "argument left out, a value of the wrong type or format, a value outside the allowed options or "
+        "range. Never repeat a call that already succeeded in the history. The error has an HTTP-style code "
+        "and status (400 INVALID_ARGUMENT, 404 NOT_FOUND, 409 CONFLICT) and a message stating the cause "
+        "and naming the offending value, like \"order 'O-1234' not found\" or \"'size' must be one of S, M, "
+        "L; got 'XXL'\". State the cause only: no advice, no instructions, no tool names, no mention of the "
+        "user or the request. The correct call that follows must change exactly what the error names."
     ),
     request_model=WrongCallRequest,
     response_model=WrongCallResponse,

@@ -21,11 +21,12 @@ from digit_assets.engine.enrich import EnrichedTool
 from digit_assets.engine.llm import LLM, LLMError
 from digit_assets.engine.synthesis import roles
 from digit_assets.engine.provenance import derive_seed
-from digit_assets.engine.records import ConversationRecord
+from digit_assets.engine.records import ConversationRecord, is_error_content
 from digit_assets.engine.synthesis.model import ExecutedCall, Link, Scenario, ToolView, Turn, TurnPlan
 from digit_assets.engine.synthesis.planning import (
     choose_hidden,
     has_plannable_flow,
+    hidden_call_problems,
     link_problem,
     largest_connected_plan,
     plan_problems,
@@ -66,7 +67,9 @@ class SynthesisSettings:
     max_calls: int = 4
     min_tools: int = 3
     max_tools: int = 8
-    error_hint_rate: float = 0.3
+    # Share of turns given a wrong call (docs/recovery.md): about 5% of calls end in an error, as in
+    # the stateful search.
+    error_hint_rate: float = 0.13
 
     @property
     def variant(self) -> str:
@@ -90,6 +93,7 @@ class Catalog:
                     description=tool.spec.description,
                     parameters=tool.spec.parameters,
                     output_schema=tool.output_schema,
+                    side_effect=tool.spec.side_effect,
                 )
             )
         links: dict[str, list[Link]] = {}
@@ -263,8 +267,9 @@ class ConversationBuilder:
                 max_calls=self.settings.max_calls,
             ),
         )
-        hidden = choose_hidden(calls, self.rng) if self.settings.hidden_calls else []
+        hidden = choose_hidden(calls, self.rng, tools) if self.settings.hidden_calls else []
         plan = TurnPlan(calls=calls, hidden=hidden)
+        _require("plan_filter", hidden_call_problems(plan, tools))
         earlier_requests = [turn.user for turn in done]
         written = self._call(
             "request",
@@ -291,6 +296,7 @@ class ConversationBuilder:
                 verification_problems(plan, derived.calls, text, scenario.tools, earlier_calls),
             )
             plan = align_hidden(plan, derived.calls)
+            _require("back_translation", hidden_call_problems(plan, tools))
         executed = self._execute(plan, tools, earlier_calls, scenario.today, index)
         executed = self._inject_recoveries(text, scenario, executed, earlier_calls)
         summary = self._call(
@@ -340,20 +346,21 @@ class ConversationBuilder:
     def _inject_recoveries(
         self, text: str, scenario: Scenario, executed: list[ExecutedCall], earlier: list[ExecutedCall]
     ) -> list[ExecutedCall]:
-        """Step 10: before some gold calls, a plausible wrong call answered by a hint. A proposal the
-        filter refuses is recorded and skipped; it does not fail the turn."""
+        """Step 10: before some gold calls, a plausible wrong call answered by the error a real API
+        returns. A proposal the filter refuses is recorded and skipped; it does not fail the turn."""
         positions = set(choose_recovery_positions(len(executed), self.rng, self.settings.error_hint_rate))
         result: list[ExecutedCall] = []
         for position, gold in enumerate(executed):
             if position in positions:
                 turn = gold.turn
+                history = earlier + result
                 try:
                     wrong = self._call(
                         "recovery",
                         roles.PROPOSE_WRONG_CALL,
-                        roles.WrongCallRequest(tools=scenario.tools, request=text, history=earlier + result, gold=gold),
+                        roles.WrongCallRequest(tools=scenario.tools, request=text, history=history, gold=gold),
                     )
-                    problems = wrong_call_problems(wrong.tool, wrong.arguments, wrong.hint, gold, scenario.tools)
+                    problems = wrong_call_problems(wrong.tool, wrong.arguments, wrong.error, gold, scenario.tools, history)
                 except TurnFailed as failure:
                     problems = [failure.reason]
                 if problems:
@@ -361,7 +368,9 @@ class ConversationBuilder:
                 else:
                     self.events.append(Event(turn, "recovery", True))
                     result.append(
-                        ExecutedCall(ref=f"{gold.ref}!", tool=wrong.tool, arguments=wrong.arguments, error=wrong.hint, turn=turn)
+                        ExecutedCall(
+                            ref=f"{gold.ref}!", tool=wrong.tool, arguments=wrong.arguments, error=wrong.error.render(), turn=turn
+                        )
                     )
             result.append(gold)
         return result
@@ -371,8 +380,10 @@ class ConversationBuilder:
         problems: list[str] = []
         for turn in turns:
             for call in turn.calls:
-                problems += argument_problems(tools[call.tool], call.arguments)
+                # A wrong call may break the schema in the way its 400 reports (the recovery rules
+                # checked that); every executed call must validate, in and out.
                 if call.error is None:
+                    problems += argument_problems(tools[call.tool], call.arguments)
                     problems += output_problems(tools[call.tool], call.output or {})
         return problems
 
@@ -425,7 +436,7 @@ def chat_messages(turns: Sequence[Turn]) -> list[dict[str, Any]]:
                 }
             )
             content = call.error if call.error is not None else json.dumps(call.output, ensure_ascii=False)
-            if call.error is not None and not content.lower().startswith("error"):
+            if call.error is not None and not is_error_content(content):
                 content = f"Error: {content}"
             messages.append({"role": "tool", "tool_call_id": call_id, "name": call.tool, "content": content})
         messages.append({"role": "assistant", "content": turn.summary})
