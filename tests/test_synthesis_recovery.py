@@ -184,7 +184,7 @@ def test_the_filter_rejects_a_wrong_call_that_repeats_a_success() -> None:
     gold = executed("$3", GET_ORDER_STATUS, {"order_id": order}, {"order_id": order, "status": "processing"}).model_copy(update={"arguments": {"order_id": order}})
     later = gold.model_copy(update={"arguments": {"order_id": "ORD-99999"}})
     problems = wrong_call_problems("get_order_status", {"order_id": order}, error(503, "UNAVAILABLE", f"order {order!r} is temporarily unavailable"), later, SHOP_TOOLS, [*history, status])
-    assert f"the wrong call before $3 repeats $2 get_order_status, which succeeded: the same call would succeed again" in problems
+    assert "the wrong call before $3 repeats $2 get_order_status, which succeeded: the same call would succeed again" in problems
 
 
 def test_the_filter_rejects_a_repair_that_leaves_the_offending_argument() -> None:
@@ -192,7 +192,7 @@ def test_the_filter_rejects_a_repair_that_leaves_the_offending_argument() -> Non
     history, gold = conversation(0)
     wrong = {"order_id": gold.arguments["order_id"], "reason": "duplicate"}
     problems = wrong_call_problems("cancel_order", wrong, error(404, "NOT_FOUND", f"order '{gold.arguments['order_id']}' not found"), gold, SHOP_TOOLS, history)
-    assert problems == [f"the repair $2 does not change what the error of the wrong call before $2 names (order_id); it changes reason"]
+    assert problems == ["the repair $2 does not change what the error of the wrong call before $2 names (order_id); it changes reason"]
 
 
 def test_the_filter_rejects_an_error_that_names_nothing_of_the_call() -> None:
