@@ -426,7 +426,7 @@ class _Simulation:
             if name in self.arguments and name not in self.bound_arguments and self.arguments[name] != value:
                 return False
             wanted = self.item_filters.get(tuple(singular(w) for w in name_words(name)))
-            if wanted is not None and is_scalar(value) and not (_has_part(str(value), wanted[0]) if wanted[1] == "part" else value == wanted[0]):
+            if wanted is not None and not _meets(value, *wanted):
                 return False
             last = name_words(name)[-1:]
             if last and last[0] in self.filters and name not in self.arguments and not is_past_field(name) and self.filters[last[0]] != value:
@@ -503,6 +503,15 @@ class _Simulation:
                 listed = len(obj[list_name])
                 if obj[count_name] < listed and count_name not in echoed and self.schemas.fits(listed, properties.get(count_name, {})):
                     obj[count_name] = listed
+
+
+def _meets(value: Any, wanted: Any, kind: str) -> bool:
+    """Whether a known field value passes an item filter (a list passes when it holds the value)."""
+    if isinstance(value, list):
+        return wanted in value
+    if not is_scalar(value):
+        return True
+    return _has_part(str(value), wanted) if kind == "part" else value == wanted
 
 
 def _has_part(value: str, part: Any) -> bool:
