@@ -73,6 +73,7 @@ def _tells_apart(spec: FieldShape, context: Sequence[str]) -> bool:
 # --- The simulator -------------------------------------------------------------------------------
 
 _RETRIES = 5
+_NAMED_BY_OBJECT = frozenset({"name", "title", "label"})
 _NEGATIONS = frozenset({"not", "no", "non", "un", "failed", "fail", "failure", "error", "unable", "invalid"})
 _OPTIONAL_DEPTH = 4  # from this depth on, objects carry required fields only: recursive schemas end
 _MAX_DEPTH = 12
@@ -85,6 +86,7 @@ class _Place:
     depth: int = 0
     in_list: bool = False
     position: int | None = None
+    noun: str = ""  # what the object is (``product``): a generic ``name`` is a product name
 
 
 def _with_moment(template: str, moment: datetime) -> str:
@@ -171,6 +173,7 @@ class _Simulation:
         if place.depth > _MAX_DEPTH:
             return {}
         shape = self.schemas.shape(schema)
+        place = _Place(place.depth, place.in_list, place.position, context[0] if context else "")
         key = own_key([f.name for f in shape.fields], context)
         acted_on = self.action is not None and place.position is None and place.depth <= 1
         result: dict[str, Any] = {}
@@ -413,11 +416,12 @@ class _Simulation:
             if candidates:
                 return self.rng.choice(candidates)
         known = self.state.pool.get(name, {}) if is_entity_key(name) else {}  # a new object gets a new id
-        value = self.values.value(schema, name)
+        meaning = f"{place.noun}_{name}" if name in _NAMED_BY_OBJECT and place.noun else name
+        value = self.values.value(schema, meaning)
         for _ in range(_RETRIES):
             if not is_placeholder(value) and value not in used and not (is_scalar(value) and value in known):
                 break
-            value = self.values.value(schema, name)
+            value = self.values.value(schema, meaning)
         return value
 
     def agrees(self, record: Mapping[str, Any]) -> bool:
@@ -428,6 +432,10 @@ class _Simulation:
             wanted = self.item_filters.get(tuple(singular(w) for w in name_words(name)))
             if wanted is not None and not _meets(value, *wanted):
                 return False
+            words = name_words(name)
+            for stem, (low, high) in self.bounds.items():
+                if len(stem) <= len(words) and words[-len(stem) :] == stem and not _within(value, low, high):
+                    return False
             last = name_words(name)[-1:]
             if last and last[0] in self.filters and name not in self.arguments and not is_past_field(name) and self.filters[last[0]] != value:
                 return False
@@ -512,6 +520,17 @@ def _meets(value: Any, wanted: Any, kind: str) -> bool:
     if not is_scalar(value):
         return True
     return _has_part(str(value), wanted) if kind == "part" else value == wanted
+
+
+def _within(value: Any, low: Any, high: Any) -> bool:
+    """Whether a known value lies inside a call's range (values of another kind are not judged)."""
+    if is_number(value):
+        return (not is_number(low) or value >= low) and (not is_number(high) or value <= high)
+    moment = parse_moment(value)
+    if moment is None:
+        return True
+    start, end = parse_moment(low), parse_moment(high)
+    return (start is None or moment.date() >= start.date()) and (end is None or moment.date() <= end.date())
 
 
 def _has_part(value: str, part: Any) -> bool:

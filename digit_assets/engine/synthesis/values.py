@@ -30,6 +30,20 @@ MONEY_HINTS = ("amount", "price", "total", "balance", "cost", "fee", "refund", "
 COUNT_HINTS = ("quantity", "qty", "count", "number_of", "nights", "guests", "seats", "copies", "limit", "page_size")
 TEXT_HINTS = ("description", "body", "message", "note", "notes", "comment", "content", "reason", "details", "text")
 TITLE_HINTS = ("title", "subject", "summary", "headline", "topic")
+FIRST_NAME_WORDS = ("first", "given", "firstname", "forename")
+LAST_NAME_WORDS = ("last", "surname", "family", "lastname")
+COMPANY_HINTS = ("company", "organization", "organisation", "vendor", "publisher", "manufacturer", "employer", "brand", "supplier", "account", "business", "firm")
+PRODUCT_HINTS = ("product", "item", "sku", "article", "merchandise")
+LODGING_HINTS = ("hotel", "inn", "property", "lodging", "accommodation")
+PLACE_HINTS = ("branch", "store", "shop", "office", "location", "venue", "library", "restaurant", "clinic")
+MOMENT_ENDS = ("start", "end", "begin", "starts", "ends", "begins", "from", "until", "to")
+# Faker has no products: a product name is a quality, an optional material or colour, and a thing.
+_PRODUCT_QUALITIES = ("Wireless", "Compact", "Ergonomic", "Classic", "Portable", "Premium", "Organic", "Waterproof", "Foldable", "Insulated")
+_PRODUCT_THINGS = (
+    "Headphones", "Water Bottle", "Backpack", "Desk Lamp", "Coffee Grinder", "Running Shoes", "Notebook", "Phone Case",
+    "Blender", "Yoga Mat", "Travel Mug", "Keyboard", "Office Chair", "Rain Jacket", "Bluetooth Speaker", "Cutting Board",
+)
+_LODGING_KINDS = ("Hotel", "Inn", "Suites", "Lodge", "Resort")
 
 
 _POOL_SIZE = 1_000
@@ -79,7 +93,8 @@ class ValueFactory:
         return self.rng.choice(faker_pool(provider))
 
     def value(self, schema: Mapping[str, Any], name: str = "") -> Any:
-        """A value valid for ``schema``; ``name`` is the field or parameter it is for."""
+        """A value valid for ``schema``; ``name`` is the field or parameter it is for (qualify a
+        generic one with its object: ``product_name``, ``hotel_name``, ``customer_name``)."""
         if "const" in schema:
             return schema["const"]
         if schema.get("enum"):
@@ -166,7 +181,9 @@ class ValueFactory:
         text = self._string_content(schema, name)
         pattern = schema.get("pattern")
         if pattern and not re.search(pattern, text):
-            text = rstr.Rstr(self.rng).xeger(pattern)
+            # The meaning survives a pattern that only constrains the spelling: "Joel Anderson" is "joel"
+            # for ^[a-z]+$, "Quarterly Report.pdf" is "quarterly_report.pdf" for ^[A-Za-z0-9_.-]+$.
+            text = next((c for c in _spellings(text) if re.search(pattern, c)), None) or rstr.Rstr(self.rng).xeger(pattern)
         low, high = int(schema.get("minLength", 0)), schema.get("maxLength")
         if high is not None and len(text) > int(high):
             text = text[: int(high)].rstrip() or text[: int(high)]
@@ -192,13 +209,21 @@ class ValueFactory:
         words = words_of(name)
         joined = "_".join(words)
         last = words[-1] if words else ""
+        if "flight" in words and last in ("number", "no", "code"):
+            return f"{self.rng.choice(('UA', 'DL', 'AA', 'BA', 'LH', 'AF', 'KL', 'IB'))}{self.rng.randint(100, 2999)}"
         if last in ("id", "uuid") or (last in ("number", "code", "ref", "reference") and len(words) > 1):
             return f"{id_prefix(name)}-{self.rng.randint(10_000, 99_999)}"
         if "email" in words:
             return self.fake("email")
         if "phone" in words:
             return self.fake("phone_number")
-        if last == "date" or joined.endswith("_on") or last in ("day", "since", "until"):
+        if last == "date" or joined.endswith("_on") or last in ("day", "since"):
+            return self.date_near(name).isoformat()
+        if last in MOMENT_ENDS or (last == "time" and len(words) > 1 and words[-2] in MOMENT_ENDS):
+            # a slot's start or end: a moment, ordered by the simulator's repairs
+            moment = datetime.combine(self.date_near("scheduled"), time(self.rng.randint(8, 18), self.rng.choice((0, 30))))
+            return moment.isoformat(timespec="minutes") if last != "time" else moment.strftime("%H:%M")
+        if last == "until":
             return self.date_near(name).isoformat()
         if last in ("time", "at"):
             return f"{self.rng.randint(7, 20):02d}:{self.rng.choice((0, 15, 30, 45)):02d}"
@@ -210,8 +235,20 @@ class ValueFactory:
             return self.fake("street_address")
         if last in ("zip", "postcode", "postal"):
             return self.fake("postcode")
-        if "company" in words or "organization" in words or "vendor" in words:
+        if "name" in words or len(words) == 1:
+            person = self._person_name(words)
+            if person is not None:
+                return person
+        if any(h in words for h in COMPANY_HINTS) and (last == "name" or len(words) == 1):
             return self.fake("company")
+        if any(h in words for h in PRODUCT_HINTS) and last in ("name", "title"):
+            return self.product_name()
+        if any(h in words for h in LODGING_HINTS) and last == "name":
+            return f"{self.fake('last_name')} {self.rng.choice(_LODGING_KINDS)}"
+        if any(h in words for h in PLACE_HINTS) and last == "name":
+            return f"{self.fake('city')} {words[0].title()}"
+        if any(h in words for h in ("job", "position", "occupation")) or joined == "job_title":
+            return self.fake("job")
         if "currency" in words:
             return self.fake("currency_code")
         if "url" in words or "link" in words or "website" in words:
@@ -221,9 +258,11 @@ class ValueFactory:
         if last in ("filename", "file") or joined.endswith("file_name"):
             return self.fake("file_name")
         if "name" in words and (len(words) == 1 or any(h in words for h in PERSON_HINTS)) or last in PERSON_HINTS:
-            return self.fake("name")
-        if last == "name":
-            return self.fake("catch_phrase")
+            return self.person_name()
+        if last in ("username", "login", "handle") or joined == "user_name":
+            return self.fake("user_name")
+        if last == "name":  # a named thing of no known kind: a short title-cased phrase, never a sentence
+            return " ".join(w.title() for w in (self.fake("word"), self.fake("word")))
         if any(h in words for h in TITLE_HINTS):
             return self.fake("catch_phrase")
         if any(h in words for h in TEXT_HINTS):
@@ -238,6 +277,25 @@ class ValueFactory:
             return self.fake("language_code")
         return self.fake("word")
 
+    def _person_name(self, words: list[str]) -> str | None:
+        """``first_name`` -> a first name, ``surname`` -> a last name, ``full_name`` -> both."""
+        if any(w in words for w in FIRST_NAME_WORDS) and ("name" in words or words[-1] in ("firstname", "forename")):
+            return self.fake("first_name")
+        if any(w in words for w in LAST_NAME_WORDS) and ("name" in words or words[-1] in ("surname", "lastname")):
+            return self.fake("last_name")
+        if "name" in words and any(w in words for w in ("full", "display", "contact", "legal", "person")):
+            return self.person_name()
+        return None
+
+    def person_name(self) -> str:
+        """First and last name: Faker's ``name`` adds titles and degrees ("Ralph Harris MD") people do not type."""
+        return f"{self.fake('first_name')} {self.fake('last_name')}"
+
+    def product_name(self) -> str:
+        quality = self.rng.choice(_PRODUCT_QUALITIES)
+        colour = self.fake("color_name") + " " if self.rng.random() < 0.3 else ""
+        return f"{quality} {colour}{self.rng.choice(_PRODUCT_THINGS)}"
+
     def date_near(self, name: str) -> date:
         """Dates cluster around today: past for things that happened, future for things planned."""
         words = set(words_of(name))
@@ -248,6 +306,18 @@ class ValueFactory:
         if words & future:
             return self.today + timedelta(days=self.rng.randint(1, 90))
         return self.today + timedelta(days=self.rng.randint(-30, 30))
+
+
+def _spellings(text: str) -> list[str]:
+    """Other spellings of the same value, for a pattern that constrains only the spelling."""
+    lower = text.lower()
+    words = re.findall(r"[A-Za-z0-9]+", text)
+    return [
+        lower,
+        "_".join(words), "_".join(words).lower(), "-".join(words).lower(), words[0].lower() if words else text,
+        "".join(words), "".join(words).lower(),
+        re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_"),
+    ]
 
 
 def _bound(schema: Mapping[str, Any], inclusive: str, exclusive: str, nudge: float, default: float) -> float:
