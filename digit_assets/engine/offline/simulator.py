@@ -73,7 +73,7 @@ def _tells_apart(spec: FieldShape, context: Sequence[str]) -> bool:
 # --- The simulator -------------------------------------------------------------------------------
 
 _RETRIES = 5
-_NAMED_BY_OBJECT = frozenset({"name", "title", "label"})
+_NAMED_BY_OBJECT = frozenset({"name", "title", "label", "subject"})
 _NEGATIONS = frozenset({"not", "no", "non", "un", "failed", "fail", "failure", "error", "unable", "invalid"})
 _OPTIONAL_DEPTH = 4  # from this depth on, objects carry required fields only: recursive schemas end
 _MAX_DEPTH = 12

@@ -28,7 +28,7 @@ from digit_assets.engine.lexicon import singular, words_of
 PERSON_HINTS = ("customer", "traveller", "traveler", "passenger", "attendee", "assignee", "owner", "author", "contact", "guest", "user", "member", "patient", "employee", "recipient", "sender", "agent")
 MONEY_HINTS = ("amount", "price", "total", "balance", "cost", "fee", "refund", "subtotal", "budget", "salary", "fare")
 COUNT_HINTS = ("quantity", "qty", "count", "number_of", "nights", "guests", "seats", "copies", "limit", "page_size")
-TEXT_HINTS = ("description", "body", "message", "note", "notes", "comment", "content", "reason", "details", "text")
+TEXT_HINTS = ("description", "body", "message", "note", "notes", "comment", "content", "reason", "details", "text", "resolution", "snippet")
 TITLE_HINTS = ("title", "subject", "summary", "headline", "topic")
 FIRST_NAME_WORDS = ("first", "given", "firstname", "forename")
 LAST_NAME_WORDS = ("last", "surname", "family", "lastname")
@@ -44,6 +44,16 @@ _PRODUCT_THINGS = (
     "Blender", "Yoga Mat", "Travel Mug", "Keyboard", "Office Chair", "Rain Jacket", "Bluetooth Speaker", "Cutting Board",
 )
 _LODGING_KINDS = ("Hotel", "Inn", "Suites", "Lodge", "Resort")
+# Nor folders, book topics, support problems or meetings: the few words these are made of.
+_FOLDERS = ("documents", "reports", "photos", "projects", "archive", "invoices", "drafts", "shared", "music", "contracts", "2024", "2025", "q3", "taxes")
+_TOPICS = ("Gardening", "Climate", "Leadership", "Jazz", "Photography", "Cooking", "Astronomy", "Economics", "Chess", "Architecture", "Poetry", "Marketing", "Sleep", "Rivers")
+_TITLE_FORMS = ("The Art of {topic}", "{topic} for Beginners", "A Short History of {topic}", "Notes on {topic}", "The {last} Papers", "Letters from {city}", "{topic} and the City")
+_PROBLEMS = ("Problem with", "Question about", "Cannot access", "Refund for", "Error on", "Change to", "Missing")
+_PROBLEM_OBJECTS = ("my order", "my account", "the invoice", "billing", "delivery", "my subscription", "the mobile app", "password reset", "my booking")
+_DEALS = ("renewal", "expansion", "pilot", "enterprise upgrade", "new licences", "annual contract")
+_MEETINGS = ("Team sync", "Project kickoff", "Quarterly review", "Dentist appointment", "1:1 with {first}", "Lunch with {first}", "Client call: {company}", "Budget planning", "Interview: {first} {last}")
+# What a generic field's description says it is named for: "File name with extension".
+_DESCRIBED_KINDS = ("file", "directory", "folder", "product", "company", "hotel", "customer", "person", "user", "city", "event", "book")
 
 
 _POOL_SIZE = 1_000
@@ -207,8 +217,18 @@ class ValueFactory:
         if fmt == "uuid":
             return self.fake("uuid4")
         words = words_of(name)
-        joined = "_".join(words)
         last = words[-1] if words else ""
+        if last in ("name", "title", "destination", "path", "location") and isinstance(schema.get("description"), str):
+            described = set(words_of(schema["description"]))
+            kind = next((k for k in _DESCRIBED_KINDS if k in described), None)
+            if kind == "directory" or (kind == "folder" and last != "name") or str(schema.get("pattern", "")).startswith("^/"):
+                words = [*words[:-1], "path"] if last != "name" else ["directory", "name"]
+            elif kind:
+                words = [kind, last]
+            last = words[-1]
+        joined = "_".join(words)
+        if words == ["directory", "name"] or words == ["folder", "name"]:
+            return self.rng.choice(_FOLDERS)
         if "flight" in words and last in ("number", "no", "code"):
             return f"{self.rng.choice(('UA', 'DL', 'AA', 'BA', 'LH', 'AF', 'KL', 'IB'))}{self.rng.randint(100, 2999)}"
         if last in ("id", "uuid") or (last in ("number", "code", "ref", "reference") and len(words) > 1):
@@ -227,7 +247,9 @@ class ValueFactory:
             return self.date_near(name).isoformat()
         if last in ("time", "at"):
             return f"{self.rng.randint(7, 20):02d}:{self.rng.choice((0, 15, 30, 45)):02d}"
-        if "city" in words or last in ("origin", "destination"):
+        if "shelf" in words:
+            return f"{self.rng.choice('ABCDEFGH')}{self.rng.randint(1, 12)}-{self.rng.randint(1, 6)}"
+        if "city" in words or last in ("origin", "destination", "location"):
             return self.fake("city")
         if "country" in words:
             return self.fake("country")
@@ -243,6 +265,8 @@ class ValueFactory:
             return self.fake("company")
         if any(h in words for h in PRODUCT_HINTS) and last in ("name", "title"):
             return self.product_name()
+        if ("opportunity" in words or "deal" in words) and last == "name":
+            return f"{self.fake('last_name')} {self.rng.choice(_DEALS)}"
         if any(h in words for h in LODGING_HINTS) and last == "name":
             return f"{self.fake('last_name')} {self.rng.choice(_LODGING_KINDS)}"
         if any(h in words for h in PLACE_HINTS) and last == "name":
@@ -254,7 +278,8 @@ class ValueFactory:
         if "url" in words or "link" in words or "website" in words:
             return self.fake("url")
         if "path" in words or "directory" in words or "folder" in words:
-            return "/" + "/".join(self.fake("word") for _ in range(self.rng.randint(1, 3)))
+            folders = self.rng.sample(_FOLDERS, self.rng.randint(1, 2))
+            return "/" + "/".join(["home", self.fake("first_name").lower(), *folders][: self.rng.randint(2, 4)])
         if last in ("filename", "file") or joined.endswith("file_name"):
             return self.fake("file_name")
         if "name" in words and (len(words) == 1 or any(h in words for h in PERSON_HINTS)) or last in PERSON_HINTS:
@@ -263,8 +288,11 @@ class ValueFactory:
             return self.fake("user_name")
         if last == "name":  # a named thing of no known kind: a short title-cased phrase, never a sentence
             return " ".join(w.title() for w in (self.fake("word"), self.fake("word")))
+        if words == ["subject"]:  # alone: a subject heading, or a meeting's subject line
+            described = str(schema.get("description", "")).lower()
+            return self.titled(["meeting"]) if "line" in described else self.rng.choice(_TOPICS)
         if any(h in words for h in TITLE_HINTS):
-            return self.fake("catch_phrase")
+            return self.titled(words)
         if any(h in words for h in TEXT_HINTS):
             return self.fake("sentence")
         if last in ("query", "keyword", "keywords", "search", "q", "term"):
@@ -286,6 +314,17 @@ class ValueFactory:
         if "name" in words and any(w in words for w in ("full", "display", "contact", "legal", "person")):
             return self.person_name()
         return None
+
+    def titled(self, words: list[str]) -> str:
+        """A title or subject as the object would have it: a book's, a ticket's, a meeting's."""
+        first, last, company = self.fake("first_name"), self.fake("last_name"), self.fake("company")
+        if set(words) & {"event", "meeting", "appointment", "slot"}:
+            return self.rng.choice(_MEETINGS).format(first=first, last=last, company=company)
+        if set(words) & {"subject", "ticket", "issue", "case", "message", "email"}:
+            return f"{self.rng.choice(_PROBLEMS)} {self.rng.choice(_PROBLEM_OBJECTS)}"
+        if set(words) & {"product", "item"}:
+            return self.product_name()
+        return self.rng.choice(_TITLE_FORMS).format(topic=self.rng.choice(_TOPICS), last=last, city=self.fake("city"))
 
     def person_name(self) -> str:
         """First and last name: Faker's ``name`` adds titles and degrees ("Ralph Harris MD") people do not type."""
