@@ -279,3 +279,14 @@ def test_a_simulator_that_stays_careless_loses_the_turn_with_the_reason(files_ca
         if outcome.accepted:
             calls = [c["function"]["name"] for m in outcome.record.messages for c in m.get("tool_calls") or ()]
             assert not set(calls) & FILE_WRITES
+
+
+def test_real_stateful_trajectories_pass_the_filter():
+    """A write that touches what an object holds (a refund to the customer's gift card) may change it."""
+    customer = {**KIM, "gift_card_balance": 70.0, "payment_methods": [{"id": "pm_7bbdc7", "kind": "gift_card"}]}
+    seen = call(1, GET_CUSTOMER, {"customer_id": "C1042"}, customer)
+    refund = call(2, tool("cancel_order", {"order_id": {"type": "string"}}, CUSTOMER), {"order_id": "O30535"},
+                  {"order_id": "O30535", "status": "cancelled", "refund_amount": 43.74, "payment_method_id": "pm_7bbdc7"})
+    later = {**customer, "gift_card_balance": 113.74}
+    assert consistency_problems(GET_CUSTOMER, {"customer_id": "C1042"}, later, [seen, refund]) == []
+    assert consistency_problems(GET_CUSTOMER, {"customer_id": "C1042"}, later, [seen]) != []

@@ -343,14 +343,17 @@ def session_views(history: Sequence[ExecutedCall]) -> dict[EntityKey, dict[str, 
     arguments or in its output) forgets what was known of it and records what it set instead: a read
     after ``rename_file(file_id=f, new_name=b)`` must show ``b``."""
     views: dict[EntityKey, dict[str, Any]] = {}
+    holds: dict[EntityKey, set[str]] = {}  # the texts an object holds, nested ones too (its payment methods)
     for call in history:
         if call.output is None or call.error is not None:
             continue
         found = list(entities(call.tool, call.output))
         if changes_state(call.tool):
-            named = {str(leaf) for value in call.arguments.values() for leaf in _leaves(value)}
+            # A write changes what it names, and what holds something it names: a refund to a gift
+            # card changes the balance of the customer who holds that card.
+            named = {leaf for _, value in _field_values(call.arguments) for leaf in _leaves(value) if isinstance(leaf, str)}
             named |= {key[1] for key, _ in found}
-            for key in [key for key in views if key[1] in named]:
+            for key in [key for key in views if key[1] in named or holds.get(key, set()) & named]:
                 del views[key]
             set_fields = {
                 "_".join(setter): value
@@ -363,6 +366,7 @@ def session_views(history: Sequence[ExecutedCall]) -> dict[EntityKey, dict[str, 
                 views.setdefault(key, {}).update(set_fields)
         for key, entity in found:
             views.setdefault(key, {}).update(_comparable(entity))
+            holds.setdefault(key, set()).update(leaf for _, value in _field_values(entity) for leaf in _leaves(value) if isinstance(leaf, str))
     return views
 
 
