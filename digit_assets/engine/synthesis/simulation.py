@@ -327,6 +327,10 @@ def _comparable(entity: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _names_an_id(field_name: str) -> bool:
+    return name_words(field_name)[-1:] in (("id",), ("ids",), ("uuid",))
+
+
 def _subjects(call: ExecutedCall) -> list[EntityKey]:
     """The objects a call is about: its ``id`` / ``<noun>_id`` arguments for the tool's nouns."""
     return [
@@ -352,7 +356,9 @@ def session_views(history: Sequence[ExecutedCall]) -> dict[EntityKey, dict[str, 
             # A write changes what it names, and what holds something it names: a refund to a gift
             # card changes the balance of the customer who holds that card.
             named = {leaf for _, value in _field_values(call.arguments) for leaf in _leaves(value) if isinstance(leaf, str)}
-            named |= {key[1] for key, _ in found}
+            named |= {key[1] for key, _ in found} | {
+                leaf for name, value in _field_values(call.output) if _names_an_id(name) for leaf in _leaves(value) if isinstance(leaf, str)
+            }
             for key in [key for key in views if key[1] in named or holds.get(key, set()) & named]:
                 del views[key]
             set_fields = {
