@@ -236,6 +236,8 @@ class _Simulation:
             value = known
         elif spec.kind in ("object", "array", "const"):
             value = self.value(spec.schema, spec.name, place, used or (), reuse)
+        elif used is not None and not is_key:  # an object's own name, email or phone is no other known object's
+            value = self.leaf(spec.schema, spec.name, place, [*used, *self.state.claimed(spec.name)], reuse)
         else:
             value = self.leaf(spec.schema, spec.name, place, used or (), reuse)
         if used is not None:

@@ -347,7 +347,7 @@ def session_views(history: Sequence[ExecutedCall]) -> dict[EntityKey, dict[str, 
     arguments or in its output) forgets what was known of it and records what it set instead: a read
     after ``rename_file(file_id=f, new_name=b)`` must show ``b``."""
     views: dict[EntityKey, dict[str, Any]] = {}
-    holds: dict[EntityKey, set[str]] = {}  # the texts an object holds, nested ones too (its payment methods)
+    holds: dict[EntityKey, set[str]] = {}  # the texts an object holds in nested objects (its payment methods)
     for call in history:
         if call.output is None or call.error is not None:
             continue
@@ -372,7 +372,8 @@ def session_views(history: Sequence[ExecutedCall]) -> dict[EntityKey, dict[str, 
                 views.setdefault(key, {}).update(set_fields)
         for key, entity in found:
             views.setdefault(key, {}).update(_comparable(entity))
-            holds.setdefault(key, set()).update(leaf for _, value in _field_values(entity) for leaf in _leaves(value) if isinstance(leaf, str))
+            nested = [value for value in entity.values() if isinstance(value, (dict, list))]
+            holds.setdefault(key, set()).update(leaf for _, value in _field_values(nested) for leaf in _leaves(value) if isinstance(leaf, str))
     return views
 
 
