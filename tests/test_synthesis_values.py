@@ -144,6 +144,7 @@ def test_a_slot_starts_before_it_ends():
 
 def test_titles_subjects_and_paths_read_like_them():
     assert not set(values("title") + values("ticket_subject") + values("event_title")) & CATCH_PHRASES
+    assert set(values("contact_title")) <= set(faker_pool("job"))  # a contact's title is a job, not a book
     assert all(v.split()[0] in ("Problem", "Question", "Cannot", "Refund", "Error", "Change", "Missing") for v in values("ticket_subject"))
     assert all(re.fullmatch(r"/home/[a-z]+(/[a-z0-9]+)*", v) for v in values("directory"))
     described = {"type": "string", "description": "Absolute directory path", "pattern": "^/([a-z0-9_.-]+(/[a-z0-9_.-]+)*)?$"}

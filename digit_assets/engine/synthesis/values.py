@@ -318,6 +318,8 @@ class ValueFactory:
     def titled(self, words: list[str]) -> str:
         """A title or subject as the object would have it: a book's, a ticket's, a meeting's."""
         first, last, company = self.fake("first_name"), self.fake("last_name"), self.fake("company")
+        if set(words) & {*PERSON_HINTS, "person", "staff", "lead"} or "job" in words:  # a person's title is their job
+            return self.fake("job")
         if set(words) & {"event", "meeting", "appointment", "slot"}:
             return self.rng.choice(_MEETINGS).format(first=first, last=last, company=company)
         if set(words) & {"subject", "ticket", "issue", "case", "message", "email"}:
