@@ -48,3 +48,14 @@ def test_a_stage_that_refuses_everything_it_sees_is_reported_even_when_conversat
         "digit_tc: stage recovery_injection rejected all 2 turns that reached it; "
         "most rejections at recovery (2 of 2), most often (2x): the hint names a parameter"
     )
+
+
+def test_reasked_simulations_have_their_own_row_and_a_failed_reask_fails_its_turn_at_simulation():
+    fixed = _accepted("digit_tc", 0)
+    fixed.events.insert(1, Event(0, "simulation_reask", True, "rename_file output does not show new_name='b.txt' (name='a.txt')"))
+    lost = _rejected("digit_tc", 1, "simulation", "rename_file output does not show new_name='b.txt' (name='a.txt')")
+    lost.events.insert(1, Event(0, "simulation_reask", False, "rename_file output does not show new_name='b.txt' (name='a.txt')"))
+    rows = {(r["variant"], r["stage"]): r for r in funnel_rows([(o.variant, e.turn, e.stage, e.accepted) for o in (fixed, lost) for e in o.events])}
+    assert (rows[("digit_tc", "simulation_reask")]["accepted"], rows[("digit_tc", "simulation_reask")]["rejected"]) == (1, 1)
+    assert rows[("digit_tc", "simulation")]["rejected"] == 1 and rows[("digit_tc", "summary")]["accepted"] == 1
+    assert _problem([fixed, lost]) is None

@@ -273,3 +273,75 @@ def changes_state(tool: str) -> bool:
 # Actions an object takes once: a later turn does not cancel or delete it again.
 ONCE_ONLY_VERBS = frozenset({"cancel", "void", "delete", "remove", "archive", "close", "refund"})
 
+
+
+# --- What a write sets, what a list filters on ------------------------------------------------------
+
+# Arguments named so that a write sets the field they name (``status``, ``tag``); ``new_<field>`` too.
+SETTER_WORDS = frozenset(
+    {"status", "state", "tag", "tags", "label", "labels", "priority", "stage", "assignee", "role", "access",
+     "permission", "visibility", "category"}
+)
+# A destination argument says where the object is now: shown by a location field.
+LOCATION_SETTERS = frozenset({"destination", "dest", "target"})
+LOCATION_FIELDS = frozenset({"directory", "folder", "path", "location", "parent", "dir", "destination"})
+# Verbs that take something away: the value they name is absent afterwards.
+REMOVING_VERBS = frozenset({"remove", "delete", "untag", "detach", "unlink", "revoke", "unassign", "unsubscribe", "clear", "drop"})
+# Verbs that set fields in place: every argument but the object's key is a new field value.
+UPDATING_VERBS = frozenset(verb for verb, action in _VERBS.items() if action == "update")
+# ``name_contains`` filters ``name`` by a part of it.
+PART_FILTER_SUFFIXES = frozenset({"contains", "like", "match", "matches", "prefix", "includes"})
+_LOWER_BOUNDS = frozenset({"min", "minimum", "from", "after", "since", "earliest"})
+_UPPER_BOUNDS = frozenset({"max", "maximum", "to", "before", "until", "latest"})
+_AMOUNT_MARKS = frozenset({"min", "minimum", "max", "maximum"})
+_MOMENT_WORDS = frozenset({"date", "time", "day", "at", "on", "datetime"})
+_NOT_FILTERS = frozenset({"limit", "offset", "page", "sort", "order", "size", "count", "cursor", "token", "query", "q", "fields", "format"})
+# Fields whose value moves with time on its own (a last-seen stamp): never a contradiction.
+CLOCK_WORDS = frozenset({"at", "time", "timestamp", "updated", "modified", "now", "elapsed", "expires", "remaining", "seen", "last"})
+
+FilterKind = Literal["equal", "part", "min", "max"]
+
+
+def setter_field(argument: str, tool: str) -> tuple[str, ...] | None:
+    """The field words a write's argument sets (``new_name`` -> ``("name",)``, ``tag`` -> ``("tag",)``,
+    ``destination`` -> ``("destination",)``: see :func:`shows_setter`), or None for keys and other arguments.
+    Tools that update in place (``update_ticket(priority=...)``) set every non-key argument."""
+    words = name_words(argument)
+    if not words or words[-1] in ("id", "ids", "uuid"):
+        return None
+    if words[0] == "new" and len(words) > 1:
+        return words[1:]
+    if set(words) & (SETTER_WORDS | LOCATION_SETTERS) or tool_verb(tool) in UPDATING_VERBS:
+        return words
+    return None
+
+
+def shows_setter(setter: tuple[str, ...], field_name: str) -> bool:
+    """Whether an output field would show the value of an argument setting ``setter``: the same words
+    (singular or plural), or a location field for a destination."""
+    field_words = name_words(field_name)
+    if set(setter) & LOCATION_SETTERS:
+        return bool(set(field_words) & (LOCATION_FIELDS | LOCATION_SETTERS))
+    return tuple(singular(w) for w in field_words) == tuple(singular(w) for w in setter)
+
+
+def removes(tool: str) -> bool:
+    """``remove_tag``, ``untag_file``: the call takes the named value away."""
+    words = name_words(tool)
+    return tool_verb(tool) in REMOVING_VERBS or bool(words and words[0] in REMOVING_VERBS)
+
+
+def list_filter(argument: str) -> tuple[tuple[str, ...], FilterKind] | None:
+    """What a read's argument says about the items it lists: ``status`` -> every item's status is it;
+    ``name_contains`` -> every name contains it; ``min_size_bytes`` -> every size_bytes is at least it."""
+    words = name_words(argument)
+    if not words or words[-1] in _NOT_FILTERS or words[0] in _NOT_FILTERS:
+        return None
+    for marks, kind in ((_LOWER_BOUNDS, "min"), (_UPPER_BOUNDS, "max")):
+        # ``from_date`` bounds a date, ``from_city`` is an equal city: time words bound moments only.
+        for mark, stem in ((words[0], words[1:]), (words[-1], words[:-1])):
+            if mark in marks and stem and (mark in _AMOUNT_MARKS or stem[-1] in _MOMENT_WORDS):
+                return stem, kind
+    if words[-1] in PART_FILTER_SUFFIXES and len(words) > 1:
+        return words[:-1], "part"
+    return words, "equal"

@@ -295,3 +295,43 @@ def objects(value: Any) -> Iterator[dict[str, Any]]:
     elif isinstance(value, list):
         for item in value:
             yield from objects(item)
+
+
+def rescaled_lines(obj: Mapping[str, Any], total_field: str, total: float) -> dict[str, Any] | None:
+    """``obj`` with its line items' prices scaled so that ``total_field`` adds up to ``total``, a total
+    the session already showed for this object (a list showed the order, now its lines are fetched);
+    None when the object has no single list of priced lines or the lines cannot reach it."""
+    expected = expected_aggregates(obj).get(total_field)
+    arrays = [f for f, v in obj.items() if isinstance(v, list) and v and _names_line_items(f) and all(isinstance(i, dict) for i in v)]
+    if expected is None or len(arrays) != 1:
+        return None
+    lines = [_line_value(item) for item in obj[arrays[0]]]
+    base = sum(line for line in lines if line is not None)
+    target = base + (total - expected)
+    if None in lines or base <= 0 or target <= 0:
+        return None
+    factor = target / base
+    items = [_priced(dict(item), lambda price: price * factor) for item in obj[arrays[0]]]
+    result = {**obj, arrays[0]: items}
+    residual = total - expected_aggregates(result)[total_field]
+    single = next((i for i, item in enumerate(items) if next((item[q] for q in _QUANTITIES if is_number(item.get(q))), 1) == 1), 0)
+    quantity = next((items[single][q] for q in _QUANTITIES if is_number(items[single].get(q))), 1)
+    items[single] = _priced(items[single], lambda price: price + residual / quantity)
+    if is_number(result.get("subtotal")):
+        result["subtotal"] = expected_aggregates(result).get("subtotal", result["subtotal"])
+    return result if abs(expected_aggregates(result)[total_field] - total) <= aggregate_tolerance(result) else None
+
+
+def _priced(item: dict[str, Any], change: Any) -> dict[str, Any]:
+    """A line with its unit price changed and its line total recomputed (or its line total changed)."""
+    price = next((f for f in _UNIT_PRICES if is_number(item.get(f))), None)
+    quantity = next((item[q] for q in _QUANTITIES if is_number(item.get(q))), 1)
+    if price is not None:
+        item[price] = round(max(0.01, change(float(item[price]))), 2)
+        for field in _LINE_TOTALS:
+            if is_number(item.get(field)):
+                item[field] = round(item[price] * quantity, 2)
+    else:
+        field = next(f for f in _LINE_TOTALS if is_number(item.get(f)))
+        item[field] = round(max(0.01, change(float(item[field]))), 2)
+    return item

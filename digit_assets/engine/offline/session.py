@@ -151,6 +151,10 @@ class SessionState:
                 state.entities.setdefault(key, {}).update(fields)
         return state
 
+    def claimed(self, field_name: str) -> set[Any]:
+        """Values known objects hold under ``field_name`` (the emails of the customers seen so far)."""
+        return {fields[field_name] for fields in self.entities.values() if is_scalar(fields.get(field_name))}
+
     def record_of(self, key: str, value: Any) -> Mapping[str, Any]:
         return self.entities.get(_entity_key(key, value), {}) if is_scalar(value) else {}
 

@@ -19,7 +19,19 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from digit_assets.engine.lexicon import ACTIONS, CREATING_VERBS, name_words, singular, tool_context, tool_verb
+from digit_assets.engine.lexicon import (
+    ACTIONS,
+    CREATING_VERBS,
+    changes_state,
+    list_filter,
+    name_words,
+    removes,
+    setter_field,
+    shows_setter,
+    singular,
+    tool_context,
+    tool_verb,
+)
 from digit_assets.engine.offline.fields import (
     count_targets,
     expected_aggregates,
@@ -29,6 +41,7 @@ from digit_assets.engine.offline.fields import (
     is_placeholder,
     misordered_pairs,
     parse_moment,
+    rescaled_lines,
 )
 from digit_assets.engine.offline.schema_shapes import FieldShape, ObjectShape, Schemas, json_kind
 from digit_assets.engine.offline.session import (
@@ -60,6 +73,7 @@ def _tells_apart(spec: FieldShape, context: Sequence[str]) -> bool:
 # --- The simulator -------------------------------------------------------------------------------
 
 _RETRIES = 5
+_NAMED_BY_OBJECT = frozenset({"name", "title", "label", "subject"})
 _NEGATIONS = frozenset({"not", "no", "non", "un", "failed", "fail", "failure", "error", "unable", "invalid"})
 _OPTIONAL_DEPTH = 4  # from this depth on, objects carry required fields only: recursive schemas end
 _MAX_DEPTH = 12
@@ -72,6 +86,7 @@ class _Place:
     depth: int = 0
     in_list: bool = False
     position: int | None = None
+    noun: str = ""  # what the object is (``product``): a generic ``name`` is a product name
 
 
 def _with_moment(template: str, moment: datetime) -> str:
@@ -108,6 +123,19 @@ class _Simulation:
             if len(words := name_words(name)) == 1 and words[0] in FILTER_WORDS
         }
         self.shallowest = self.schemas.shallowest
+        # A write shows what it set; a read lists only what its filters let through.
+        self.writes = changes_state(request.tool.name)
+        self.taking_away = removes(request.tool.name)
+        self.setters = {
+            name: words
+            for name, value in self.arguments.items()
+            if self.writes and is_scalar(value) and (words := setter_field(name, request.tool.name))
+        }
+        self.item_filters = {
+            tuple(singular(w) for w in target[0]): (value, target[1])
+            for name, value in self.arguments.items()
+            if not self.writes and is_scalar(value) and (target := list_filter(name)) and target[1] in ("equal", "part")
+        }
 
     def run(self) -> dict[str, Any]:
         root = self.schemas.resolve(self.schemas.root)
@@ -145,6 +173,7 @@ class _Simulation:
         if place.depth > _MAX_DEPTH:
             return {}
         shape = self.schemas.shape(schema)
+        place = _Place(place.depth, place.in_list, place.position, context[0] if context else "")
         key = own_key([f.name for f in shape.fields], context)
         acted_on = self.action is not None and place.position is None and place.depth <= 1
         result: dict[str, Any] = {}
@@ -169,7 +198,8 @@ class _Simulation:
                 echoed.add(spec.name)
         for name in shape.undeclared_required:
             result[name] = self.values.value({}, name)
-        self.repair(result, shape, echoed)
+        kept = {name for name, value in result.items() if name not in echoed and record.get(name, MISSING) == value}
+        self.repair(result, shape, echoed, kept)
         return {**{f.name: result[f.name] for f in shape.fields if f.name in result}, **{n: result[n] for n in shape.undeclared_required}}
 
     def field(
@@ -187,26 +217,34 @@ class _Simulation:
 
         ``distinct`` fields take a value no list sibling has (``taken``).
         """
-        echo = self.echo(spec, place, is_key)
+        echo = self.echo(spec, place, is_key, record)
         if echo is not MISSING:
             return echo, True
+        if self.writes and not place.in_list:
+            shown = self.shown_setting(spec, place, record)
+            if shown is not MISSING:
+                return shown, True
         if acted_on:
             mark = self.action_mark(spec)
             if mark is not MISSING:
                 return mark, False
         used = taken.setdefault(spec.name, []) if distinct else None
         known = record.get(spec.name, MISSING)
+        if self.setters and isinstance(known, dict):  # an address being updated shows the new street
+            known = {**known, **{name: self.arguments[name] for name in known if name in self.setters}}
         if known is not MISSING and known not in (used or ()) and self.schemas.fits(known, spec.schema):
             value = known
         elif spec.kind in ("object", "array", "const"):
             value = self.value(spec.schema, spec.name, place, used or (), reuse)
+        elif used is not None and not is_key:  # an object's own name, email or phone is no other known object's
+            value = self.leaf(spec.schema, spec.name, place, [*used, *self.state.claimed(spec.name)], reuse)
         else:
             value = self.leaf(spec.schema, spec.name, place, used or (), reuse)
         if used is not None:
             used.append(value)
         return value, False
 
-    def echo(self, spec: FieldShape, place: _Place, is_key: bool) -> Any:
+    def echo(self, spec: FieldShape, place: _Place, is_key: bool, record: Mapping[str, Any] = {}) -> Any:
         """The argument this field restates, if any.
 
         Specific names echo at any depth (a list filtered by ``customer_id`` lists that customer's
@@ -216,6 +254,16 @@ class _Simulation:
         argument the tool is about; a list item's ``order_date`` restates a ``date`` filter.
         """
         name = spec.name
+        if place.in_list and self.item_filters and not (is_key and place.position not in (None, 0)):
+            wanted = self.item_filters.get(tuple(singular(w) for w in name_words(name)))
+            if wanted is not None and spec.kind not in ("array", "object"):
+                value, kind = wanted
+                known = record.get(name, MISSING)
+                if kind == "part" and isinstance(known, str) and _has_part(known, value):
+                    return known
+                shown = value if kind == "equal" else self.containing(value, spec, place)
+                if shown is not MISSING and self.schemas.fits(shown, spec.schema):
+                    return shown
         if name in self.arguments:
             value = self.arguments[name]
             generic_elsewhere = spec.generic and (place.in_list or place.depth != self.shallowest.get(name))
@@ -233,6 +281,59 @@ class _Simulation:
             if (not spec.past or (moment and moment.date() <= self.today)) and self.schemas.fits(value, spec.schema):
                 return value
         return MISSING
+
+    def shown_setting(self, spec: FieldShape, place: _Place, record: Mapping[str, Any]) -> Any:
+        """What a write's field shows of the call's settings: the new value (``new_name`` -> ``name``,
+        ``destination`` -> ``directory``), a list with the added value (``tag`` -> ``tags``) or without
+        the removed one, or a list of objects with the one the arguments describe (``share_file(user,
+        access)`` -> ``shared_with``)."""
+        known = record.get(spec.name, MISSING)
+        if spec.kind == "array":
+            items = self.schemas.resolve(spec.schema.get("items") or {})
+            if json_kind(items) == "object":
+                return self.with_described_item(spec, items, known, place)
+        for argument, setter in self.setters.items():
+            if not shows_setter(setter, spec.name):
+                continue
+            value = self.arguments[argument]
+            if spec.kind == "array":
+                base = known if isinstance(known, list) and self.schemas.fits(known, spec.schema) else self.value(spec.schema, spec.name, place)
+                base = [item for item in base if item != value]
+                shown: Any = base if self.taking_away else [*base, value]
+            elif self.taking_away:
+                continue
+            else:
+                shown = _placed(value, known) if "path" in name_words(spec.name) and shows_setter(setter, "path") else value
+            if self.schemas.fits(shown, spec.schema):
+                return shown
+        return MISSING
+
+    def with_described_item(self, spec: FieldShape, items: Mapping[str, Any], known: Any, place: _Place) -> Any:
+        """A known list of objects with the item the write's arguments describe added, updated or removed."""
+        if not isinstance(known, list) or not self.schemas.fits(known, spec.schema):
+            return MISSING
+        described = {f.name: self.arguments[f.name] for f in self.schemas.shape(items).fields if f.name in self.arguments and is_scalar(self.arguments[f.name])}
+        if not described:
+            return MISSING
+        anchor = next((name for name in described if is_identifying(name)), next(iter(described)))
+        others = [item for item in known if not (isinstance(item, dict) and item.get(anchor) == described[anchor])]
+        if self.taking_away:
+            shown = others
+        else:
+            fresh = self.object(items, context_of(spec.name), _Place(place.depth + 1, True, len(others)), {})
+            shown = [*others, {**fresh, **described}]
+        return shown if self.schemas.fits(shown, spec.schema) else MISSING
+
+    def containing(self, part: Any, spec: FieldShape, place: _Place) -> Any:
+        """A value for a list item that contains ``part`` as a word (a ``name_contains`` filter)."""
+        drawn = str(self.leaf(spec.schema, spec.name, place, (), False))
+        text = str(part)
+        if _has_part(drawn, text):
+            return drawn
+        candidates = [f"{text}_{drawn}", f"{text}-{drawn}", f"{text} {drawn}", text]
+        if " " in drawn and text.isalpha():  # a person's or product's name: the part is one of its words
+            candidates.insert(0, f"{drawn.rsplit(' ', 1)[0]} {text.title()}")
+        return next((c for c in candidates if self.schemas.fits(c, spec.schema)), MISSING)
 
     def action_mark(self, spec: FieldShape) -> Any:
         """What the action leaves on the object it acts on: its status and the date it happened."""
@@ -276,6 +377,8 @@ class _Simulation:
         if self.item_limit:
             high = max(low, min(high, self.item_limit))
         count = self.rng.randint(low, high)
+        if self.item_filters and json_kind(items) == "object" and self.names_one(items):
+            count = max(low, min(count, 1))  # looking someone up by name or email finds them, not a crowd
         result: list[Any] = []
         if json_kind(items) == "object":
             taken: dict[str, list[Any]] = {}
@@ -288,7 +391,17 @@ class _Simulation:
             item = self.value(items, singular(name), inner, result)
             if not (schema.get("uniqueItems") and item in result):
                 result.append(item)
+        wanted = self.item_filters.get(tuple(singular(w) for w in name_words(name))) if place.in_list else None
+        if wanted is not None and wanted[1] == "equal" and wanted[0] not in result and self.schemas.fits(wanted[0], items):
+            result = [*result[: max(0, count - 1)], wanted[0]]  # an item listed under a tag carries the tag
         return result
+
+    def names_one(self, items: Mapping[str, Any]) -> bool:
+        """Whether a filter of this read names one object of the listed kind (its name or email)."""
+        return any(
+            (f.last_word,) in self.item_filters and f.identifying and self.item_filters[(f.last_word,)][1] == "equal"
+            for f in self.schemas.shape(items).fields
+        )
 
     def leaf(self, schema: Mapping[str, Any], name: str, place: _Place, used: Sequence[Any], reuse: bool) -> Any:
         """A scalar: within the call's range bounds, else reused from the history, else new."""
@@ -305,11 +418,12 @@ class _Simulation:
             if candidates:
                 return self.rng.choice(candidates)
         known = self.state.pool.get(name, {}) if is_entity_key(name) else {}  # a new object gets a new id
-        value = self.values.value(schema, name)
+        meaning = f"{place.noun}_{name}" if name in _NAMED_BY_OBJECT and place.noun else name
+        value = self.values.value(schema, meaning)
         for _ in range(_RETRIES):
             if not is_placeholder(value) and value not in used and not (is_scalar(value) and value in known):
                 break
-            value = self.values.value(schema, name)
+            value = self.values.value(schema, meaning)
         return value
 
     def agrees(self, record: Mapping[str, Any]) -> bool:
@@ -317,6 +431,13 @@ class _Simulation:
         for name, value in record.items():
             if name in self.arguments and name not in self.bound_arguments and self.arguments[name] != value:
                 return False
+            wanted = self.item_filters.get(tuple(singular(w) for w in name_words(name)))
+            if wanted is not None and not _meets(value, *wanted):
+                return False
+            words = name_words(name)
+            for stem, (low, high) in self.bounds.items():
+                if len(stem) <= len(words) and words[-len(stem) :] == stem and not _within(value, low, high):
+                    return False
             last = name_words(name)[-1:]
             if last and last[0] in self.filters and name not in self.arguments and not is_past_field(name) and self.filters[last[0]] != value:
                 return False
@@ -360,8 +481,9 @@ class _Simulation:
 
     # Repairs -----------------------------------------------------------------------------------
 
-    def repair(self, obj: dict[str, Any], shape: ObjectShape, echoed: set[str]) -> None:
-        """Make a generated object pass the judge's temporal and arithmetic rules; echoes stay put."""
+    def repair(self, obj: dict[str, Any], shape: ObjectShape, echoed: set[str], kept: set[str] = frozenset()) -> None:
+        """Make a generated object pass the judge's temporal and arithmetic rules; echoes stay put, and
+        so do totals the session already showed (the new lines are priced to add up to them)."""
         for name in shape.past_fields:
             moment = parse_moment(obj.get(name))
             if moment and name not in echoed and moment.date() > self.today:
@@ -378,6 +500,11 @@ class _Simulation:
         properties = {f.name: f.schema for f in shape.fields}
         if shape.may_aggregate:
             for name, expected in expected_aggregates(obj).items():
+                if name in kept and is_number(obj.get(name)) and abs(obj[name] - expected) > 0.005:
+                    rescaled = rescaled_lines(obj, name, obj[name])
+                    if rescaled is not None and all(self.schemas.fits(rescaled[f], properties.get(f, {})) for f in rescaled):
+                        obj.update(rescaled)
+                        continue
                 candidate = round(expected) if json_kind(properties.get(name, {})) == "integer" else expected
                 if name not in echoed and self.schemas.fits(candidate, properties.get(name, {})):
                     obj[name] = candidate
@@ -386,6 +513,39 @@ class _Simulation:
                 listed = len(obj[list_name])
                 if obj[count_name] < listed and count_name not in echoed and self.schemas.fits(listed, properties.get(count_name, {})):
                     obj[count_name] = listed
+
+
+def _meets(value: Any, wanted: Any, kind: str) -> bool:
+    """Whether a known field value passes an item filter (a list passes when it holds the value)."""
+    if isinstance(value, list):
+        return wanted in value
+    if not is_scalar(value):
+        return True
+    return _has_part(str(value), wanted) if kind == "part" else value == wanted
+
+
+def _within(value: Any, low: Any, high: Any) -> bool:
+    """Whether a known value lies inside a call's range (values of another kind are not judged)."""
+    if is_number(value):
+        return (not is_number(low) or value >= low) and (not is_number(high) or value <= high)
+    moment = parse_moment(value)
+    if moment is None:
+        return True
+    start, end = parse_moment(low), parse_moment(high)
+    return (start is None or moment.date() >= start.date()) and (end is None or moment.date() <= end.date())
+
+
+def _has_part(value: str, part: Any) -> bool:
+    """``quarterly_report.pdf`` has the part ``report`` as a word of its own."""
+    words = str(value).lower().replace("_", " ").replace("-", " ").replace(".", " ").split()
+    return str(part).lower() in words or str(part).lower() == str(value).lower()
+
+
+def _placed(destination: Any, known: Any) -> Any:
+    """Where an object is after a move: its path keeps the object's own last segment."""
+    if isinstance(known, str) and "/" in known:
+        return f"{str(destination).rstrip('/')}/{known.rsplit('/', 1)[-1]}"
+    return destination
 
 
 def simulate_tool_offline(request: SimulateToolRequest, rng: random.Random) -> SimulateToolResponse:

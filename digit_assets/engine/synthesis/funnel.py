@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from digit_assets.engine.synthesis.dedup import NEAR_DUPLICATE_STAGE
-from digit_assets.engine.synthesis.rollout import CONVERSATION_STAGES, TURN_STAGES, Outcome
+from digit_assets.engine.synthesis.rollout import CONVERSATION_STAGES, REASK_STAGE, TURN_STAGES, Outcome
 
 Event = tuple[str, "int | None", str, bool]  # (variant, turn, stage, accepted)
 
@@ -16,17 +16,21 @@ def funnel_rows(events: Iterable[Event]) -> list[dict[str, object]]:
 
     A turn ends in one event: ``turn`` accepted, or a failure at its stage; so a turn that failed at
     a stage also reached (and passed) every stage before it. Conversation stages are counted as seen.
-    Injected error recoveries are counted as their own stage (a refused proposal does not fail a turn).
+    Injected error recoveries are counted as their own stage (a refused proposal does not fail a turn),
+    and so are re-asked simulations (a refused re-ask fails its turn at ``simulation`` as well).
     Near-duplicate removal, run over every shard's accepted conversations, comes last when it has run.
     """
     turn_end: Counter = Counter()
     conversation: Counter = Counter()
     recovery: Counter = Counter()
+    reask: Counter = Counter()
     variants: set[str] = set()
     for variant, turn, stage, accepted in events:
         variants.add(variant)
         if stage == "recovery":
             recovery[(variant, accepted)] += 1
+        elif stage == REASK_STAGE:
+            reask[(variant, accepted)] += 1
         elif turn is None:
             conversation[(variant, stage, accepted)] += 1
         else:
@@ -41,6 +45,7 @@ def funnel_rows(events: Iterable[Event]) -> list[dict[str, object]]:
             rows.append(_row(variant, "turn", stage, reaching - rejected, rejected))
             reaching -= rejected
         rows.append(_row(variant, "turn", "recovery_injection", recovery[(variant, True)], recovery[(variant, False)]))
+        rows.append(_row(variant, "turn", REASK_STAGE, reask[(variant, True)], reask[(variant, False)]))
         for stage in CONVERSATION_STAGES[1:]:
             rows.append(_row(variant, "conversation", stage, conversation[(variant, stage, True)], conversation[(variant, stage, False)]))
         kept, removed = conversation[(variant, NEAR_DUPLICATE_STAGE, True)], conversation[(variant, NEAR_DUPLICATE_STAGE, False)]
@@ -78,7 +83,8 @@ def zero_yield_problem(outcomes: Sequence[Outcome], rows: Sequence[dict[str, obj
         if not accepted[variant]:
             problems.append(f"{variant} accepted 0 of {attempted[variant]} conversations; {_dominant(outcomes, variant)}")
     for row in rows:
-        if row["attempted"] and not row["accepted"] and accepted[str(row["variant"])]:
+        # Re-asks that all fail leave their turns to the simulation row, which reports them.
+        if row["stage"] != REASK_STAGE and row["attempted"] and not row["accepted"] and accepted[str(row["variant"])]:
             problems.append(
                 f"{row['variant']}: stage {row['stage']} rejected all {row['attempted']} {row['level']}s that reached it; "
                 f"{_dominant(outcomes, str(row['variant']), _EVENT_STAGE.get(str(row['stage']), str(row['stage'])))}"

@@ -160,6 +160,9 @@ class SimulateToolRequest(BaseModel):
     arguments: dict[str, Any]
     history: list[ExecutedCall] = Field(description="every earlier call of the session with its output")
     today: str
+    refused: list[str] = Field(
+        default_factory=list, description="why your previous answer to this same call was refused; answer again without these problems"
+    )
 
 
 class SimulateToolResponse(BaseModel):
@@ -172,7 +175,10 @@ SIMULATE_TOOL = Role(
         "You stand in for a real system. Return the successful result of this call as JSON that validates "
         "against the tool's output schema. The session history is the system's state: stay consistent "
         "with it (the same ids, names, dates and amounts), echo the arguments where the result describes "
-        "them, and give realistic values, never placeholders."
+        "them, and give realistic values, never placeholders. A change shows in its result and in every "
+        "later read (a rename shows the new name, a move the new place, an added tag is in the tags, a "
+        "status change the new status); a list holds only items that match its filters; an object keeps "
+        "its field values unless a call changed them."
     ),
     request_model=SimulateToolRequest,
     response_model=SimulateToolResponse,

@@ -37,6 +37,7 @@ from digit_assets.engine.synthesis.requests import request_problems
 from digit_assets.engine.synthesis.simulation import (
     ReferenceResolutionError,
     argument_problems,
+    consistency_problems,
     output_problems,
     resolve_arguments,
 )
@@ -46,6 +47,8 @@ from digit_assets.engine.synthesis.verification import align_hidden, verificatio
 # Turn stages in the order a turn passes them; the funnel is reported in this order.
 TURN_STAGES = ("plan", "plan_filter", "request", "back_translation", "execution", "simulation", "summary")
 CONVERSATION_STAGES = ("scenario", "rollout", "termination_schema", "judge")
+REASK_STAGE = "simulation_reask"
+"""A simulated output refused as inconsistent and asked for again: accepted when the second answer passes."""
 TURN_RETRIES = 2
 """Failed turns a conversation may drop (rolling back each time) before it stops short of its target."""
 
@@ -325,23 +328,39 @@ class ConversationBuilder:
             except ReferenceResolutionError as exc:
                 raise TurnFailed("execution", str(exc)) from exc
             _require("execution", argument_problems(tool, arguments))
-            simulated = self._call(
-                "simulation",
-                roles.SIMULATE_TOOL,
-                roles.SimulateToolRequest(tool=tool, arguments=arguments, history=earlier + executed, today=today),
-            )
-            _require("simulation", output_problems(tool, simulated.output))
+            output = self._simulate(tool, arguments, earlier + executed, today, index)
             done = ExecutedCall(
                 ref=call.ref,
                 tool=call.tool,
                 arguments=arguments,
-                output=simulated.output,
+                output=output,
                 hidden=call.ref in plan.hidden,
                 turn=index,
             )
             executed.append(done)
             by_ref[call.ref] = done
         return executed
+
+    def _simulate(
+        self, tool: ToolView, arguments: dict[str, Any], history: list[ExecutedCall], today: str, index: int
+    ) -> dict[str, Any]:
+        """A schema-valid output consistent with the call and the session. An inconsistent answer is
+        refused and the simulator asked once more, told why (the re-ask is its own funnel stage);
+        a second inconsistent answer fails the turn."""
+        request = roles.SimulateToolRequest(tool=tool, arguments=arguments, history=history, today=today)
+        output = self._call("simulation", roles.SIMULATE_TOOL, request).output
+        _require("simulation", output_problems(tool, output))
+        problems = consistency_problems(tool, arguments, output, history)
+        if not problems:
+            return output
+        reask = Event(index, REASK_STAGE, False, "; ".join(problems))
+        self.events.append(reask)
+        retry = request.model_copy(update={"refused": problems})
+        output = self._call("simulation", roles.SIMULATE_TOOL, retry).output
+        _require("simulation", output_problems(tool, output))
+        _require("simulation", consistency_problems(tool, arguments, output, history))
+        reask.accepted = True
+        return output
 
     def _inject_recoveries(
         self, text: str, scenario: Scenario, executed: list[ExecutedCall], earlier: list[ExecutedCall]

@@ -1,17 +1,31 @@
-"""Stateless execution (method.md step 6): ``$k.path`` substitution and schema validation of
-arguments and outputs, whoever simulates the tool (the offline simulator is
-:mod:`digit_assets.engine.offline.simulator`)."""
+"""Stateless execution (method.md step 6): ``$k.path`` substitution, schema validation of
+arguments and outputs, and the consistency of each output with its call and the session, whoever
+simulates the tool (the offline simulator is :mod:`digit_assets.engine.offline.simulator`)."""
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 import jsonschema_rs
 
+from digit_assets.engine.lexicon import (
+    CLOCK_WORDS,
+    FilterKind,
+    changes_state,
+    list_filter,
+    name_words,
+    normalize_name,
+    removes,
+    setter_field,
+    shows_setter,
+    singular,
+    tool_context,
+)
 from digit_assets.engine.synthesis.model import ExecutedCall, PlannedCall, ToolView, parse_reference, resolve_path
 from digit_assets.engine.schema_refs import refuse_uri
 
@@ -129,3 +143,259 @@ def output_problems(tool: ToolView, output: dict[str, Any]) -> list[str]:
     return _schema_problems(tool.name, "output", tool.output_schema, output)
 
 
+
+
+# --- Consistency with the call and the session ---------------------------------------------------
+#
+# The session history is the state. A result that contradicts it is refused whoever simulated it:
+# a write that does not show what it set, a list with an item its filter excludes, or an object
+# whose field differs from what the session last said about it with no write in between.
+
+_NON_WORD = re.compile(r"[\W_]+")
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+def _is_scalar(value: Any) -> bool:
+    return value is not None and not isinstance(value, (dict, list))
+
+
+def _written(value: Any, keep_case: bool = True) -> str:
+    """A scalar as its words between spaces (``/home/docs`` -> `` home docs ``), for word-aligned search."""
+    text = str(value).lower() if isinstance(value, bool) else str(value)
+    words = _NON_WORD.sub(" ", text if keep_case else text.lower()).strip()
+    return f" {words or text.strip()} "
+
+
+def _leaves(value: Any) -> list[Any]:
+    return [item for item in value if _is_scalar(item)] if isinstance(value, list) else [value] if _is_scalar(value) else []
+
+
+def _field_values(output: Any) -> Iterator[tuple[str, Any]]:
+    """(field name, value) of every object field in an output, recursively."""
+    stack = [output]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for key, value in item.items():
+                yield str(key), value
+                stack.append(value)
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    try:
+        return float(str(value))
+    except ValueError:
+        return None
+
+
+def _moment(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not _ISO_DAY.match(value):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).replace(tzinfo=None)
+    except ValueError:
+        return None
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal as a system would store them: numbers by value, text without case and spacing."""
+    x, y = _number(a), _number(b)
+    if x is not None and y is not None:
+        return abs(x - y) < 1e-9
+    return _written(a, keep_case=False) == _written(b, keep_case=False)
+
+
+def unreflected_setters(tool: str, arguments: Mapping[str, Any], output: Any) -> list[str]:
+    """A write whose output has a field showing what an argument set (``new_name`` -> ``name``,
+    ``destination`` -> ``directory``, ``tag`` -> ``tags``, ``status`` -> ``status``) must show the
+    value there (removing verbs: must no longer show it)."""
+    fields = list(_field_values(output))
+    taking_away = removes(tool)
+    problems: list[str] = []
+    for argument, value in arguments.items():
+        setter = setter_field(argument, tool)
+        items = _leaves(value)
+        if setter is None or not items or (isinstance(value, list) and len(items) != len(value)):
+            continue
+        showing = [(name, field) for name, field in fields if shows_setter(setter, name)]
+        if not showing:
+            continue
+        shown = [_written(leaf) for _, field in showing for leaf in _leaves(field)]
+        for item in items:
+            needle = _written(item)
+            present = any(needle in leaf for leaf in shown)
+            if present == taking_away:
+                where = ", ".join(f"{name}={field!r}" for name, field in showing[:2])
+                verb = "still shows" if taking_away else "does not show"
+                problems.append(f"{tool} output {verb} {argument}={item!r} ({where})")
+    return problems
+
+
+def _item_field(item: Mapping[str, Any], words: tuple[str, ...]) -> str | None:
+    wanted = tuple(singular(w) for w in words)
+    return next((key for key in item if tuple(singular(w) for w in name_words(str(key))) == wanted), None)
+
+
+def _satisfies(field: Any, value: Any, kind: FilterKind) -> bool | None:
+    """Whether a listed item's field meets a filter; None when the two cannot be compared."""
+    leaves = _leaves(field)
+    if not leaves:
+        return None
+    if kind == "part":
+        return any(str(value).lower() in str(leaf).lower() for leaf in leaves)
+    if kind == "equal":
+        needle = _written(value, keep_case=False)
+        return any(_same(leaf, value) or needle in _written(leaf, keep_case=False) for leaf in leaves)
+    bound, actual = _number(value), _number(leaves[0])
+    if bound is None or actual is None:
+        bound, actual = _moment(value), _moment(leaves[0])
+        if bound is None or actual is None:
+            return None
+        if len(str(value)) == 10:  # a date bounds whole days
+            bound, actual = bound.date(), actual.date()
+    return actual >= bound if kind == "min" else actual <= bound
+
+
+def _listed(output: Mapping[str, Any]) -> Iterator[tuple[str, list[Mapping[str, Any]]]]:
+    for name, value in output.items():
+        if isinstance(value, list):
+            yield str(name), [item for item in value if isinstance(item, dict)]
+
+
+def ignored_filters(tool: str, arguments: Mapping[str, Any], output: Mapping[str, Any]) -> list[str]:
+    """A read's listed items that its filter arguments exclude (``status=open`` listing a closed one,
+    ``name_contains=report`` listing ``notes.txt``, ``min_size_bytes=100`` listing 40 bytes)."""
+    problems: list[str] = []
+    filters = [(argument, value, list_filter(argument)) for argument, value in arguments.items() if _is_scalar(value)]
+    for list_name, items in _listed(output):
+        for argument, value, target in filters:
+            if target is None or not _written(value).strip():
+                continue
+            words, kind = target
+            for position, item in enumerate(items):
+                field = _item_field(item, words)
+                if field is not None and _satisfies(item[field], value, kind) is False:
+                    problems.append(f"{tool} lists {list_name}[{position}] with {field}={item[field]!r} although {argument}={value!r}")
+                    break
+    return problems
+
+
+EntityKey = tuple[str, str]  # (singular noun, id as text)
+
+
+def _own_key(entity: Mapping[str, Any], noun: str | None) -> EntityKey | None:
+    """``id``, or ``<noun>_id`` (any spelling): the field naming the object itself."""
+    for key, value in entity.items():
+        if not _is_scalar(value) or isinstance(value, bool) or not noun:
+            continue
+        name = normalize_name(str(key))
+        if name in ("id", f"{noun}_id", f"{noun}_uuid", "uuid"):
+            return noun, str(value)
+    return None
+
+
+def entities(tool: str, output: Any) -> Iterator[tuple[EntityKey, Mapping[str, Any]]]:
+    """Objects with their own id in an output: the output itself (about the tool's noun), its object
+    fields and the items of its lists (about the field's noun)."""
+    if not isinstance(output, dict):
+        return
+    context = tool_context(tool)
+    key = _own_key(output, context[0] if len(context) == 1 else None) or next(
+        (k for noun in context if (k := _own_key({n: v for n, v in output.items() if n != "id"}, noun))), None
+    )
+    if key:
+        yield key, output
+    for name, value in output.items():
+        words = name_words(str(name))
+        noun = singular(words[-1]) if words else None
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, dict) and (key := _own_key(item, noun)):
+                yield key, item
+
+
+def _comparable(entity: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        normalize_name(str(name)): value
+        for name, value in entity.items()
+        if _is_scalar(value) and not set(name_words(str(name))) & CLOCK_WORDS
+    }
+
+
+def _names_an_id(field_name: str) -> bool:
+    return name_words(field_name)[-1:] in (("id",), ("ids",), ("uuid",))
+
+
+def _subjects(call: ExecutedCall) -> list[EntityKey]:
+    """The objects a call is about: its ``id`` / ``<noun>_id`` arguments for the tool's nouns."""
+    return [
+        (noun, str(value))
+        for argument, value in call.arguments.items()
+        if _is_scalar(value)
+        for noun in tool_context(call.tool)
+        if normalize_name(argument) in ("id", f"{noun}_id")
+    ]
+
+
+def session_views(history: Sequence[ExecutedCall]) -> dict[EntityKey, dict[str, Any]]:
+    """What the session last said about each object. A write that names an object (its id among the
+    arguments or in its output) forgets what was known of it and records what it set instead: a read
+    after ``rename_file(file_id=f, new_name=b)`` must show ``b``."""
+    views: dict[EntityKey, dict[str, Any]] = {}
+    holds: dict[EntityKey, set[str]] = {}  # the texts an object holds in nested objects (its payment methods)
+    for call in history:
+        if call.output is None or call.error is not None:
+            continue
+        found = list(entities(call.tool, call.output))
+        if changes_state(call.tool):
+            # A write changes what it names, and what holds something it names: a refund to a gift
+            # card changes the balance of the customer who holds that card.
+            named = {leaf for _, value in _field_values(call.arguments) for leaf in _leaves(value) if isinstance(leaf, str)}
+            named |= {key[1] for key, _ in found} | {
+                leaf for name, value in _field_values(call.output) if _names_an_id(name) for leaf in _leaves(value) if isinstance(leaf, str)
+            }
+            for key in [key for key in views if key[1] in named or holds.get(key, set()) & named]:
+                del views[key]
+            set_fields = {
+                "_".join(setter): value
+                for argument, value in call.arguments.items()
+                if _is_scalar(value)
+                and (setter := setter_field(argument, call.tool))
+                and not shows_setter(setter, "directory")  # where a destination shows is the output's to say
+            }
+            for key in _subjects(call) if set_fields else ():
+                views.setdefault(key, {}).update(set_fields)
+        for key, entity in found:
+            views.setdefault(key, {}).update(_comparable(entity))
+            nested = [value for value in entity.values() if isinstance(value, (dict, list))]
+            holds.setdefault(key, set()).update(leaf for _, value in _field_values(nested) for leaf in _leaves(value) if isinstance(leaf, str))
+    return views
+
+
+def changed_entities(tool: str, output: Any, history: Sequence[ExecutedCall]) -> list[str]:
+    """Objects a read returns with a field value other than the session's last word on it."""
+    views = session_views(history)
+    problems: list[str] = []
+    for key, entity in entities(tool, output):
+        seen = views.get(key)
+        if not seen:
+            continue
+        for name, value in _comparable(entity).items():
+            if name in seen and name not in ("id", f"{key[0]}_id") and not _same(seen[name], value):
+                problems.append(f"{tool} returns {key[0]} {key[1]} with {name}={value!r}, but the session says {seen[name]!r}")
+                break
+    return problems
+
+
+def consistency_problems(tool: ToolView, arguments: Mapping[str, Any], output: Mapping[str, Any], history: Sequence[ExecutedCall]) -> list[str]:
+    """Why a simulated output contradicts its call or the session (empty: it does not). A write must
+    show what it set; a read must honour its filters and agree with what the session said before. The
+    catalog's side-effect class decides which one a tool is."""
+    if not tool.read_only:
+        return unreflected_setters(tool.name, arguments, output)
+    return ignored_filters(tool.name, arguments, output) + changed_entities(tool.name, output, history)

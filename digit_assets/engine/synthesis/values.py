@@ -28,8 +28,32 @@ from digit_assets.engine.lexicon import singular, words_of
 PERSON_HINTS = ("customer", "traveller", "traveler", "passenger", "attendee", "assignee", "owner", "author", "contact", "guest", "user", "member", "patient", "employee", "recipient", "sender", "agent")
 MONEY_HINTS = ("amount", "price", "total", "balance", "cost", "fee", "refund", "subtotal", "budget", "salary", "fare")
 COUNT_HINTS = ("quantity", "qty", "count", "number_of", "nights", "guests", "seats", "copies", "limit", "page_size")
-TEXT_HINTS = ("description", "body", "message", "note", "notes", "comment", "content", "reason", "details", "text")
+TEXT_HINTS = ("description", "body", "message", "note", "notes", "comment", "content", "reason", "details", "text", "resolution", "snippet")
 TITLE_HINTS = ("title", "subject", "summary", "headline", "topic")
+FIRST_NAME_WORDS = ("first", "given", "firstname", "forename")
+LAST_NAME_WORDS = ("last", "surname", "family", "lastname")
+COMPANY_HINTS = ("company", "organization", "organisation", "vendor", "publisher", "manufacturer", "employer", "brand", "supplier", "account", "business", "firm")
+PRODUCT_HINTS = ("product", "item", "sku", "article", "merchandise")
+LODGING_HINTS = ("hotel", "inn", "property", "lodging", "accommodation")
+PLACE_HINTS = ("branch", "store", "shop", "office", "location", "venue", "library", "restaurant", "clinic")
+MOMENT_ENDS = ("start", "end", "begin", "starts", "ends", "begins", "from", "until", "to")
+# Faker has no products: a product name is a quality, an optional material or colour, and a thing.
+_PRODUCT_QUALITIES = ("Wireless", "Compact", "Ergonomic", "Classic", "Portable", "Premium", "Organic", "Waterproof", "Foldable", "Insulated")
+_PRODUCT_THINGS = (
+    "Headphones", "Water Bottle", "Backpack", "Desk Lamp", "Coffee Grinder", "Running Shoes", "Notebook", "Phone Case",
+    "Blender", "Yoga Mat", "Travel Mug", "Keyboard", "Office Chair", "Rain Jacket", "Bluetooth Speaker", "Cutting Board",
+)
+_LODGING_KINDS = ("Hotel", "Inn", "Suites", "Lodge", "Resort")
+# Nor folders, book topics, support problems or meetings: the few words these are made of.
+_FOLDERS = ("documents", "reports", "photos", "projects", "archive", "invoices", "drafts", "shared", "music", "contracts", "2024", "2025", "q3", "taxes")
+_TOPICS = ("Gardening", "Climate", "Leadership", "Jazz", "Photography", "Cooking", "Astronomy", "Economics", "Chess", "Architecture", "Poetry", "Marketing", "Sleep", "Rivers")
+_TITLE_FORMS = ("The Art of {topic}", "{topic} for Beginners", "A Short History of {topic}", "Notes on {topic}", "The {last} Papers", "Letters from {city}", "{topic} and the City")
+_PROBLEMS = ("Problem with", "Question about", "Cannot access", "Refund for", "Error on", "Change to", "Missing")
+_PROBLEM_OBJECTS = ("my order", "my account", "the invoice", "billing", "delivery", "my subscription", "the mobile app", "password reset", "my booking")
+_DEALS = ("renewal", "expansion", "pilot", "enterprise upgrade", "new licences", "annual contract")
+_MEETINGS = ("Team sync", "Project kickoff", "Quarterly review", "Dentist appointment", "1:1 with {first}", "Lunch with {first}", "Client call: {company}", "Budget planning", "Interview: {first} {last}")
+# What a generic field's description says it is named for: "File name with extension".
+_DESCRIBED_KINDS = ("file", "directory", "folder", "product", "company", "hotel", "customer", "person", "user", "city", "event", "book")
 
 
 _POOL_SIZE = 1_000
@@ -79,7 +103,8 @@ class ValueFactory:
         return self.rng.choice(faker_pool(provider))
 
     def value(self, schema: Mapping[str, Any], name: str = "") -> Any:
-        """A value valid for ``schema``; ``name`` is the field or parameter it is for."""
+        """A value valid for ``schema``; ``name`` is the field or parameter it is for (qualify a
+        generic one with its object: ``product_name``, ``hotel_name``, ``customer_name``)."""
         if "const" in schema:
             return schema["const"]
         if schema.get("enum"):
@@ -166,7 +191,9 @@ class ValueFactory:
         text = self._string_content(schema, name)
         pattern = schema.get("pattern")
         if pattern and not re.search(pattern, text):
-            text = rstr.Rstr(self.rng).xeger(pattern)
+            # The meaning survives a pattern that only constrains the spelling: "Joel Anderson" is "joel"
+            # for ^[a-z]+$, "Quarterly Report.pdf" is "quarterly_report.pdf" for ^[A-Za-z0-9_.-]+$.
+            text = next((c for c in _spellings(text) if re.search(pattern, c)), None) or rstr.Rstr(self.rng).xeger(pattern)
         low, high = int(schema.get("minLength", 0)), schema.get("maxLength")
         if high is not None and len(text) > int(high):
             text = text[: int(high)].rstrip() or text[: int(high)]
@@ -190,19 +217,39 @@ class ValueFactory:
         if fmt == "uuid":
             return self.fake("uuid4")
         words = words_of(name)
-        joined = "_".join(words)
         last = words[-1] if words else ""
+        if last in ("name", "title", "destination", "path", "location") and isinstance(schema.get("description"), str):
+            described = set(words_of(schema["description"]))
+            kind = next((k for k in _DESCRIBED_KINDS if k in described), None)
+            if kind == "directory" or (kind == "folder" and last != "name") or str(schema.get("pattern", "")).startswith("^/"):
+                words = [*words[:-1], "path"] if last != "name" else ["directory", "name"]
+            elif kind:
+                words = [kind, last]
+            last = words[-1]
+        joined = "_".join(words)
+        if words == ["directory", "name"] or words == ["folder", "name"]:
+            return self.rng.choice(_FOLDERS)
+        if "flight" in words and last in ("number", "no", "code"):
+            return f"{self.rng.choice(('UA', 'DL', 'AA', 'BA', 'LH', 'AF', 'KL', 'IB'))}{self.rng.randint(100, 2999)}"
         if last in ("id", "uuid") or (last in ("number", "code", "ref", "reference") and len(words) > 1):
             return f"{id_prefix(name)}-{self.rng.randint(10_000, 99_999)}"
         if "email" in words:
             return self.fake("email")
         if "phone" in words:
             return self.fake("phone_number")
-        if last == "date" or joined.endswith("_on") or last in ("day", "since", "until"):
+        if last == "date" or joined.endswith("_on") or last in ("day", "since"):
+            return self.date_near(name).isoformat()
+        if last in MOMENT_ENDS or (last == "time" and len(words) > 1 and words[-2] in MOMENT_ENDS):
+            # a slot's start or end: a moment, ordered by the simulator's repairs
+            moment = datetime.combine(self.date_near("scheduled"), time(self.rng.randint(8, 18), self.rng.choice((0, 30))))
+            return moment.isoformat(timespec="minutes") if last != "time" else moment.strftime("%H:%M")
+        if last == "until":
             return self.date_near(name).isoformat()
         if last in ("time", "at"):
             return f"{self.rng.randint(7, 20):02d}:{self.rng.choice((0, 15, 30, 45)):02d}"
-        if "city" in words or last in ("origin", "destination"):
+        if "shelf" in words:
+            return f"{self.rng.choice('ABCDEFGH')}{self.rng.randint(1, 12)}-{self.rng.randint(1, 6)}"
+        if "city" in words or last in ("origin", "destination", "location"):
             return self.fake("city")
         if "country" in words:
             return self.fake("country")
@@ -210,22 +257,42 @@ class ValueFactory:
             return self.fake("street_address")
         if last in ("zip", "postcode", "postal"):
             return self.fake("postcode")
-        if "company" in words or "organization" in words or "vendor" in words:
+        if "name" in words or len(words) == 1:
+            person = self._person_name(words)
+            if person is not None:
+                return person
+        if any(h in words for h in COMPANY_HINTS) and (last == "name" or len(words) == 1):
             return self.fake("company")
+        if any(h in words for h in PRODUCT_HINTS) and last in ("name", "title"):
+            return self.product_name()
+        if ("opportunity" in words or "deal" in words) and last == "name":
+            return f"{self.fake('last_name')} {self.rng.choice(_DEALS)}"
+        if any(h in words for h in LODGING_HINTS) and last == "name":
+            return f"{self.fake('last_name')} {self.rng.choice(_LODGING_KINDS)}"
+        if any(h in words for h in PLACE_HINTS) and last == "name":
+            return f"{self.fake('city')} {words[0].title()}"
+        if any(h in words for h in ("job", "position", "occupation")) or joined == "job_title":
+            return self.fake("job")
         if "currency" in words:
             return self.fake("currency_code")
         if "url" in words or "link" in words or "website" in words:
             return self.fake("url")
         if "path" in words or "directory" in words or "folder" in words:
-            return "/" + "/".join(self.fake("word") for _ in range(self.rng.randint(1, 3)))
+            folders = self.rng.sample(_FOLDERS, self.rng.randint(1, 2))
+            return "/" + "/".join(["home", self.fake("first_name").lower(), *folders][: self.rng.randint(2, 4)])
         if last in ("filename", "file") or joined.endswith("file_name"):
             return self.fake("file_name")
         if "name" in words and (len(words) == 1 or any(h in words for h in PERSON_HINTS)) or last in PERSON_HINTS:
-            return self.fake("name")
-        if last == "name":
-            return self.fake("catch_phrase")
+            return self.person_name()
+        if last in ("username", "login", "handle") or joined == "user_name":
+            return self.fake("user_name")
+        if last == "name":  # a named thing of no known kind: a short title-cased phrase, never a sentence
+            return " ".join(w.title() for w in (self.fake("word"), self.fake("word")))
+        if words == ["subject"]:  # alone: a subject heading, or a meeting's subject line
+            described = str(schema.get("description", "")).lower()
+            return self.titled(["meeting"]) if "line" in described else self.rng.choice(_TOPICS)
         if any(h in words for h in TITLE_HINTS):
-            return self.fake("catch_phrase")
+            return self.titled(words)
         if any(h in words for h in TEXT_HINTS):
             return self.fake("sentence")
         if last in ("query", "keyword", "keywords", "search", "q", "term"):
@@ -238,6 +305,38 @@ class ValueFactory:
             return self.fake("language_code")
         return self.fake("word")
 
+    def _person_name(self, words: list[str]) -> str | None:
+        """``first_name`` -> a first name, ``surname`` -> a last name, ``full_name`` -> both."""
+        if any(w in words for w in FIRST_NAME_WORDS) and ("name" in words or words[-1] in ("firstname", "forename")):
+            return self.fake("first_name")
+        if any(w in words for w in LAST_NAME_WORDS) and ("name" in words or words[-1] in ("surname", "lastname")):
+            return self.fake("last_name")
+        if "name" in words and any(w in words for w in ("full", "display", "contact", "legal", "person")):
+            return self.person_name()
+        return None
+
+    def titled(self, words: list[str]) -> str:
+        """A title or subject as the object would have it: a book's, a ticket's, a meeting's."""
+        first, last, company = self.fake("first_name"), self.fake("last_name"), self.fake("company")
+        if set(words) & {*PERSON_HINTS, "person", "staff", "lead"} or "job" in words:  # a person's title is their job
+            return self.fake("job")
+        if set(words) & {"event", "meeting", "appointment", "slot"}:
+            return self.rng.choice(_MEETINGS).format(first=first, last=last, company=company)
+        if set(words) & {"subject", "ticket", "issue", "case", "message", "email"}:
+            return f"{self.rng.choice(_PROBLEMS)} {self.rng.choice(_PROBLEM_OBJECTS)}"
+        if set(words) & {"product", "item"}:
+            return self.product_name()
+        return self.rng.choice(_TITLE_FORMS).format(topic=self.rng.choice(_TOPICS), last=last, city=self.fake("city"))
+
+    def person_name(self) -> str:
+        """First and last name: Faker's ``name`` adds titles and degrees ("Ralph Harris MD") people do not type."""
+        return f"{self.fake('first_name')} {self.fake('last_name')}"
+
+    def product_name(self) -> str:
+        quality = self.rng.choice(_PRODUCT_QUALITIES)
+        colour = self.fake("color_name") + " " if self.rng.random() < 0.3 else ""
+        return f"{quality} {colour}{self.rng.choice(_PRODUCT_THINGS)}"
+
     def date_near(self, name: str) -> date:
         """Dates cluster around today: past for things that happened, future for things planned."""
         words = set(words_of(name))
@@ -248,6 +347,18 @@ class ValueFactory:
         if words & future:
             return self.today + timedelta(days=self.rng.randint(1, 90))
         return self.today + timedelta(days=self.rng.randint(-30, 30))
+
+
+def _spellings(text: str) -> list[str]:
+    """Other spellings of the same value, for a pattern that constrains only the spelling."""
+    lower = text.lower()
+    words = re.findall(r"[A-Za-z0-9]+", text)
+    return [
+        lower,
+        "_".join(words), "_".join(words).lower(), "-".join(words).lower(), words[0].lower() if words else text,
+        "".join(words), "".join(words).lower(),
+        re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_"),
+    ]
 
 
 def _bound(schema: Mapping[str, Any], inclusive: str, exclusive: str, nudge: float, default: float) -> float:

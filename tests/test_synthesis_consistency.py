@@ -1,0 +1,292 @@
+"""The consistency filter of stateless execution: a simulated output must agree with its call and
+the session, whoever simulated it. Bad outputs below are the kind a real LLM simulator writes."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from digit_assets.engine.offline.simulator import simulate_tool_offline
+from digit_assets.engine.synthesis.model import ExecutedCall, ToolView
+from digit_assets.engine.synthesis.roles import SimulateToolRequest
+from digit_assets.engine.synthesis.simulation import consistency_problems
+
+TODAY = "2025-06-01"
+FILE = {
+    "type": "object",
+    "properties": {
+        "file_id": {"type": "string", "pattern": "^f_[0-9]{4}$"},
+        "name": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"},
+        "directory": {"type": "string", "pattern": "^/([a-z0-9_.-]+(/[a-z0-9_.-]+)*)?$"},
+        "size_bytes": {"type": "integer", "minimum": 0},
+        "tags": {"type": "array", "items": {"type": "string", "pattern": "^[a-z0-9-]+$"}},
+    },
+    "required": ["file_id", "name", "directory", "size_bytes", "tags"],
+}
+FILE_ID = {"type": "string", "pattern": "^f_[0-9]{4}$"}
+
+
+def tool(name: str, parameters: dict[str, Any], output: dict[str, Any]) -> ToolView:
+    return ToolView(
+        name=name,
+        description=name.replace("_", " "),
+        parameters={"type": "object", "properties": parameters, "required": list(parameters)[:1]},
+        output_schema=output,
+    )
+
+
+SEARCH_FILES = tool(
+    "search_files",
+    {"directory": {"type": "string"}, "name_contains": {"type": "string"}, "tag": {"type": "string"}, "min_size_bytes": {"type": "integer"}},
+    {"type": "object", "properties": {"files": {"type": "array", "items": FILE}}, "required": ["files"]},
+)
+GET_FILE_INFO = tool("get_file_info", {"file_id": FILE_ID}, FILE)
+RENAME_FILE = tool("rename_file", {"file_id": FILE_ID, "new_name": {"type": "string"}}, FILE)
+MOVE_FILE = tool("move_file", {"file_id": FILE_ID, "destination": {"type": "string"}}, FILE)
+ADD_TAG = tool("add_tag", {"file_id": FILE_ID, "tag": {"type": "string"}}, FILE)
+REMOVE_TAG = tool("remove_tag", {"file_id": FILE_ID, "tag": {"type": "string"}}, FILE)
+CUSTOMER = {
+    "type": "object",
+    "properties": {
+        "customer_id": {"type": "string"},
+        "name": {"type": "string"},
+        "email": {"type": "string", "format": "email"},
+        "city": {"type": "string"},
+        "status": {"type": "string", "enum": ["active", "suspended"]},
+    },
+    "required": ["customer_id", "name", "email"],
+}
+GET_CUSTOMER = tool("get_customer", {"customer_id": {"type": "string"}}, CUSTOMER)
+FIND_CUSTOMERS = tool(
+    "find_customers",
+    {"name": {"type": "string"}, "status": {"type": "string"}},
+    {"type": "object", "properties": {"customers": {"type": "array", "items": CUSTOMER}}, "required": ["customers"]},
+)
+UPDATE_TICKET_STATUS = tool(
+    "update_ticket_status",
+    {"ticket_id": {"type": "string"}, "status": {"type": "string", "enum": ["open", "pending", "closed"]}},
+    {"type": "object", "properties": {"ticket_id": {"type": "string"}, "status": {"type": "string"}}, "required": ["ticket_id", "status"]},
+)
+REPORT = {"file_id": "f_0412", "name": "q3_report.pdf", "directory": "/home/ana/reports", "size_bytes": 48213, "tags": ["finance"]}
+KIM = {"customer_id": "C1042", "name": "Kim Lee", "email": "kim.lee@example.org", "city": "Portland", "status": "active"}
+
+
+def call(ref: int, view: ToolView, arguments: dict[str, Any], output: dict[str, Any]) -> ExecutedCall:
+    return ExecutedCall(ref=f"${ref}", tool=view.name, arguments=arguments, output=output, turn=0)
+
+
+SEEN_REPORT = call(1, GET_FILE_INFO, {"file_id": "f_0412"}, REPORT)
+SEEN_KIM = call(1, GET_CUSTOMER, {"customer_id": "C1042"}, KIM)
+
+
+# --- Realistic bad outputs are refused, each with its reason -----------------------------------------
+
+
+def test_a_rename_whose_output_keeps_the_old_name_is_refused():
+    problems = consistency_problems(RENAME_FILE, {"file_id": "f_0412", "new_name": "q3_final.pdf"}, dict(REPORT), [SEEN_REPORT])
+    assert problems == ["rename_file output does not show new_name='q3_final.pdf' (name='q3_report.pdf')"]
+
+
+def test_a_move_that_leaves_the_file_where_it_was_is_refused():
+    [problem] = consistency_problems(MOVE_FILE, {"file_id": "f_0412", "destination": "/archive/2024"}, dict(REPORT), [SEEN_REPORT])
+    assert "destination='/archive/2024'" in problem and "directory='/home/ana/reports'" in problem
+
+
+def test_an_added_tag_missing_from_the_tags_and_a_removed_tag_still_there_are_refused():
+    [added] = consistency_problems(ADD_TAG, {"file_id": "f_0412", "tag": "urgent"}, dict(REPORT), [SEEN_REPORT])
+    assert added.startswith("add_tag output does not show tag='urgent'")
+    [removed] = consistency_problems(REMOVE_TAG, {"file_id": "f_0412", "tag": "finance"}, dict(REPORT), [SEEN_REPORT])
+    assert removed.startswith("remove_tag output still shows tag='finance'")
+
+
+def test_a_status_change_that_reports_the_old_status_is_refused():
+    [problem] = consistency_problems(UPDATE_TICKET_STATUS, {"ticket_id": "T-88", "status": "closed"}, {"ticket_id": "T-88", "status": "open"}, [])
+    assert "status='closed'" in problem
+
+
+def test_a_search_that_ignores_its_name_filter_is_refused():
+    listed = {"files": [REPORT, {**REPORT, "file_id": "f_0413", "name": "holiday.jpg"}]}
+    [problem] = consistency_problems(SEARCH_FILES, {"directory": "/home/ana", "name_contains": "report"}, listed, [])
+    assert problem == "search_files lists files[1] with name='holiday.jpg' although name_contains='report'"
+
+
+def test_a_search_that_ignores_a_tag_or_a_minimum_size_is_refused():
+    small = {"files": [{**REPORT, "size_bytes": 12}]}
+    [size] = consistency_problems(SEARCH_FILES, {"directory": "/home", "min_size_bytes": 1000}, small, [])
+    assert "size_bytes=12" in size and "min_size_bytes=1000" in size
+    [tag] = consistency_problems(SEARCH_FILES, {"directory": "/home", "tag": "legal"}, {"files": [REPORT]}, [])
+    assert "tags=['finance']" in tag and "tag='legal'" in tag
+
+
+def test_a_customer_lookup_listing_someone_else_is_refused():
+    listed = {"customers": [KIM, {"customer_id": "C2211", "name": "Dana Ortiz", "email": "dana@example.com", "status": "active"}]}
+    [problem] = consistency_problems(FIND_CUSTOMERS, {"name": "Kim Lee"}, listed, [])
+    assert "customers[1] with name='Dana Ortiz'" in problem
+
+
+def test_an_entity_that_changes_its_email_between_reads_is_refused():
+    [problem] = consistency_problems(GET_CUSTOMER, {"customer_id": "C1042"}, {**KIM, "email": "k.lee@mail.com"}, [SEEN_KIM])
+    assert problem == "get_customer returns customer C1042 with email='k.lee@mail.com', but the session says 'kim.lee@example.org'"
+
+
+def test_a_read_after_a_rename_that_shows_the_old_name_is_refused():
+    renamed = call(2, RENAME_FILE, {"file_id": "f_0412", "new_name": "q3_final.pdf"}, {**REPORT, "name": "q3_final.pdf"})
+    [problem] = consistency_problems(GET_FILE_INFO, {"file_id": "f_0412"}, dict(REPORT), [SEEN_REPORT, renamed])
+    assert "name='q3_report.pdf'" in problem and "'q3_final.pdf'" in problem
+
+
+# --- Good outputs pass ------------------------------------------------------------------------------
+
+
+def test_consistent_outputs_pass():
+    renamed = {**REPORT, "name": "q3_final.pdf"}
+    assert consistency_problems(RENAME_FILE, {"file_id": "f_0412", "new_name": "q3_final.pdf"}, renamed, [SEEN_REPORT]) == []
+    moved = {**REPORT, "directory": "/archive/2024"}
+    assert consistency_problems(MOVE_FILE, {"file_id": "f_0412", "destination": "/archive/2024"}, moved, [SEEN_REPORT]) == []
+    tagged = {**REPORT, "tags": ["finance", "urgent"]}
+    assert consistency_problems(ADD_TAG, {"file_id": "f_0412", "tag": "urgent"}, tagged, [SEEN_REPORT]) == []
+    untagged = {**REPORT, "tags": []}
+    assert consistency_problems(REMOVE_TAG, {"file_id": "f_0412", "tag": "finance"}, untagged, [SEEN_REPORT]) == []
+    listed = {"files": [REPORT, {**REPORT, "file_id": "f_0413", "name": "report_draft.docx", "directory": "/home/ana/drafts"}]}
+    assert consistency_problems(SEARCH_FILES, {"directory": "/home/ana", "name_contains": "report", "tag": "finance"}, listed, []) == []
+    assert consistency_problems(GET_CUSTOMER, {"customer_id": "C1042"}, dict(KIM), [SEEN_KIM]) == []
+    history = [SEEN_REPORT, call(2, RENAME_FILE, {"file_id": "f_0412", "new_name": "q3_final.pdf"}, renamed)]
+    assert consistency_problems(GET_FILE_INFO, {"file_id": "f_0412"}, renamed, history) == []
+
+
+def test_a_write_in_between_lets_a_field_change():
+    suspend = call(2, tool("suspend_customer", {"customer_id": {"type": "string"}}, CUSTOMER), {"customer_id": "C1042"}, {**KIM, "status": "suspended"})
+    assert consistency_problems(GET_CUSTOMER, {"customer_id": "C1042"}, {**KIM, "status": "suspended"}, [SEEN_KIM, suspend]) == []
+
+
+# --- The offline simulator obeys the same rules ---------------------------------------------------------
+
+
+def simulate(view: ToolView, arguments: dict[str, Any], history: list[ExecutedCall], seed: int) -> dict[str, Any]:
+    request = SimulateToolRequest(tool=view, arguments=arguments, history=history, today=TODAY)
+    return simulate_tool_offline(request, random.Random(seed)).output
+
+
+def test_offline_writes_show_what_they_set_and_later_reads_see_it():
+    for seed in range(30):
+        renamed = simulate(RENAME_FILE, {"file_id": "f_0412", "new_name": "q3_final.pdf"}, [SEEN_REPORT], seed)
+        moved = simulate(MOVE_FILE, {"file_id": "f_0412", "destination": "/archive"}, [SEEN_REPORT], seed)
+        tagged = simulate(ADD_TAG, {"file_id": "f_0412", "tag": "urgent"}, [SEEN_REPORT], seed)
+        untagged = simulate(REMOVE_TAG, {"file_id": "f_0412", "tag": "finance"}, [SEEN_REPORT], seed)
+        assert renamed["name"] == "q3_final.pdf" and renamed["directory"] == REPORT["directory"]
+        assert moved["directory"] == "/archive" and moved["name"] == REPORT["name"]
+        assert "urgent" in tagged["tags"] and "finance" in tagged["tags"]
+        assert "finance" not in untagged["tags"]
+        history = [SEEN_REPORT, call(2, RENAME_FILE, {"file_id": "f_0412", "new_name": "q3_final.pdf"}, renamed)]
+        assert simulate(GET_FILE_INFO, {"file_id": "f_0412"}, history, seed)["name"] == "q3_final.pdf"
+
+
+def test_offline_lists_honour_their_filters_and_pass_the_filter():
+    for seed in range(30):
+        arguments = {"directory": "/home/ana", "name_contains": "report", "tag": "legal", "min_size_bytes": 1000}
+        listed = simulate(SEARCH_FILES, arguments, [SEEN_REPORT], seed)
+        assert listed["files"]
+        for item in listed["files"]:
+            assert "report" in item["name"].replace("_", " ").replace("-", " ").replace(".", " ").split()
+            assert "legal" in item["tags"] and item["size_bytes"] >= 1000
+        assert consistency_problems(SEARCH_FILES, arguments, listed, [SEEN_REPORT]) == []
+        customers = simulate(FIND_CUSTOMERS, {"name": "Kim Lee"}, [], seed)["customers"]
+        assert [c["name"] for c in customers] == ["Kim Lee"]
+
+
+# --- In the rollout, behind the real openai client: refused, re-asked once, or the turn dropped ----------
+
+import json  # noqa: E402
+
+import pytest  # noqa: E402
+
+from analytics.realism import measure, share_of  # noqa: E402
+from digit_assets.engine.dataflow import build_dataflow_graph, graph_edges  # noqa: E402
+from digit_assets.engine.enrich import enrich_tools  # noqa: E402
+from digit_assets.engine.ingest import ingest_file  # noqa: E402
+from digit_assets.engine.llm.usage import UsageMeter  # noqa: E402
+from digit_assets.engine.offline.dispatch import default_offline_llm  # noqa: E402
+from digit_assets.engine.synthesis.rollout import REASK_STAGE, Catalog, SynthesisSettings, synthesize  # noqa: E402
+from tests.conftest import REPO_SPECS  # noqa: E402
+from tests.fake_openai_server import RecordedRequest, Reply, chat_completion, offline_responder  # noqa: E402
+from tests.fake_openai_server import FakeOpenAIServer  # noqa: E402
+from tests.llm_helpers import openai_resource  # noqa: E402
+
+FILE_WRITES = {"rename_file", "move_file", "add_tag"}
+
+
+@pytest.fixture(scope="module")
+def files_catalog() -> Catalog:
+    specs = ingest_file(REPO_SPECS / "files.mcp.json", REPO_SPECS).tools
+    enriched, _ = enrich_tools(specs, default_offline_llm(), seed=7)
+    return Catalog.build(enriched, graph_edges(build_dataflow_graph(enriched)))
+
+
+def careless_simulator(fix_when_told: bool):
+    """The offline answers, except that a file write reports the file as it was (the old name, the old
+    place, the tags without the new one), as a careless model does; told why, it may answer well."""
+    honest = offline_responder()
+
+    def respond(request: RecordedRequest) -> Reply:
+        reply = honest(request)
+        if request.body["response_format"]["json_schema"]["name"] != "simulate_tool":
+            return reply
+        asked = json.loads(next(m["content"] for m in request.body["messages"] if m["role"] == "user"))
+        if asked["tool"]["name"] not in FILE_WRITES or (asked["refused"] and fix_when_told):
+            return reply
+        output = json.loads(reply.body["choices"][0]["message"]["content"])["output"]
+        arguments = asked["arguments"]
+        if "name" in output and "new_name" in arguments:
+            output["name"] = "notes_old.txt"
+        if "directory" in output and "destination" in arguments:
+            output["directory"] = "/home/old" if arguments["destination"] != "/home/old" else "/home/older"
+        if "tags" in output and "tag" in arguments:
+            output["tags"] = [tag for tag in output["tags"] if tag != arguments["tag"]]
+        return Reply(body=chat_completion(json.dumps({"output": output})))
+
+    return respond
+
+
+def run(catalog: Catalog, responder) -> tuple[list, list[RecordedRequest]]:
+    with FakeOpenAIServer(responder) as server:
+        port = openai_resource(server.base_url).build(UsageMeter())
+        try:
+            outcomes = synthesize(catalog, port, SynthesisSettings(error_hint_rate=0.0), base_seed=11, indices=range(16))
+        finally:
+            port.close()
+        return outcomes, server.requests
+
+
+def test_a_careless_answer_is_reasked_with_its_reasons_and_the_fixed_answer_kept(files_catalog):
+    outcomes, requests = run(files_catalog, careless_simulator(fix_when_told=True))
+    reasks = [e for o in outcomes for e in o.events if e.stage == REASK_STAGE]
+    assert reasks and all(e.accepted for e in reasks)
+    assert all(" does not show " in e.reason for e in reasks)
+    told = [json.loads(m["content"])["refused"] for r in requests for m in r.body["messages"]
+            if r.body["response_format"]["json_schema"]["name"] == "simulate_tool" and m["role"] == "user"]
+    assert sum(1 for refused in told if refused) == len(reasks)
+    accepted = [o.record for o in outcomes if o.accepted]
+    assert accepted and share_of(measure(accepted).metrics, "digit_tc", "writes_reflected")["value"] == 1.0
+
+
+def test_a_simulator_that_stays_careless_loses_the_turn_with_the_reason(files_catalog):
+    outcomes, _ = run(files_catalog, careless_simulator(fix_when_told=False))
+    reasks = [e for o in outcomes for e in o.events if e.stage == REASK_STAGE]
+    failed = [e for o in outcomes for e in o.events if e.stage == "simulation" and not e.accepted]
+    assert reasks and not any(e.accepted for e in reasks)
+    assert len(failed) == len(reasks) and all(" does not show " in e.reason for e in failed)
+    for outcome in outcomes:
+        if outcome.accepted:
+            calls = [c["function"]["name"] for m in outcome.record.messages for c in m.get("tool_calls") or ()]
+            assert not set(calls) & FILE_WRITES
+
+
+def test_real_stateful_trajectories_pass_the_filter():
+    """A write that touches what an object holds (a refund to the customer's gift card) may change it."""
+    customer = {**KIM, "gift_card_balance": 70.0, "payment_methods": [{"id": "pm_7bbdc7", "kind": "gift_card"}]}
+    seen = call(1, GET_CUSTOMER, {"customer_id": "C1042"}, customer)
+    refund = call(2, tool("cancel_order", {"order_id": {"type": "string"}}, CUSTOMER), {"order_id": "O30535"},
+                  {"order_id": "O30535", "status": "cancelled", "refund_amount": 43.74, "payment_method_id": "pm_7bbdc7"})
+    later = {**customer, "gift_card_balance": 113.74}
+    assert consistency_problems(GET_CUSTOMER, {"customer_id": "C1042"}, later, [seen, refund]) == []
+    assert consistency_problems(GET_CUSTOMER, {"customer_id": "C1042"}, later, [seen]) != []
