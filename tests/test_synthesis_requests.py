@@ -15,7 +15,8 @@ import pytest
 
 from digit_assets.engine.synthesis.roles import WriteRequestRequest
 from digit_assets.engine.synthesis.model import ExecutedCall, Link, PlannedCall, Scenario, ToolView, TurnPlan
-from digit_assets.engine.offline.request_writer import ACTION_PHRASES, bare_kind, is_record, render_value, write_request_offline
+from digit_assets.engine.lexicon import ACTION_SYNONYMS, value_shape
+from digit_assets.engine.offline.request_writer import is_record, render_value, write_request_offline
 from digit_assets.engine.synthesis.requests import MAX_REQUEST_CHARS, request_problems
 from digit_assets.engine.synthesis.text import find_value, is_mentionable, leaked_identifiers
 from digit_assets.engine.synthesis.values import ValueFactory
@@ -173,6 +174,7 @@ class Shape:
     hidden: tuple[str, ...]
     optional: tuple[str, ...] = ()  # "tool.param" literals added on about half the seeds
     earlier: int = 0  # how many of EARLIER_CALLS came before (0: the first turn)
+    confirmed: bool = False  # the user holds a confirmation carrying the order id of the plan
 
 
 SHAPES = [
@@ -229,6 +231,7 @@ SHAPES = [
             ("$3", "cancel_order", {"order_id": "$1.order_id", "reason": None}),
         ),
         ("$1",),
+        confirmed=True,
     ),
     Shape(
         "everything explicit",
@@ -298,8 +301,14 @@ def written_cases():
 # --- The writer ----------------------------------------------------------------------------------
 
 
+def confirmation(shape: Shape, plan: TurnPlan) -> list[str]:
+    """What the user saw before: the confirmation with their order number, for shapes that have one."""
+    ids = [value for call in plan.calls for param, value in call.literals().items() if param == "order_id"]
+    return [f"Your order {order_id} is confirmed." for order_id in ids] if shape.confirmed else []
+
+
 def test_written_requests_pass_the_rules_apart_from_an_occasional_context_first_layout() -> None:
-    verdicts = [request_problems(text, plan, SCENARIO) for _, _, plan, text in written_cases()]
+    verdicts = [request_problems(text, plan, SCENARIO, confirmation(shape, plan)) for shape, _, plan, text in written_cases()]
     assert all(problems in ([], [HIDDEN_FIRST]) for problems in verdicts), [p for p in verdicts if p not in ([], [HIDDEN_FIRST])]
     refused = sum(1 for problems in verdicts if problems) / len(verdicts)
     assert 0 < refused < 0.1  # the rule still bites: some users set the scene first
@@ -330,7 +339,7 @@ def test_hidden_calls_are_not_described() -> None:
 
     def verbs_of(tool_name: str) -> set[str]:
         name = parse_tool_name(tool_name)
-        return {*ACTION_PHRASES.get(name.action, ()), *([name.verb] if name.verb else [])}
+        return {*ACTION_SYNONYMS.get(name.action, ()), *([name.verb] if name.verb else [])}
 
     for _, _, plan, written in written_cases():
         text = re.sub(r'"[^"]*"', "", written)  # quoted values are the user's data, not their wording
@@ -378,8 +387,8 @@ def test_later_turns_continue_the_conversation() -> None:
 
 
 def test_values_read_as_users_type_them() -> None:
-    assert render_value("2026-05-03") == "2026-05-03" and bare_kind("2026-05-03") == "date"
-    assert render_value("ORD-12345") == "ORD-12345" and bare_kind("ORD-12345") == "id"
+    assert render_value("2026-05-03") == "2026-05-03" and value_shape("2026-05-03") == "date"
+    assert render_value("ORD-12345") == "ORD-12345" and value_shape("ORD-12345") == "id"
     assert render_value(12.5) == "12.5"
     assert render_value("late_delivery") == '"late_delivery"'
     assert render_value('say "hi"') == "'say \"hi\"'"
@@ -442,7 +451,7 @@ def test_hidden_values_among_explicit_ones_pass_the_order_rule() -> None:
         ],
         hidden=["$1"],
     )
-    interleaved = 'Refund 20 as the amount for the date 2026-05-03 and cancel it with the reason "late_delivery".'
+    interleaved = 'Refund 20 dollars on my order from 2026-05-03 and cancel it because "late_delivery".'
     assert request_problems(interleaved, plan, SCENARIO) == []
-    first = 'For the date 2026-05-03, refund 20 as the amount and cancel it with the reason "late_delivery".'
+    first = 'About my order from 2026-05-03: refund 20 dollars and cancel it because "late_delivery".'
     assert request_problems(first, plan, SCENARIO) == [HIDDEN_FIRST]

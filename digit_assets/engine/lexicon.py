@@ -273,3 +273,101 @@ def changes_state(tool: str) -> bool:
 # Actions an object takes once: a later turn does not cancel or delete it again.
 ONCE_ONLY_VERBS = frozenset({"cancel", "void", "delete", "remove", "archive", "close", "refund"})
 
+
+
+# --- Everyday English of requests ------------------------------------------------------------------
+# What any reader or writer of English knows about how people ask for things and state values. The
+# request writer and the back-translator both lean on it; neither reads the other's phrasing.
+
+# Everyday ways to ask for each action of :func:`parse_tool_name`. A tool's own verb is always
+# understood as well; actions whose verbs carry their own meaning (cancel, send, book) have no stand-ins.
+ACTION_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "get": ("look up", "pull up", "get", "check"),
+    "list": ("list", "show me", "find"),
+    "create": ("create",),
+    "update": ("update", "change"),
+    "delete": ("delete", "remove"),
+    "validate": ("verify", "validate"),
+    "state": (),
+    "other": (),
+}
+
+_LEFT = r"(?<![\w@.+/:-])"
+_RIGHT = r"(?![\w@+-]|[.:/]\w)"
+# Values a reader recognizes by their shape, most specific first; everything else needs quotes.
+VALUE_SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (kind, re.compile(_LEFT + pattern + _RIGHT))
+    for kind, pattern in (
+        ("datetime", r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?"),
+        ("date", r"\d{4}-\d{2}-\d{2}"),
+        ("email", r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),
+        ("url", r"https?://[^\s\"'<>]*[^\s\"'<>.,;:!?)]"),
+        ("time", r"\d{1,2}:\d{2}(?::\d{2})?"),
+        ("id", r"(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[A-Za-z0-9]+(?:[-_][A-Za-z0-9]+)*"),
+        ("number", r"-?\d+(?:\.\d+)?"),
+    )
+)
+
+
+def value_shape(written: str) -> str | None:
+    """The kind of a value that reads unquoted (``2026-05-03`` is a date), None if it needs quotes."""
+    return next((kind for kind, pattern in VALUE_SHAPES if pattern.fullmatch(written)), None)
+
+
+# The roles a value plays, the words of parameter names that hold each role, and the cue words with
+# which people state a value in that role ("in Lisbon", "from May 3rd", "at least 500 bytes",
+# "called ..."). A cue is a word or a two-word phrase just before the value.
+VALUE_ROLES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "minimum": (frozenset("min minimum least low lower floor over above from".split()), frozenset({"at least", "more than", "over", "above", "minimum", "min"})),
+    "maximum": (frozenset("max maximum most limit high upper cap under below budget".split()), frozenset({"at most", "up to", "under", "below", "no more than", "less than", "within", "max"})),
+    "start": (frozenset("start from since begin after departure depart check_in checkin arrival open".split()), frozenset({"from", "starting", "since", "after", "beginning"})),
+    "end": (frozenset("end until to before due deadline return check_out checkout close expiry expire".split()), frozenset({"until", "through", "by", "before", "till", "ending"})),
+    "place": (frozenset("city location place country region area address town state destination venue airport station".split()), frozenset({"in", "at", "near", "around", "to"})),
+    "folder": (frozenset("directory folder path dir parent destination target dest".split()), frozenset({"in", "into", "to", "under", "inside"})),
+    "name": (frozenset("name title label filename nickname alias".split()), frozenset({"called", "named", "titled"})),
+    "search": (frozenset("query keyword keywords search term terms q text pattern contains".split()), frozenset({"matching", "about", "mentioning", "containing"})),
+    "message": (frozenset("message body text content note notes comment description details summary".split()), frozenset({"saying", "says", "reads", "reading", "note"})),
+    "reason": (frozenset("reason cause".split()), frozenset({"because", "since", "reason"})),
+    "money": (frozenset("amount price cost total budget fee payment balance salary rate fare".split()), frozenset({"$"})),
+    "recipient": (frozenset("email recipient to address contact".split()), frozenset({"to", "at", "reach", "email"})),
+    "person": (frozenset("owner assignee user member customer guest person attendee participant".split()), frozenset({"for", "assign to", "with"})),
+    "time": (frozenset("time hour slot".split()), frozenset({"at", "around"})),
+    "replacement": (frozenset({"new"}), frozenset({"to", "into"})),
+    "copy": (frozenset("cc bcc copy watchers".split()), frozenset({"cc'ing", "cc to", "copying", "copy in"})),
+}
+
+
+CURRENCY_WORDS = frozenset("dollar dollars usd euro euros eur pound pounds gbp".split())
+
+
+def value_roles(words: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """The roles a parameter's words give its value (``min_price`` -> minimum, money); a key
+    (``customer_id``) has none: it names a record, not what the value is to a person."""
+    if not words or words[-1] in ("id", "ids", "uuid", "key"):
+        return ()
+    joined = "_".join(words)
+    found = []
+    for role, (holders, _) in VALUE_ROLES.items():
+        if any(word in holders for word in words) or any("_" in holder and holder in joined for holder in holders):
+            found.append(role)
+    return tuple(found)
+
+
+def cue_roles(preceding: list[str]) -> tuple[str, ...]:
+    """The roles the words right before a value announce (lower case, in text order; a currency sign
+    as the word ``$``): "at least", "in", "from", "$"."""
+    words = list(preceding)
+    cues: set[str] = set()
+    if words and words[-1] == "$":
+        cues.add("$")
+        words = words[:-1]
+    cues.update(" ".join(words[-size:]) for size in (1, 2, 3) if len(words) >= size)
+    return tuple(role for role, (_, phrases) in VALUE_ROLES.items() if cues & phrases)
+
+
+# Words that describe a schema, not a person's wish: a request using them talks to the machine.
+# "field", "key" and "property" are left out: people use them about fields, keys and houses.
+SCHEMA_WORDS = frozenset(
+    "parameter parameters param params argument arguments arg args schema enum enums boolean bool "
+    "string integer int float null nullable json payload".split()
+)
