@@ -504,7 +504,8 @@ class _Derivation:
             index = bisect_right(self.starts, span.start) - 1  # the blank token holding the span
             after = self._cue_after(index)
             previous = mentions[-1] if mentions else None
-            if previous and not after and _SERIES_GAP.fullmatch(text[previous.spans[-1].end : span.start]):
+            same_kind = previous is not None and previous.spans[-1].kind == span.kind  # "a, b": one series
+            if previous and same_kind and not after and _SERIES_GAP.fullmatch(text[previous.spans[-1].end : span.start]):
                 previous.spans.append(span)
             else:
                 lead, unit = self._surroundings(index, span)
