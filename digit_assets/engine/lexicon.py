@@ -320,8 +320,8 @@ def value_shape(written: str) -> str | None:
 VALUE_ROLES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "minimum": (frozenset("min minimum least low lower floor over above from".split()), frozenset({"at least", "more than", "over", "above", "minimum", "min"})),
     "maximum": (frozenset("max maximum most limit high upper cap under below budget".split()), frozenset({"at most", "up to", "under", "below", "no more than", "less than", "within", "max"})),
-    "start": (frozenset("start from since begin after departure depart check_in checkin arrival open".split()), frozenset({"from", "starting", "since", "after", "beginning"})),
-    "end": (frozenset("end until to before due deadline return check_out checkout close expiry expire".split()), frozenset({"until", "through", "by", "before", "till", "ending"})),
+    "start": (frozenset("start from since begin after earliest departure depart check_in checkin arrival open".split()), frozenset({"from", "starting", "since", "after", "beginning"})),
+    "end": (frozenset("end until to before due deadline latest return check_out checkout close expiry expire".split()), frozenset({"until", "through", "by", "before", "till", "ending"})),
     "place": (frozenset("city location place country region area address town state destination venue airport station".split()), frozenset({"in", "at", "near", "around", "to"})),
     "folder": (frozenset("directory folder path dir parent destination target dest".split()), frozenset({"in", "into", "to", "under", "inside"})),
     "name": (frozenset("name title label filename nickname alias".split()), frozenset({"called", "named", "titled"})),

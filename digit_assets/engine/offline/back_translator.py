@@ -420,6 +420,7 @@ class _Mention:
         if not hits and not roles and not unit and not param.has_enum and not (shape_match and kind in _STRONG_KINDS):
             return None
         score = len(hits) + (1 if hits and len(hits) == len(param.words) else 0) + 1.5 * roles + 2 * unit
+        score -= 0.5 if param.roles and not roles and not hits else 0  # a plain "on May 3" is the date, not the end date
         score += (1 if shape_match else 0) + (2 if param.has_enum else 0)  # the value fitted: it is a member
         score += 0.5 if hits and all(word in self.cue for word in param.spelled) else 0  # "notes", not "note"
         return score - 0.01 * (min(hits) if hits else len(self.cue))

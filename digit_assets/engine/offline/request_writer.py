@@ -177,6 +177,10 @@ class _Mention:
                 return rng.choice(("until {v}", "through {v}", "by {v}")).format(v=written)
             return rng.choice(("on {v}", "for {v}", "dated {v}")).format(v=written)
         if shape == "time":
+            if "start" in roles:
+                return rng.choice(("from {v}", "after {v}")).format(v=written)
+            if "end" in roles:
+                return rng.choice(("until {v}", "before {v}")).format(v=written)
             return f"at {written}"
         if shape == "email" and "copy" in roles:
             return rng.choice(dict(_TEXT_FRAMES)["copy"]).format(v=written)
@@ -192,6 +196,8 @@ class _Mention:
             return rng.choice(("marked {v}", "set to {v}", "that are {v}")).format(v=written)
         if is_identifier_param("_".join(words)) and len(words) > 1:  # "order ORD-1", from a confirmation
             return f"for {' '.join(words[:-1])} {written}"
+        if set(words) & _DESTINATIONS:
+            return rng.choice(("to {v}", "into {v}")).format(v=written)
         for role, frames in _TEXT_FRAMES:
             if role in roles:
                 return rng.choice(frames).format(v=written)
@@ -226,6 +232,7 @@ class _Mention:
         return f"{_article(noun)} {noun} of {written}"
 
 
+_DESTINATIONS = frozenset({"destination", "dest", "target"})
 # What free text is to the person, by the role of its parameter (lexicon.VALUE_ROLES), first match wins.
 _TEXT_FRAMES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("replacement", ("to {v}",)),
@@ -234,7 +241,7 @@ _TEXT_FRAMES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("message", ("saying {v}", "that says {v}")),
     ("search", ("matching {v}", "about {v}")),
     ("reason", ("because {v}",)),
-    ("folder", ("in {v}", "into {v}")),
+    ("folder", ("in {v}",)),
     ("place", ("in {v}", "near {v}")),
     ("person", ("for {v}",)),
 )
