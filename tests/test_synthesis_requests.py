@@ -532,13 +532,14 @@ def test_a_models_slips_are_rejected_with_their_reason(text: str, plan: TurnPlan
     [
         ("Find hotels in Lisbon, my zip code is 1200-195.", _one_call("search_hotels", {"city": "Lisbon", "zip_code": "1200-195"}), []),
         ("Search for files of at least 500 bytes.", _one_call("search_files", {"min_size_bytes": 500}), []),
+        ('Cancel my order because "late_delivery", the one from May 3, 2026.', CANCEL_PLAN, []),
         (
             "Can you pull up order O70981 again?",
             _one_call("get_order", {"order_id": "O70981"}),
             ["Show me my orders.", "You have one order, O70981, placed on May 3."],
         ),
     ],
-    ids=["own zip code", "a size in words", "an id the assistant told the user"],
+    ids=["own zip code", "a size in words", "a spelled date", "an id the assistant told the user"],
 )
 def test_what_people_write_passes(text: str, plan: TurnPlan, seen: list[str]) -> None:
     assert request_problems(text, plan, SLIP_SCENARIO, seen) == []

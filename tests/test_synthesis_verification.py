@@ -460,8 +460,9 @@ def test_back_translation_is_fast_enough_for_the_offline_pipeline() -> None:
         'Something arrived late. Can you cancel the order I placed on 2026-05-03? Reason: "late_delivery".',
         'I need to cancel an order because "late_delivery" - it was the one dated 2026-05-03.',
         'cancel order, 2026-05-03, "late_delivery"',
+        'Could you cancel the order I placed on May 3rd, 2026? It came late, so "late_delivery".',
     ],
-    ids=["imperative", "context first", "first person", "terse"],
+    ids=["imperative", "context first", "first person", "terse", "spelled date"],
 )
 def test_hand_written_paraphrases_without_parameter_names_are_accepted(text: str) -> None:
     """Requests no writer of this project produced: the reader finds the hidden listing from the date

@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
+from datetime import date
 from typing import Literal
 
 # --- Words: splitting identifiers, singular and plural ---------------------------------------------
@@ -292,12 +293,52 @@ ACTION_SYNONYMS: dict[str, tuple[str, ...]] = {
     "other": (),
 }
 
+_MONTHS = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)
+_MONTH = r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)"
+_SPELLED_DATE = _MONTH + r"\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}"
+_ISO_DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+
+
+def spelled_date(iso: str) -> str:
+    """``2026-05-03`` as people write it: ``May 3, 2026``."""
+    year, month, day = (int(part) for part in _ISO_DAY.fullmatch(iso).groups())  # type: ignore[union-attr]
+    return f"{_MONTHS[month - 1]} {day}, {year}"
+
+
+def iso_of_spelled_date(text: str) -> str | None:
+    """``May 3rd, 2026`` / ``Sep. 14 2025`` -> ISO, None when it is no date of the calendar."""
+    match = re.fullmatch(r"([A-Za-z]+)\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})", text.strip())
+    if not match:
+        return None
+    month = next((index for index, name in enumerate(_MONTHS, 1) if name.lower().startswith(match.group(1).lower()[:3])), None)
+    if month is None:
+        return None
+    try:
+        return date(int(match.group(3)), month, int(match.group(2))).isoformat()
+    except ValueError:
+        return None
+
+
+@functools.lru_cache(maxsize=4_096)
+def spelled_date_pattern(iso: str) -> re.Pattern[str]:
+    """The spellings of one ISO date people write: full or short month, day with or without "rd"."""
+    year, month, day = (int(part) for part in _ISO_DAY.fullmatch(iso).groups())  # type: ignore[union-attr]
+    name = _MONTHS[month - 1]
+    return re.compile(
+        rf"(?<![\w-])(?:{name}|{name[:3]})\.?\s+0?{day}(?:st|nd|rd|th)?,?\s+{year}(?![\w-])", re.IGNORECASE
+    )
+
+
 _LEFT = r"(?<![\w@.+/:-])"
 _RIGHT = r"(?![\w@+-]|[.:/]\w)"
 # Values a reader recognizes by their shape, most specific first; everything else needs quotes.
 VALUE_SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (kind, re.compile(_LEFT + pattern + _RIGHT))
     for kind, pattern in (
+        ("spelled_date", _SPELLED_DATE),
         ("datetime", r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?"),
         ("date", r"\d{4}-\d{2}-\d{2}"),
         ("email", r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),
@@ -333,6 +374,7 @@ VALUE_ROLES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "person": (frozenset("owner assignee user member customer guest person attendee participant".split()), frozenset({"for", "assign to", "with"})),
     "time": (frozenset("time hour slot".split()), frozenset({"at", "around"})),
     "replacement": (frozenset({"new"}), frozenset({"to", "into"})),
+    "surname": (frozenset({"surname"}), frozenset({"surname", "family name", "last name"})),
     "copy": (frozenset("cc bcc copy watchers".split()), frozenset({"cc'ing", "cc to", "copying", "copy in"})),
 }
 
@@ -345,6 +387,9 @@ def value_roles(words: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     (``customer_id``) has none: it names a record, not what the value is to a person."""
     if not words or words[-1] in ("id", "ids", "uuid", "key"):
         return ()
+    words = [singularize(word) for word in words]  # "attendee_emails" holds emails
+    if set(words) & {"last", "family", "surname"}:
+        return ("surname",)  # "named Ada, surname Lovelace": the surname is no name of its own
     joined = "_".join(words)
     found = []
     for role, (holders, _) in VALUE_ROLES.items():

@@ -37,6 +37,7 @@ from digit_assets.engine.lexicon import (
     VALUE_SHAPES,
     changes_state,
     cue_roles,
+    iso_of_spelled_date,
     parse_tool_name,
     singularize,
     value_roles,
@@ -66,7 +67,7 @@ _QUOTED = re.compile(r'"(?P<double>[^"\n]+)"|(?<!\w)\'(?P<single>[^\'\n]+)\'(?!\
 # One pass over the shaped values: at each position the most specific pattern is tried first. The
 # lead-in skips positions inside words and chunks with no digit, "@" or scheme (4x faster).
 _SHAPED = re.compile(
-    r"(?<![\w@.+/:-])(?=[\w.+-]*[\d@]|https?:)(?:"
+    r"(?<![\w@.+/:-])(?=[\w.+-]*[\d@]|https?:|[A-Z][a-z]{2,8}\.?\s+\d)(?:"
     + "|".join(f"(?P<{kind}>{pattern.pattern})" for kind, pattern in VALUE_SHAPES)
     + ")"
 )
@@ -102,6 +103,11 @@ def read_values(text: str, enum_cues: Mapping[str, frozenset[str]] | None = None
         for match in list(pattern.finditer(masked)):
             if pattern is _QUOTED:
                 span = _Span(match.start(), match.end(), match.group("double") or match.group("single"), "quoted")
+            elif pattern is _SHAPED and match.lastgroup == "spelled_date":  # "May 3, 2026" is 2026-05-03
+                iso = iso_of_spelled_date(match.group(0))
+                if iso is None:
+                    continue
+                span = _Span(match.start(), match.end(), iso, "date")
             elif pattern is _SHAPED:
                 span = _Span(match.start(), match.end(), match.group(0), match.lastgroup or "")
             else:
@@ -162,7 +168,7 @@ def _expected_kind(param: str, schema: Mapping[str, Any]) -> str | None:
     """The value shape a parameter asks for, from its format or its name."""
     if schema.get("format") in _FORMAT_KINDS:
         return _FORMAT_KINDS[schema["format"]]
-    words = words_of(param)
+    words = [singularize(word) for word in words_of(param)]
     if words and words[-1] == "date":
         return "date"
     if "email" in words:

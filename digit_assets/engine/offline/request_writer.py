@@ -24,6 +24,7 @@ from digit_assets.engine.lexicon import (
     parse_tool_name,
     pluralize,
     singularize,
+    spelled_date,
     value_roles,
     value_shape,
     words_of,
@@ -170,6 +171,8 @@ class _Mention:
         roles = set(value_roles(words))
         scalar = value[0] if isinstance(value, (list, tuple)) and value else value
         shape = value_shape(value_text(scalar))
+        if shape == "date" and not isinstance(value, (list, tuple)) and rng.random() < 0.6:
+            written = spelled_date(value_text(value))  # "May 3, 2026", as people write a day
         if shape in ("date", "datetime"):
             if "start" in roles:
                 return rng.choice(("from {v}", "starting {v}")).format(v=written)
@@ -235,6 +238,7 @@ class _Mention:
 _DESTINATIONS = frozenset({"destination", "dest", "target"})
 # What free text is to the person, by the role of its parameter (lexicon.VALUE_ROLES), first match wins.
 _TEXT_FRAMES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("surname", ("surname {v}",)),
     ("replacement", ("to {v}",)),
     ("copy", ("cc'ing {v}", "with a cc to {v}")),
     ("name", ("called {v}", "named {v}")),

@@ -8,7 +8,10 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from digit_assets.engine.lexicon import SCHEMA_WORDS, text_words, words_of
+from digit_assets.engine.lexicon import SCHEMA_WORDS, spelled_date_pattern, text_words, words_of
+
+
+_ISO_DAY_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def value_text(value: Any) -> str:
@@ -32,7 +35,8 @@ def is_mentionable(value: Any) -> bool:
 
 
 def find_value(text: str, value: Any) -> int:
-    """Position of ``value`` in ``text`` (case-insensitive, whole token), or -1."""
+    """Position of ``value`` in ``text`` (case-insensitive, whole token; an ISO date also as people
+    spell it), or -1."""
     written = value_text(value)
     if not written:
         return -1
@@ -40,6 +44,8 @@ def find_value(text: str, value: Any) -> int:
         positions = [find_value(text, item) for item in value]
         return -1 if not positions or min(positions) < 0 else min(positions)
     match = _token_pattern(written).search(text)
+    if match is None and _ISO_DAY_ONLY.fullmatch(written):  # "2026-05-03" written "May 3, 2026"
+        match = spelled_date_pattern(written).search(text)
     return match.start() if match else -1
 
 
