@@ -360,7 +360,7 @@ def value_shape(written: str) -> str | None:
 # "called ..."). A cue is a word or a two-word phrase just before the value.
 VALUE_ROLES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "minimum": (frozenset("min minimum least low lower floor over above from".split()), frozenset({"at least", "more than", "over", "above", "minimum", "min"})),
-    "maximum": (frozenset("max maximum most limit high upper cap under below budget".split()), frozenset({"at most", "up to", "under", "below", "no more than", "less than", "within", "max"})),
+    "maximum": (frozenset("max maximum most limit high upper cap under below budget".split()), frozenset({"at most", "up to", "under", "below", "no more than", "less than", "within", "max", "the first", "the top"})),
     "start": (frozenset("start from since begin after earliest departure depart check_in checkin arrival open".split()), frozenset({"from", "starting", "since", "after", "beginning"})),
     "end": (frozenset("end until to before due deadline latest return check_out checkout close expiry expire".split()), frozenset({"until", "through", "by", "before", "till", "ending"})),
     "place": (frozenset("city location place country region area address town state destination venue airport station".split()), frozenset({"in", "at", "near", "around", "to"})),

@@ -227,7 +227,7 @@ class _Mention:
                 return rng.choice(("at least {v}", "more than {v}")).format(v=counted)
             return rng.choice(("for {v}", "with {v}")).format(v=counted)
         if "maximum" in roles:
-            return rng.choice(("up to {v} results", "no more than {v} of them")).format(v=written)
+            return rng.choice(("just the first {v}", "only the top {v}", "up to {v} of them")).format(v=written)
         if "minimum" in roles:
             return f"at least {written}"
         if noun == "page":
