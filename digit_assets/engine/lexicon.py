@@ -365,7 +365,9 @@ VALUE_ROLES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "end": (frozenset("end until to before due deadline latest return check_out checkout close expiry expire".split()), frozenset({"until", "through", "by", "before", "till", "ending"})),
     "place": (frozenset("city location place country region area address town state destination venue airport station".split()), frozenset({"in", "at", "near", "around", "to"})),
     "folder": (frozenset("directory folder path dir parent destination target dest".split()), frozenset({"in", "into", "to", "under", "inside"})),
-    "name": (frozenset("name title label filename nickname alias".split()), frozenset({"called", "named", "titled"})),
+    "name": (frozenset("name label filename nickname alias".split()), frozenset({"called", "named"})),
+    "title": (frozenset("title headline".split()), frozenset({"titled", "headed"})),
+    "given": (frozenset({"given"}), frozenset({"named", "first named"})),
     "search": (frozenset("query keyword keywords search term terms q text pattern contains".split()), frozenset({"matching", "about", "mentioning", "containing"})),
     "message": (frozenset("message body text content note notes comment description details summary".split()), frozenset({"saying", "says", "reads", "reading", "note"})),
     "reason": (frozenset("reason cause".split()), frozenset({"because", "since", "reason"})),
@@ -390,6 +392,8 @@ def value_roles(words: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     words = [singularize(word) for word in words]  # "attendee_emails" holds emails
     if set(words) & {"last", "family", "surname"}:
         return ("surname",)  # "named Ada, surname Lovelace": the surname is no name of its own
+    if set(words) & {"first", "given"} and "name" in words:
+        return ("given",)
     joined = "_".join(words)
     found = []
     for role, (holders, _) in VALUE_ROLES.items():

@@ -391,6 +391,7 @@ class _Mention:
     lead: list[str] = field(default_factory=list)  # the words right before it, in text order ("at least")
     unit: str = ""  # the noun right after a number ("500 bytes"), as names are compared
     slots: list[tuple[str, str, Any]] = field(default_factory=list)  # best (tool, param, value) bindings
+    near: list[tuple[str, str, Any]] = field(default_factory=list)  # nearly as good, best first: for its clause's goal
     problem: str = ""
     bound: bool = False
     forms: list[str] = field(init=False)  # the cue as names are compared
@@ -460,6 +461,9 @@ class _Use:
 
 
 _MAX_LOOKUP_DEPTH = 3
+# How much worse a parameter of the goal whose clause holds a value may score and still take it:
+# "add an attendee for ana@x.org" is the attendee to add, though another tool lists attendees too.
+_NEAR = 1.6
 _KEY_WORDS = frozenset({"id", "number", "code", "reference"})
 _IDENTITY_KINDS = frozenset({"id", "email"})
 _SENTENCE_ENDS = frozenset(".!?")
@@ -690,6 +694,8 @@ class _Derivation:
                 mention.problem = f"{mention.text!r} fits the parameters {', '.join(clash)} equally well"
             else:
                 mention.slots = slots
+                ranked = sorted((entry for entry in scored if entry[0] >= best - _NEAR), key=lambda entry: -entry[0])
+                mention.near = [(name, param, value) for _, name, param, value in ranked]
 
     # -- planning --
 
@@ -725,8 +731,8 @@ class _Derivation:
         self.calls.append(call)
         return call
 
-    def _bind(self, mention: _Mention, call: _Call) -> bool:
-        for name, param, value in mention.slots:
+    def _bind(self, mention: _Mention, call: _Call, *, near: bool = False) -> bool:
+        for name, param, value in mention.near if near else mention.slots:
             if name == call.name and param not in call.arguments:
                 call.arguments[param] = value
                 mention.bound = True
@@ -742,7 +748,7 @@ class _Derivation:
         for mention in self._unbound():
             host = next((call for call in self.calls if mention.at in call.clause), None)
             if host is not None:
-                self._bind(mention, host)
+                self._bind(mention, host, near=True)
         for mention in self._unbound():
             self._bind_first(mention)
 

@@ -239,6 +239,8 @@ _DESTINATIONS = frozenset({"destination", "dest", "target"})
 # What free text is to the person, by the role of its parameter (lexicon.VALUE_ROLES), first match wins.
 _TEXT_FRAMES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("surname", ("surname {v}",)),
+    ("given", ("named {v}",)),
+    ("title", ("titled {v}",)),
     ("replacement", ("to {v}",)),
     ("copy", ("cc'ing {v}", "with a cc to {v}")),
     ("name", ("called {v}", "named {v}")),
