@@ -105,3 +105,11 @@ def test_a_cycle_and_an_upward_import_are_caught(tmp_path: Path) -> None:
         planted.add_edges_from((f"pkg.{name}", target) for target in _imports(f"pkg.{name}", package / f"{name}.py", modules))
     assert set(planted.edges) == {("pkg.a", "pkg.b"), ("pkg.b", "pkg.a"), ("pkg.c", "pkg.a")}
     assert [sorted(c) for c in nx.strongly_connected_components(planted) if len(c) > 1] == [["pkg.a", "pkg.b"]]
+
+
+def test_the_back_translator_does_not_read_with_the_writers_tables(graph: nx.DiGraph) -> None:
+    """Back-translation is an independent check: it must not import the request writer, directly or not."""
+    reader = "digit_assets.engine.offline.back_translator"
+    writer = "digit_assets.engine.offline.request_writer"
+    assert graph.has_node(reader) and graph.has_node(writer)
+    assert writer not in nx.descendants(graph, reader)

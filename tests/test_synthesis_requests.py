@@ -15,9 +15,10 @@ import pytest
 
 from digit_assets.engine.synthesis.roles import WriteRequestRequest
 from digit_assets.engine.synthesis.model import ExecutedCall, Link, PlannedCall, Scenario, ToolView, TurnPlan
-from digit_assets.engine.offline.request_writer import ACTION_PHRASES, bare_kind, is_record, render_value, write_request_offline
+from digit_assets.engine.lexicon import ACTION_SYNONYMS, value_shape
+from digit_assets.engine.offline.request_writer import is_record, render_value, write_request_offline
 from digit_assets.engine.synthesis.requests import MAX_REQUEST_CHARS, request_problems
-from digit_assets.engine.synthesis.text import find_value, is_mentionable, leaked_identifiers
+from digit_assets.engine.synthesis.text import find_value, is_mentionable, labelled_parameters, leaked_identifiers
 from digit_assets.engine.synthesis.values import ValueFactory
 
 TODAY = "2026-05-20"
@@ -173,6 +174,7 @@ class Shape:
     hidden: tuple[str, ...]
     optional: tuple[str, ...] = ()  # "tool.param" literals added on about half the seeds
     earlier: int = 0  # how many of EARLIER_CALLS came before (0: the first turn)
+    confirmed: bool = False  # the user holds a confirmation carrying the order id of the plan
 
 
 SHAPES = [
@@ -229,6 +231,7 @@ SHAPES = [
             ("$3", "cancel_order", {"order_id": "$1.order_id", "reason": None}),
         ),
         ("$1",),
+        confirmed=True,
     ),
     Shape(
         "everything explicit",
@@ -298,8 +301,14 @@ def written_cases():
 # --- The writer ----------------------------------------------------------------------------------
 
 
+def confirmation(shape: Shape, plan: TurnPlan) -> list[str]:
+    """What the user saw before: the confirmation with their order number, for shapes that have one."""
+    ids = [value for call in plan.calls for param, value in call.literals().items() if param == "order_id"]
+    return [f"Your order {order_id} is confirmed." for order_id in ids] if shape.confirmed else []
+
+
 def test_written_requests_pass_the_rules_apart_from_an_occasional_context_first_layout() -> None:
-    verdicts = [request_problems(text, plan, SCENARIO) for _, _, plan, text in written_cases()]
+    verdicts = [request_problems(text, plan, SCENARIO, confirmation(shape, plan)) for shape, _, plan, text in written_cases()]
     assert all(problems in ([], [HIDDEN_FIRST]) for problems in verdicts), [p for p in verdicts if p not in ([], [HIDDEN_FIRST])]
     refused = sum(1 for problems in verdicts if problems) / len(verdicts)
     assert 0 < refused < 0.1  # the rule still bites: some users set the scene first
@@ -330,7 +339,7 @@ def test_hidden_calls_are_not_described() -> None:
 
     def verbs_of(tool_name: str) -> set[str]:
         name = parse_tool_name(tool_name)
-        return {*ACTION_PHRASES.get(name.action, ()), *([name.verb] if name.verb else [])}
+        return {*ACTION_SYNONYMS.get(name.action, ()), *([name.verb] if name.verb else [])}
 
     for _, _, plan, written in written_cases():
         text = re.sub(r'"[^"]*"', "", written)  # quoted values are the user's data, not their wording
@@ -378,8 +387,8 @@ def test_later_turns_continue_the_conversation() -> None:
 
 
 def test_values_read_as_users_type_them() -> None:
-    assert render_value("2026-05-03") == "2026-05-03" and bare_kind("2026-05-03") == "date"
-    assert render_value("ORD-12345") == "ORD-12345" and bare_kind("ORD-12345") == "id"
+    assert render_value("2026-05-03") == "2026-05-03" and value_shape("2026-05-03") == "date"
+    assert render_value("ORD-12345") == "ORD-12345" and value_shape("ORD-12345") == "id"
     assert render_value(12.5) == "12.5"
     assert render_value("late_delivery") == '"late_delivery"'
     assert render_value('say "hi"') == "'say \"hi\"'"
@@ -442,7 +451,119 @@ def test_hidden_values_among_explicit_ones_pass_the_order_rule() -> None:
         ],
         hidden=["$1"],
     )
-    interleaved = 'Refund 20 as the amount for the date 2026-05-03 and cancel it with the reason "late_delivery".'
+    interleaved = 'Refund 20 dollars on my order from 2026-05-03 and cancel it because "late_delivery".'
     assert request_problems(interleaved, plan, SCENARIO) == []
-    first = 'For the date 2026-05-03, refund 20 as the amount and cancel it with the reason "late_delivery".'
+    first = 'About my order from 2026-05-03: refund 20 dollars and cancel it because "late_delivery".'
     assert request_problems(first, plan, SCENARIO) == [HIDDEN_FIRST]
+
+
+# --- Requests a person would write: the rules on a model's typical slips ---------------------------
+
+SEARCH_FILES = _tool(
+    "search_files",
+    "Search files by size and place.",
+    {"min_size_bytes": {"type": "integer"}, "directory": {"type": "string"}},
+    [],
+    {"type": "object", "properties": {"files": {"type": "array", "items": {"type": "object"}}}},
+)
+SEARCH_HOTELS = _tool(
+    "search_hotels",
+    "Find hotels in a city.",
+    {"city": {"type": "string"}, "zip_code": {"type": "string"}},
+    ["city"],
+    {"type": "object", "properties": {"hotels": {"type": "array", "items": {"type": "object"}}}},
+)
+PLACE_HOLD = _tool(
+    "place_hold",
+    "Place a hold on a book for a member.",
+    {"member_id": {"type": "string"}, "isbn": {"type": "string"}},
+    ["member_id", "isbn"],
+    {"type": "object", "properties": {"hold_id": {"type": "string"}}},
+)
+SLIP_SCENARIO = SCENARIO.model_copy(update={"tools": [*TOOLS, SEARCH_FILES, SEARCH_HOTELS, PLACE_HOLD], "links": LINKS})
+
+
+def _one_call(tool: str, arguments: dict[str, Any]) -> TurnPlan:
+    return TurnPlan(calls=[PlannedCall(ref="$1", tool=tool, arguments=arguments)])
+
+
+@pytest.mark.parametrize(
+    ("text", "plan", "expected"),
+    [
+        ("Call get_order with order_id O70981.", _one_call("get_order", {"order_id": "O70981"}), "names the tool get_order"),
+        ("Call get_order with order_id O70981.", _one_call("get_order", {"order_id": "O70981"}), "identifier O70981, which the user has not seen"),
+        ("Please set the min size bytes to 500.", _one_call("search_files", {"min_size_bytes": 500}), "parameter name 'min_size_bytes' as a label"),
+        ("Search files with min size bytes 500.", _one_call("search_files", {"min_size_bytes": 500}), "parameter name 'min_size_bytes' as a label"),
+        ('Find hotels using "Lisbon" as the city.', _one_call("search_hotels", {"city": "Lisbon"}), "parameter name 'city' as a label"),
+        ("Hotels please, the city is Lisbon.", _one_call("search_hotels", {"city": "Lisbon"}), "parameter name 'city' as a label"),
+        (
+            "Place a hold where the member id is MEM-74581 for the book 9798918404849.",
+            _one_call("place_hold", {"member_id": "MEM-74581", "isbn": "9798918404849"}),
+            "parameter name 'member_id' as a label",
+        ),
+        (
+            "Place a hold for me on the book 9798918404849, my card is MEM-74581.",
+            _one_call("place_hold", {"member_id": "MEM-74581", "isbn": "9798918404849"}),
+            "identifier MEM-74581, which the user has not seen",
+        ),
+        (
+            "Find hotels in Lisbon; the string value for the enum is not null.",
+            _one_call("search_hotels", {"city": "Lisbon"}),
+            "schema word 'enum'",
+        ),
+        (
+            "Pay with pm_3e73fb and find hotels in Lisbon.",
+            _one_call("search_hotels", {"city": "Lisbon"}),
+            "identifier pm_3e73fb",
+        ),
+    ],
+    ids=[
+        "tool call", "unseen id", "set the param to", "param words before value", "value as the param",
+        "the param is", "where the member id is", "id in prose", "schema words", "payment token",
+    ],
+)
+def test_a_models_slips_are_rejected_with_their_reason(text: str, plan: TurnPlan, expected: str) -> None:
+    problems = request_problems(text, plan, SLIP_SCENARIO)
+    assert any(expected in problem for problem in problems), problems
+
+
+@pytest.mark.parametrize(
+    ("text", "plan", "seen"),
+    [
+        ("Find hotels in Lisbon, my zip code is 1200-195.", _one_call("search_hotels", {"city": "Lisbon", "zip_code": "1200-195"}), []),
+        ("Search for files of at least 500 bytes.", _one_call("search_files", {"min_size_bytes": 500}), []),
+        ('Cancel my order because "late_delivery", the one from May 3, 2026.', CANCEL_PLAN, []),
+        (
+            "Can you pull up order O70981 again?",
+            _one_call("get_order", {"order_id": "O70981"}),
+            ["Show me my orders.", "You have one order, O70981, placed on May 3."],
+        ),
+    ],
+    ids=["own zip code", "a size in words", "a spelled date", "an id the assistant told the user"],
+)
+def test_what_people_write_passes(text: str, plan: TurnPlan, seen: list[str]) -> None:
+    assert request_problems(text, plan, SLIP_SCENARIO, seen) == []
+
+
+def test_a_plan_needing_an_identifier_the_user_never_saw_is_refused_even_if_the_text_hides_it() -> None:
+    """The value must be carried, and carrying it reveals an id the user cannot know: a lookup must find it."""
+    plan = _one_call("get_order", {"order_id": "77120"})
+    problems = request_problems("Look up order 77120.", plan, SLIP_SCENARIO)
+    assert any("a lookup must discover it" in problem for problem in problems), problems
+    told = ["Your order number is 77120."]
+    assert request_problems("Look up order 77120.", plan, SLIP_SCENARIO.model_copy(update={"persona": f"Ann, who got this: {told[0]}"})) == []
+
+
+def test_written_requests_name_no_parameter_and_vary_their_sentence_plans() -> None:
+    cases = list(written_cases())
+    texts = [text for _, _, _, text in cases]
+    params = {param for tool in TOOLS for param in tool.parameters["properties"]}
+    for _, _, plan, text in cases:
+        values = [value for call in plan.calls for value in call.literals().values()]
+        assert labelled_parameters(text, params, values) == [], text
+    starts = {
+        "question": sum("?" in text for text in texts),
+        "need": sum(bool(re.search(r"\bI (need|'d like|want|have) to\b", text)) for text in texts),
+        "context first": sum(bool(re.search(r"\b(Quick question about|I'm sorting out|It's about|Something came up)", text)) for text in texts),
+    }
+    assert all(count > 0 for count in starts.values()), starts

@@ -448,3 +448,66 @@ def test_back_translation_is_fast_enough_for_the_offline_pipeline() -> None:
         back_translate_offline(request, random.Random(0))
     per_call = (time.perf_counter() - started) / len(requests)
     assert per_call < 0.005, f"{per_call * 1e6:.0f} us per back-translation"
+
+
+# --- Natural phrasing: the reader's own English, not the writer's ------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'Please cancel my order from 2026-05-03 because "late_delivery".',
+        'Something arrived late. Can you cancel the order I placed on 2026-05-03? Reason: "late_delivery".',
+        'I need to cancel an order because "late_delivery" - it was the one dated 2026-05-03.',
+        'cancel order, 2026-05-03, "late_delivery"',
+        'Could you cancel the order I placed on May 3rd, 2026? It came late, so "late_delivery".',
+    ],
+    ids=["imperative", "context first", "first person", "terse", "spelled date"],
+)
+def test_hand_written_paraphrases_without_parameter_names_are_accepted(text: str) -> None:
+    """Requests no writer of this project produced: the reader finds the hidden listing from the date
+    alone and binds the reason by what it is."""
+    derived = translate(text)
+    assert check(CANCEL_PLAN, derived, text) == [], (text, summary(derived))
+
+
+def test_roles_bind_values_a_person_states_by_meaning() -> None:
+    hotel = ToolView(
+        name="search_hotels",
+        description="Find hotels.",
+        parameters={
+            "type": "object",
+            "properties": {
+                "city": {"type": "string"},
+                "check_in": {"type": "string", "format": "date"},
+                "check_out": {"type": "string", "format": "date"},
+                "max_price": {"type": "number"},
+                "guests": {"type": "integer"},
+            },
+            "required": ["city", "check_in", "check_out"],
+        },
+        output_schema={"type": "object", "properties": {"hotels": {"type": "array", "items": {"type": "object"}}}},
+    )
+    text = 'Find me a hotel in "Lisbon" from 2026-06-01 until 2026-06-04, under 120 dollars, for 2 guests.'
+    derived = translate(text, tools=[hotel], links=[])
+    assert summary(derived) == [
+        (
+            "search_hotels",
+            {"city": "Lisbon", "check_in": "2026-06-01", "check_out": "2026-06-04", "max_price": 120, "guests": 2},
+        )
+    ]
+
+
+def test_a_request_asking_for_more_than_the_plan_is_rejected() -> None:
+    """Over-specified: the user also asks for an email the plan does not send."""
+    text = 'Cancel my order from 2026-05-03 because "late_delivery", and send an email with the subject "Sorry" to ana@example.com.'
+    derived = translate(text)
+    problems = check(CANCEL_PLAN, derived, text)
+    assert any("extra send_email" in problem for problem in problems), problems
+
+
+def test_a_request_without_the_value_that_finds_the_object_is_rejected() -> None:
+    """Under-specified in natural words: no date, so nothing can discover which order."""
+    text = 'Please cancel my order, it came late: "late_delivery".'
+    problems = check(CANCEL_PLAN, translate(text), text)
+    assert any("missing list_orders" in problem for problem in problems), problems

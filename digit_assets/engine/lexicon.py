@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
+from datetime import date
 from typing import Literal
 
 # --- Words: splitting identifiers, singular and plural ---------------------------------------------
@@ -345,3 +346,149 @@ def list_filter(argument: str) -> tuple[tuple[str, ...], FilterKind] | None:
     if words[-1] in PART_FILTER_SUFFIXES and len(words) > 1:
         return words[:-1], "part"
     return words, "equal"
+
+
+# --- Everyday English of requests ------------------------------------------------------------------
+# What any reader or writer of English knows about how people ask for things and state values. The
+# request writer and the back-translator both lean on it; neither reads the other's phrasing.
+
+# Everyday ways to ask for each action of :func:`parse_tool_name`. A tool's own verb is always
+# understood as well; actions whose verbs carry their own meaning (cancel, send, book) have no stand-ins.
+ACTION_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "get": ("look up", "pull up", "get", "check"),
+    "list": ("list", "show me", "find"),
+    "create": ("create",),
+    "update": ("update", "change"),
+    "delete": ("delete", "remove"),
+    "validate": ("verify", "validate"),
+    "state": (),
+    "other": (),
+}
+
+_MONTHS = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)
+_MONTH = r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)"
+_SPELLED_DATE = _MONTH + r"\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}"
+_ISO_DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+
+
+def spelled_date(iso: str) -> str:
+    """``2026-05-03`` as people write it: ``May 3, 2026``."""
+    year, month, day = (int(part) for part in _ISO_DAY.fullmatch(iso).groups())  # type: ignore[union-attr]
+    return f"{_MONTHS[month - 1]} {day}, {year}"
+
+
+def iso_of_spelled_date(text: str) -> str | None:
+    """``May 3rd, 2026`` / ``Sep. 14 2025`` -> ISO, None when it is no date of the calendar."""
+    match = re.fullmatch(r"([A-Za-z]+)\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})", text.strip())
+    if not match:
+        return None
+    month = next((index for index, name in enumerate(_MONTHS, 1) if name.lower().startswith(match.group(1).lower()[:3])), None)
+    if month is None:
+        return None
+    try:
+        return date(int(match.group(3)), month, int(match.group(2))).isoformat()
+    except ValueError:
+        return None
+
+
+@functools.lru_cache(maxsize=4_096)
+def spelled_date_pattern(iso: str) -> re.Pattern[str]:
+    """The spellings of one ISO date people write: full or short month, day with or without "rd"."""
+    year, month, day = (int(part) for part in _ISO_DAY.fullmatch(iso).groups())  # type: ignore[union-attr]
+    name = _MONTHS[month - 1]
+    return re.compile(
+        rf"(?<![\w-])(?:{name}|{name[:3]})\.?\s+0?{day}(?:st|nd|rd|th)?,?\s+{year}(?![\w-])", re.IGNORECASE
+    )
+
+
+_LEFT = r"(?<![\w@.+/:-])"
+_RIGHT = r"(?![\w@+-]|[.:/]\w)"
+# Values a reader recognizes by their shape, most specific first; everything else needs quotes.
+VALUE_SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (kind, re.compile(_LEFT + pattern + _RIGHT))
+    for kind, pattern in (
+        ("spelled_date", _SPELLED_DATE),
+        ("datetime", r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?"),
+        ("date", r"\d{4}-\d{2}-\d{2}"),
+        ("email", r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),
+        ("url", r"https?://[^\s\"'<>]*[^\s\"'<>.,;:!?)]"),
+        ("time", r"\d{1,2}:\d{2}(?::\d{2})?"),
+        ("id", r"(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[A-Za-z0-9]+(?:[-_][A-Za-z0-9]+)*"),
+        ("number", r"-?\d+(?:\.\d+)?"),
+    )
+)
+
+
+def value_shape(written: str) -> str | None:
+    """The kind of a value that reads unquoted (``2026-05-03`` is a date), None if it needs quotes."""
+    return next((kind for kind, pattern in VALUE_SHAPES if pattern.fullmatch(written)), None)
+
+
+# The roles a value plays, the words of parameter names that hold each role, and the cue words with
+# which people state a value in that role ("in Lisbon", "from May 3rd", "at least 500 bytes",
+# "called ..."). A cue is a word or a two-word phrase just before the value.
+VALUE_ROLES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "minimum": (frozenset("min minimum least low lower floor over above from".split()), frozenset({"at least", "more than", "over", "above", "minimum", "min"})),
+    "maximum": (frozenset("max maximum most limit high upper cap under below budget".split()), frozenset({"at most", "up to", "under", "below", "no more than", "less than", "within", "max", "the first", "the top"})),
+    "start": (frozenset("start from since begin after earliest departure depart check_in checkin arrival open".split()), frozenset({"from", "starting", "since", "after", "beginning"})),
+    "end": (frozenset("end until to before due deadline latest return check_out checkout close expiry expire".split()), frozenset({"until", "through", "by", "before", "till", "ending"})),
+    "place": (frozenset("city location place country region area address town state destination venue airport station".split()), frozenset({"in", "at", "near", "around", "to"})),
+    "folder": (frozenset("directory folder path dir parent destination target dest".split()), frozenset({"in", "into", "to", "under", "inside"})),
+    "name": (frozenset("name label filename nickname alias".split()), frozenset({"called", "named"})),
+    "title": (frozenset("title headline".split()), frozenset({"titled", "headed"})),
+    "given": (frozenset({"given"}), frozenset({"named", "first named"})),
+    "search": (frozenset("query keyword keywords search term terms q text pattern contains".split()), frozenset({"matching", "about", "mentioning", "containing"})),
+    "message": (frozenset("message body text content note notes comment description details summary".split()), frozenset({"saying", "says", "reads", "reading", "note"})),
+    "reason": (frozenset("reason cause".split()), frozenset({"because", "since", "reason"})),
+    "money": (frozenset("amount price cost total budget fee payment balance salary rate fare".split()), frozenset({"$"})),
+    "recipient": (frozenset("email recipient to address contact".split()), frozenset({"to", "at", "reach", "email"})),
+    "person": (frozenset("owner assignee user member customer guest person attendee participant".split()), frozenset({"for", "assign to", "with"})),
+    "time": (frozenset("time hour slot".split()), frozenset({"at", "around"})),
+    "replacement": (frozenset({"new"}), frozenset({"to", "into"})),
+    "surname": (frozenset({"surname"}), frozenset({"surname", "family name", "last name"})),
+    "copy": (frozenset("cc bcc copy watchers".split()), frozenset({"cc'ing", "cc to", "copying", "copy in"})),
+}
+
+
+CURRENCY_WORDS = frozenset("dollar dollars usd euro euros eur pound pounds gbp".split())
+
+
+def value_roles(words: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """The roles a parameter's words give its value (``min_price`` -> minimum, money); a key
+    (``customer_id``) has none: it names a record, not what the value is to a person."""
+    if not words or words[-1] in ("id", "ids", "uuid", "key"):
+        return ()
+    words = [singularize(word) for word in words]  # "attendee_emails" holds emails
+    if set(words) & {"last", "family", "surname"}:
+        return ("surname",)  # "named Ada, surname Lovelace": the surname is no name of its own
+    if set(words) & {"first", "given"} and "name" in words:
+        return ("given",)
+    joined = "_".join(words)
+    found = []
+    for role, (holders, _) in VALUE_ROLES.items():
+        if any(word in holders for word in words) or any("_" in holder and holder in joined for holder in holders):
+            found.append(role)
+    return tuple(found)
+
+
+def cue_roles(preceding: list[str]) -> tuple[str, ...]:
+    """The roles the words right before a value announce (lower case, in text order; a currency sign
+    as the word ``$``): "at least", "in", "from", "$"."""
+    words = list(preceding)
+    cues: set[str] = set()
+    if words and words[-1] == "$":
+        cues.add("$")
+        words = words[:-1]
+    cues.update(" ".join(words[-size:]) for size in (1, 2, 3) if len(words) >= size)
+    return tuple(role for role, (_, phrases) in VALUE_ROLES.items() if cues & phrases)
+
+
+# Words that describe a schema, not a person's wish: a request using them talks to the machine.
+# "field", "key" and "property" are left out: people use them about fields, keys and houses.
+SCHEMA_WORDS = frozenset(
+    "parameter parameters param params argument arguments arg args schema enum enums boolean bool "
+    "string integer int float null nullable json payload".split()
+)

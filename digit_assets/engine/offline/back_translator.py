@@ -31,8 +31,18 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from digit_assets.engine.lexicon import changes_state, parse_tool_name, singularize, words_of
-from digit_assets.engine.offline.request_writer import ACTION_PHRASES, VALUE_PATTERNS
+from digit_assets.engine.lexicon import (
+    ACTION_SYNONYMS,
+    CURRENCY_WORDS,
+    VALUE_SHAPES,
+    changes_state,
+    cue_roles,
+    iso_of_spelled_date,
+    parse_tool_name,
+    singularize,
+    value_roles,
+    words_of,
+)
 from digit_assets.engine.offline.session import is_entity_key
 from digit_assets.engine.synthesis.model import ExecutedCall, Link, PlannedCall, ToolView, parse_reference, resolve_path
 from digit_assets.engine.synthesis.planning import plannable_field
@@ -50,15 +60,15 @@ class _Span:
     start: int
     end: int
     text: str
-    kind: str  # a VALUE_PATTERNS kind, "quoted" or "enum"
+    kind: str  # a VALUE_SHAPES kind, "quoted" or "enum"
 
 
 _QUOTED = re.compile(r'"(?P<double>[^"\n]+)"|(?<!\w)\'(?P<single>[^\'\n]+)\'(?!\w)')
 # One pass over the shaped values: at each position the most specific pattern is tried first. The
 # lead-in skips positions inside words and chunks with no digit, "@" or scheme (4x faster).
 _SHAPED = re.compile(
-    r"(?<![\w@.+/:-])(?=[\w.+-]*[\d@]|https?:)(?:"
-    + "|".join(f"(?P<{kind}>{pattern.pattern})" for kind, pattern in VALUE_PATTERNS)
+    r"(?<![\w@.+/:-])(?=[\w.+-]*[\d@]|https?:|[A-Z][a-z]{2,8}\.?\s+\d)(?:"
+    + "|".join(f"(?P<{kind}>{pattern.pattern})" for kind, pattern in VALUE_SHAPES)
     + ")"
 )
 _SERIES_GAP = re.compile(r"\s*(?:,|and|, and)\s*")
@@ -79,7 +89,7 @@ def _enum_pattern(words: tuple[str, ...]) -> re.Pattern[str] | None:
 def read_values(text: str, enum_cues: Mapping[str, frozenset[str]] | None = None) -> tuple[list[_Span], str]:
     """The values in a request, in text order, and the text with each value blanked out.
 
-    Quoted strings first, then shaped values (``VALUE_PATTERNS``, most specific first), then bare
+    Quoted strings first, then shaped values (``VALUE_SHAPES``, most specific first), then bare
     enum words: ``enum_cues`` maps each (lower-case) to the words of the parameters it belongs to,
     and a bare word only counts as a value right after one of them ("the status shipped"), so
     prose ("send an email") stays prose. Each value found is blanked so later patterns skip it.
@@ -93,6 +103,11 @@ def read_values(text: str, enum_cues: Mapping[str, frozenset[str]] | None = None
         for match in list(pattern.finditer(masked)):
             if pattern is _QUOTED:
                 span = _Span(match.start(), match.end(), match.group("double") or match.group("single"), "quoted")
+            elif pattern is _SHAPED and match.lastgroup == "spelled_date":  # "May 3, 2026" is 2026-05-03
+                iso = iso_of_spelled_date(match.group(0))
+                if iso is None:
+                    continue
+                span = _Span(match.start(), match.end(), iso, "date")
             elif pattern is _SHAPED:
                 span = _Span(match.start(), match.end(), match.group(0), match.lastgroup or "")
             else:
@@ -153,7 +168,7 @@ def _expected_kind(param: str, schema: Mapping[str, Any]) -> str | None:
     """The value shape a parameter asks for, from its format or its name."""
     if schema.get("format") in _FORMAT_KINDS:
         return _FORMAT_KINDS[schema["format"]]
-    words = words_of(param)
+    words = [singularize(word) for word in words_of(param)]
     if words and words[-1] == "date":
         return "date"
     if "email" in words:
@@ -175,6 +190,7 @@ class _Param:
     is_array: bool
     is_boolean: bool
     record: Mapping[str, Any] | None  # the object schema, for an object or an array of objects
+    roles: frozenset[str]  # what its value is to a person (a place, a start date, a maximum ...)
 
 
 def _record_schema(schema: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -201,7 +217,7 @@ class _ToolReading:
 
 def _read_tool(tool: ToolView) -> _ToolReading:
     name = parse_tool_name(tool.name)
-    verbs: dict[tuple[str, ...], int] = {tuple(phrase.split()): 1 for phrase in ACTION_PHRASES.get(name.action, ())}
+    verbs: dict[tuple[str, ...], int] = {tuple(phrase.split()): 1 for phrase in ACTION_SYNONYMS.get(name.action, ())}
     if name.verb:
         verbs[(name.verb,)] = 2
     params = {}
@@ -219,6 +235,7 @@ def _read_tool(tool: ToolView) -> _ToolReading:
             is_array="array" in types,
             is_boolean=types == {"boolean"},
             record=_record_schema(schema),
+            roles=frozenset(value_roles(words_of(param))),
         )
         enum_cues += [
             (item.lower(), params[param].words)
@@ -371,7 +388,10 @@ class _Mention:
     at: int  # token position
     cue: list[str]  # the words naming it, nearest first, as written (lower case)
     records: list[_Record] = field(default_factory=list)  # set for parenthesized groups of fields
+    lead: list[str] = field(default_factory=list)  # the words right before it, in text order ("at least")
+    unit: str = ""  # the noun right after a number ("500 bytes"), as names are compared
     slots: list[tuple[str, str, Any]] = field(default_factory=list)  # best (tool, param, value) bindings
+    near: list[tuple[str, str, Any]] = field(default_factory=list)  # nearly as good, best first: for its clause's goal
     problem: str = ""
     bound: bool = False
     forms: list[str] = field(init=False)  # the cue as names are compared
@@ -400,9 +420,14 @@ class _Mention:
         if kind == "enum" and not (param.has_enum and hits):
             return None  # a bare word is only a value of an enum its cue names ("status shipped")
         shape_match = (param.kind is not None and param.kind == kind) or (kind == "record" and param.record is not None)
-        if not hits and not param.has_enum and not (shape_match and kind in _STRONG_KINDS):
+        if param.kind in _STRONG_KINDS and kind in _STRONG_KINDS and kind not in (param.kind, "record"):
+            return None  # a date is no email, an email no id
+        roles = len(set(cue_roles(self.lead)) & param.roles)  # "in Lisbon" is a place, "from May 3" a start
+        unit = 1 if self.unit and (self.unit in param.words or self.unit in CURRENCY_WORDS and "money" in param.roles) else 0
+        if not hits and not roles and not unit and not param.has_enum and not (shape_match and kind in _STRONG_KINDS):
             return None
-        score = len(hits) + (1 if hits and len(hits) == len(param.words) else 0)
+        score = len(hits) + (1 if hits and len(hits) == len(param.words) else 0) + 1.5 * roles + 2 * unit
+        score -= 0.5 if param.roles and not roles and not hits else 0  # a plain "on May 3" is the date, not the end date
         score += (1 if shape_match else 0) + (2 if param.has_enum else 0)  # the value fitted: it is a member
         score += 0.5 if hits and all(word in self.cue for word in param.spelled) else 0  # "notes", not "note"
         return score - 0.01 * (min(hits) if hits else len(self.cue))
@@ -436,6 +461,9 @@ class _Use:
 
 
 _MAX_LOOKUP_DEPTH = 3
+# How much worse a parameter of the goal whose clause holds a value may score and still take it:
+# "add an attendee for ana@x.org" is the attendee to add, though another tool lists attendees too.
+_NEAR = 1.6
 _KEY_WORDS = frozenset({"id", "number", "code", "reference"})
 _IDENTITY_KINDS = frozenset({"id", "email"})
 _SENTENCE_ENDS = frozenset(".!?")
@@ -487,10 +515,12 @@ class _Derivation:
             index = bisect_right(self.starts, span.start) - 1  # the blank token holding the span
             after = self._cue_after(index)
             previous = mentions[-1] if mentions else None
-            if previous and not after and _SERIES_GAP.fullmatch(text[previous.spans[-1].end : span.start]):
+            same_kind = previous is not None and previous.spans[-1].kind == span.kind  # "a, b": one series
+            if previous and same_kind and not after and _SERIES_GAP.fullmatch(text[previous.spans[-1].end : span.start]):
                 previous.spans.append(span)
             else:
-                mentions.append(_Mention([span], index, after or self._cue_before(index)))
+                lead, unit = self._surroundings(index, span)
+                mentions.append(_Mention([span], index, after or self._cue_before(index), lead=lead, unit=unit))
         return sorted([*mentions, *grouped], key=lambda mention: mention.spans[0].start)
 
     def _record_mentions(self, spans: list[_Span], masked: str) -> tuple[list[_Mention], set[int]]:
@@ -524,6 +554,20 @@ class _Derivation:
                 mentions.append(_Mention(list(held), index, self._cue_before(index), records=[record]))
             previous_end = group.end()
         return mentions, inside
+
+    def _surroundings(self, index: int, span: _Span) -> tuple[list[str], str]:
+        """The words just before a value, in text order, back to punctuation (a currency sign counts
+        as a word), and the noun after a number ("500 bytes")."""
+        lead: list[str] = []
+        for token in reversed(self.tokens[max(0, index - 3) : index]):
+            if _is_boundary(token):
+                break
+            lead.insert(0, token)
+        if self.request.request[max(0, span.start - 1) : span.start] == "$":
+            lead.append("$")
+        following = self.tokens[index + 1 : index + 2]
+        unit = _word(following[0]) if span.kind == "number" and following and not _is_boundary(following[0]) else ""
+        return lead, unit
 
     def _cue_before(self, index: int) -> list[str]:
         """The words naming a value, back to the word that opens its phrase ("for the check in ...")."""
@@ -625,7 +669,8 @@ class _Derivation:
         return frozenset(words)
 
     def bind_candidates(self) -> None:
-        """Every mention's best (tool, parameter) bindings; a tie between parameters is ambiguity."""
+        """Every mention's best (tool, parameter) bindings; a tie between two parameters of one tool
+        is ambiguity (a tie across tools is settled by which tool the plan calls)."""
         for mention in self.mentions:
             scored: list[tuple[float, str, str, Any]] = []
             for name, reading in self.readings.items():
@@ -641,11 +686,16 @@ class _Derivation:
                 continue
             best = max(score for score, *_ in scored)
             slots = [(name, param, value) for score, name, param, value in scored if score == best]
-            params = sorted({param for _, param, _ in slots})
-            if len(params) > 1:
-                mention.problem = f"{mention.text!r} fits the parameters {', '.join(params)} equally well"
+            by_tool: dict[str, set[str]] = {}
+            for name, param, _ in slots:
+                by_tool.setdefault(name, set()).add(param)
+            clash = next((sorted(params) for params in by_tool.values() if len(params) > 1), None)
+            if clash:
+                mention.problem = f"{mention.text!r} fits the parameters {', '.join(clash)} equally well"
             else:
                 mention.slots = slots
+                ranked = sorted((entry for entry in scored if entry[0] >= best - _NEAR), key=lambda entry: -entry[0])
+                mention.near = [(name, param, value) for _, name, param, value in ranked]
 
     # -- planning --
 
@@ -681,8 +731,8 @@ class _Derivation:
         self.calls.append(call)
         return call
 
-    def _bind(self, mention: _Mention, call: _Call) -> bool:
-        for name, param, value in mention.slots:
+    def _bind(self, mention: _Mention, call: _Call, *, near: bool = False) -> bool:
+        for name, param, value in mention.near if near else mention.slots:
             if name == call.name and param not in call.arguments:
                 call.arguments[param] = value
                 mention.bound = True
@@ -698,7 +748,7 @@ class _Derivation:
         for mention in self._unbound():
             host = next((call for call in self.calls if mention.at in call.clause), None)
             if host is not None:
-                self._bind(mention, host)
+                self._bind(mention, host, near=True)
         for mention in self._unbound():
             self._bind_first(mention)
 

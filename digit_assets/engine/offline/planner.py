@@ -27,6 +27,7 @@ from digit_assets.engine.synthesis.planning import (
     usable_outputs,
 )
 from digit_assets.engine.synthesis.roles import PlanTurnRequest, PlanTurnResponse
+from digit_assets.engine.synthesis.text import is_identifier_param, is_mentionable, is_system_identifier
 from digit_assets.engine.synthesis.values import ValueFactory
 
 _OPTIONAL_PARAM_RATE = 0.3  # how often the planner fills an optional parameter
@@ -221,7 +222,8 @@ class _TurnPlanner:
 
     def _build(self, draft: _Draft, ref: str, tool_name: str, anchor: _Offer | None) -> PlannedCall | None:
         """The call with every required parameter and some optional ones, or None when it does not
-        validate or repeats a call of an earlier turn. Literals first reuse values seen earlier; a
+        validate or repeats a call of an earlier turn. An identifier the system assigns is never a
+        literal (the user could not know it): it comes from an output, or the call is not made. Literals first reuse values seen earlier; a
         second draw takes new ones, which turns a repeat into a new action (another date, another guest)."""
         tool = self.tools[tool_name]
         analysis = self.analyses[tool_name]
@@ -235,14 +237,30 @@ class _TurnPlanner:
                 if anchor is not None and param == anchor.param:
                     arguments[param] = anchor.reference
                 elif param in analysis.required or self.rng.random() < _OPTIONAL_PARAM_RATE:
-                    if feeds[param] and anchor is not None and self.rng.random() < _REFERENCE_RATE:
+                    discover = is_identifier_param(param) or self.rng.random() < _REFERENCE_RATE
+                    if feeds[param] and anchor is not None and discover:
                         arguments[param] = self.rng.choice(feeds[param]).reference
                     else:
-                        arguments[param] = self._literal(analysis, param, reuse)
+                        value = self._literal(analysis, param, reuse)
+                        if not is_system_identifier(param, value):
+                            arguments[param] = value
+            if anchor is None and not arguments:
+                self._anchor_lookup(analysis, arguments, reuse)
             call = PlannedCall(ref=ref, tool=tool_name, arguments=arguments)
             if not (call_problems(call, tool, draft.tools, self.executed) or self._repeats_earlier_call(draft, call)):
                 return call
         return None
+
+    def _anchor_lookup(self, analysis: ToolAnalysis, arguments: dict[str, Any], reuse: bool) -> None:
+        """A first call with no argument gets one fact the user knows (a name, a date, a city), so a
+        request can point at what the call looks up instead of leaving the reader to guess the lookup."""
+        facts = [param for param in analysis.params if not is_identifier_param(param)]
+        self.rng.shuffle(facts)
+        for param in facts:
+            value = self._literal(analysis, param, reuse)
+            if is_mentionable(value) and not is_system_identifier(param, value):
+                arguments[param] = value
+                return
 
     def _known_values(self, draft: _Draft, call: PlannedCall) -> dict[str, Any]:
         """The argument values known before execution: literals, values in executed outputs, and the

@@ -4,9 +4,10 @@ It plays a user who knows what they want done (the explicit calls, described by 
 and the facts they have at hand (every literal value, the hidden calls' too), but not how the
 system finds things: a hidden call is never described, so the assistant has to discover it.
 
-This module also fixes the little shared language of requests: which verbs ask for which action
-(:data:`ACTION_PHRASES`) and which values read unquoted (:data:`VALUE_PATTERNS`). The offline
-back-translator reads requests with the same knowledge, as any reader of English would.
+Values are said the way people say them, by what they are to the person ("in "Lisbon"", "from
+2026-05-03", "at least 500 bytes", "under 80 dollars", "called "Notes""), never by a parameter's name; the
+roles come from the shared English of :mod:`digit_assets.engine.lexicon`. Sentences follow one of
+several plans (imperative, question, first-person need, context first, terse), in the persona's voice.
 """
 
 from __future__ import annotations
@@ -14,50 +15,31 @@ from __future__ import annotations
 import random
 import re
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from digit_assets.engine.lexicon import parse_tool_name, pluralize, singularize, words_of
+from digit_assets.engine.lexicon import (
+    ACTION_SYNONYMS,
+    parse_tool_name,
+    pluralize,
+    singularize,
+    spelled_date,
+    value_roles,
+    value_shape,
+    words_of,
+)
 from digit_assets.engine.synthesis.model import PlannedCall, ToolView
 from digit_assets.engine.synthesis.roles import WriteRequestRequest, WriteRequestResponse
-from digit_assets.engine.synthesis.text import humanize, is_identifier_like, is_mentionable, value_text
-
-# --- The shared language of requests -----------------------------------------------------------------
-
-# Everyday ways to ask for each action of ``enrich.parse_tool_name``. A tool's own verb is always
-# understood as well; actions whose verbs carry their own meaning (cancel, send, book) have no stand-ins.
-ACTION_PHRASES: dict[str, tuple[str, ...]] = {
-    "get": ("look up", "pull up", "get", "check"),
-    "list": ("list", "show me", "find"),
-    "create": ("create",),
-    "update": ("update", "change"),
-    "delete": ("delete", "remove"),
-    "validate": ("verify", "validate"),
-    "state": (),
-    "other": (),
-}
-
-_LEFT = r"(?<![\w@.+/:-])"
-_RIGHT = r"(?![\w@+-]|[.:/]\w)"
-# Values a reader recognizes by their shape, most specific first; everything else is quoted.
-VALUE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (kind, re.compile(_LEFT + pattern + _RIGHT))
-    for kind, pattern in (
-        ("datetime", r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?"),
-        ("date", r"\d{4}-\d{2}-\d{2}"),
-        ("email", r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),
-        ("url", r"https?://[^\s\"'<>]*[^\s\"'<>.,;:!?)]"),
-        ("time", r"\d{1,2}:\d{2}(?::\d{2})?"),
-        ("id", r"(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[A-Za-z0-9]+(?:[-_][A-Za-z0-9]+)*"),
-        ("number", r"-?\d+(?:\.\d+)?"),
-    )
+from digit_assets.engine.synthesis.text import (
+    humanize,
+    is_identifier_like,
+    is_identifier_param,
+    is_mentionable,
+    value_text,
 )
 
-
-def bare_kind(written: str) -> str | None:
-    """The kind of a value that reads unquoted (``2026-05-03`` is a date), None if it needs quotes."""
-    return next((kind for kind, pattern in VALUE_PATTERNS if pattern.fullmatch(written)), None)
+# --- Values as a user types them ----------------------------------------------------------------------
 
 
 def is_record(value: Any) -> bool:
@@ -76,7 +58,7 @@ def render_value(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return _join_series([render_value(item) for item in value])
     written = value_text(value)
-    if bare_kind(written):
+    if value_shape(written):
         return written
     quote = "'" if '"' in written else '"'
     return f"{quote}{written}{quote}"
@@ -140,14 +122,20 @@ def _persona_name(persona: str) -> str | None:
 
 # --- Goals and mentions -------------------------------------------------------------------------------
 
-# Mentions inside a clause ("cancel my order with the reason ...") and as a bare list ("the date ...").
-# A series of values only takes templates that name the parameter first, so the series reads as one value.
-_ATTACHED = ("with the {h} {v}", "for the {h} {v}", "where the {h} is {v}", "using {v} as the {h}")
-_LISTED = ("the {h} {v}", "{h} {v}", "{v} as the {h}")
 _SWITCHES = {True: ("turned on", "enabled"), False: ("turned off", "disabled")}
 # Context sentences carrying the hidden calls' values without saying what those calls do.
-_CONTEXT_ATTACHED = ("It's the one {ms}.", "I mean the one {ms}.", "This is about the one {ms}.")
-_CONTEXT_LISTED = ("For reference: {ms}.", "Details: {ms}.", "The relevant details are {ms}.", "You'll need {ms}.")
+_CONTEXT_TRAILING = ("It's the one {ms}.", "I mean the one {ms}.", "This is about the one {ms}.", "The one I mean is {ms}.")
+_CONTEXT_LEADING = ("About the one {ms}:", "Regarding the one {ms}.", "So, the one {ms}.")
+# Sentence plans: the voice's own ask (imperative or question), a first-person need, the scene set
+# first, or the bare goals.
+_SENTENCE_PLANS = {"ask": 0.5, "need": 0.2, "context_first": 0.15, "terse": 0.15}
+_NEEDS = ("I need to {goal}.", "I'd like to {goal}.", "I want to {goal}.", "I have to {goal}.")
+_SITUATIONS = (
+    "Quick question about my {nouns}.",
+    "I'm sorting out my {nouns} today.",
+    "It's about my {noun}.",
+    "Something came up with my {nouns}.",
+)
 _TWO_GOALS = ("{a}, then {b}", "{a} and then {b}", "{a}, and after that {b}", "first {a}, then {b}")
 _MORE_GOALS = ("first {a}, then {b}, and finally {c}", "{a}, then {b}, then {c}")
 # Where the hidden calls' values go: a sentence after the goals, inside a goal's clause, or a sentence
@@ -156,30 +144,113 @@ _LAYOUT_WEIGHTS = {"trailing": 0.5, "inline": 0.42, "leading": 0.08}
 _USABLE_DESCRIPTION = re.compile(r"[A-Za-z][A-Za-z ,'-]{2,80}")
 
 
+# Words of a number's parameter that are no unit of it ("500 bytes" but not "3 priorities").
+_NO_UNIT = frozenset(
+    "id ids number num count amount size limit page level priority rating score year age quantity qty index "
+    "offset version code value total percent percentage max min minimum maximum rank position order sort".split()
+)
+
+
 @dataclass(frozen=True)
 class _Mention:
-    """One literal argument the request must carry, by the humanized name of its parameter."""
+    """One literal argument the request must carry: its value and what the value is to the person
+    (the words and roles of its parameter, never said as a label)."""
 
-    label: str
+    words: tuple[str, ...]
     value: Any
+    schema: Mapping[str, Any]
 
-    def render(self, attached: bool, rng: random.Random) -> str:
-        """``attached``: inside a clause ("with the reason ..."), else as a bare list item ("the reason ...")."""
-        if isinstance(self.value, bool):
-            switch = f"{self.label} {rng.choice(_SWITCHES[self.value])}"
-            return f"with {switch}" if attached else switch
-        templates = _ATTACHED if attached else _LISTED
-        if isinstance(self.value, (list, tuple, dict)):
-            templates = tuple(t for t in templates if not t.startswith(("{v}", "using {v}")))
-        return rng.choice(templates).format(h=self.label, v=render_value(self.value))
+    def render(self, rng: random.Random) -> str:
+        """The value in a phrase a person would write: "in "Lisbon"", "from 2026-05-03", "under 80 dollars"."""
+        value, words = self.value, self.words
+        if isinstance(value, bool):
+            return f"with {' '.join(words)} {rng.choice(_SWITCHES[value])}"
+        written = render_value(value)
+        if isinstance(value, dict) or is_record(value):
+            return f"with {written}"
+        roles = set(value_roles(words))
+        scalar = value[0] if isinstance(value, (list, tuple)) and value else value
+        shape = value_shape(value_text(scalar))
+        if shape == "date" and not isinstance(value, (list, tuple)) and rng.random() < 0.6:
+            written = spelled_date(value_text(value))  # "May 3, 2026", as people write a day
+        if shape in ("date", "datetime"):
+            if "start" in roles:
+                return rng.choice(("from {v}", "starting {v}")).format(v=written)
+            if "end" in roles:
+                return rng.choice(("until {v}", "through {v}", "by {v}")).format(v=written)
+            return rng.choice(("on {v}", "for {v}", "dated {v}")).format(v=written)
+        if shape == "time":
+            if "start" in roles:
+                return rng.choice(("from {v}", "after {v}")).format(v=written)
+            if "end" in roles:
+                return rng.choice(("until {v}", "before {v}")).format(v=written)
+            return f"at {written}"
+        if shape == "email" and "copy" in roles:
+            return rng.choice(dict(_TEXT_FRAMES)["copy"]).format(v=written)
+        if shape == "email":
+            return rng.choice(("for {v}", "to {v}")).format(v=written)
+        if shape == "url":
+            return rng.choice(("at {v}", "from {v}")).format(v=written)
+        if isinstance(scalar, (int, float)):
+            return self._number(written, scalar, roles, rng)
+        if any("enum" in option for option in (self.schema, *self.schema.get("anyOf", ()), *self.schema.get("oneOf", ()))):
+            if "reason" in roles:
+                return f"because {written}"
+            return rng.choice(("marked {v}", "set to {v}", "that are {v}")).format(v=written)
+        if is_identifier_param("_".join(words)) and len(words) > 1:  # "order ORD-1", from a confirmation
+            return f"for {' '.join(words[:-1])} {written}"
+        if set(words) & _DESTINATIONS:
+            return rng.choice(("to {v}", "into {v}")).format(v=written)
+        for role, frames in _TEXT_FRAMES:
+            if role in roles:
+                return rng.choice(frames).format(v=written)
+        noun = words[-1]
+        return rng.choice((f"with the {noun} {{v}}", f"for the {noun} {{v}}")).format(v=written)
+
+    def _number(self, written: str, number: float, roles: set[str], rng: random.Random) -> str:
+        """"under 80 dollars", "at least 500 bytes", "up to 10 results", "for 3 guests", "a priority of 2"."""
+        words = self.words
+        if "money" in roles:
+            amount = f"{written} {'dollar' if number == 1 else 'dollars'}"  # "$80" would read as a $k reference
+            if "maximum" in roles:
+                return rng.choice(("under {v}", "at most {v}", "no more than {v}")).format(v=amount)
+            if "minimum" in roles:
+                return rng.choice(("at least {v}", "over {v}")).format(v=amount)
+            return rng.choice(("for {v}", "of {v}")).format(v=amount)
+        noun = words[-1]
+        if noun not in _NO_UNIT and noun.isalpha() and len(noun) > 2:
+            unit = singularize(noun) if number == 1 else pluralize(singularize(noun))
+            counted = f"{written} {unit}"
+            if "maximum" in roles:
+                return rng.choice(("up to {v}", "at most {v}")).format(v=counted)
+            if "minimum" in roles:
+                return rng.choice(("at least {v}", "more than {v}")).format(v=counted)
+            return rng.choice(("for {v}", "with {v}")).format(v=counted)
+        if "maximum" in roles:
+            return rng.choice(("just the first {v}", "only the top {v}", "up to {v} of them")).format(v=written)
+        if "minimum" in roles:
+            return f"at least {written}"
+        if noun == "page":
+            return f"page {written}"
+        return f"{_article(noun)} {noun} of {written}"
 
 
-def _mentions(call: PlannedCall) -> list[_Mention]:
-    return [
-        _Mention(humanize(param), value)
-        for param, value in call.literals().items()
-        if is_mentionable(value) or isinstance(value, bool) or is_record(value)
-    ]
+_DESTINATIONS = frozenset({"destination", "dest", "target"})
+# What free text is to the person, by the role of its parameter (lexicon.VALUE_ROLES), first match wins.
+_TEXT_FRAMES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("surname", ("surname {v}",)),
+    ("given", ("named {v}",)),
+    ("title", ("titled {v}",)),
+    ("replacement", ("to {v}",)),
+    ("copy", ("cc'ing {v}", "with a cc to {v}")),
+    ("name", ("called {v}", "named {v}")),
+    ("message", ("saying {v}", "that says {v}")),
+    ("search", ("matching {v}", "about {v}")),
+    ("reason", ("because {v}",)),
+    ("folder", ("in {v}",)),
+    ("place", ("in {v}", "near {v}")),
+    ("person", ("for {v}",)),
+)
 
 
 def _referent(param: str, path: str) -> str | None:
@@ -212,7 +283,7 @@ def _goal_phrase(tool: ToolView, rng: random.Random, *, earlier_object: bool) ->
     ``earlier_object``: the call acts on something from an earlier turn, so it is "that order".
     """
     name = parse_tool_name(tool.name)
-    stand_ins = ACTION_PHRASES.get(name.action, ())
+    stand_ins = ACTION_SYNONYMS.get(name.action, ())
     own = (name.verb,) if name.verb else ()
     if not earlier_object and rng.random() < 0.2:
         described = _description_goal(tool, {*own, *stand_ins})
@@ -275,29 +346,52 @@ class _RequestWriter:
         consumed = {producer for call in self.plan.calls for producer, _ in call.references().values()}
         self.hidden = set(self.plan.hidden) & consumed
 
+    def _mentions(self, call: PlannedCall) -> list[_Mention]:
+        properties = self.tools[call.tool].parameters.get("properties", {})
+        return [
+            _Mention(tuple(words_of(param)), value, properties.get(param, {}) if isinstance(properties, Mapping) else {})
+            for param, value in call.literals().items()
+            if is_mentionable(value) or isinstance(value, bool) or is_record(value)
+        ]
+
     def write(self) -> str:
         calls = self.plan.calls
         explicit = [call for call in calls if call.ref not in self.hidden]
-        hidden_mentions = [m for call in calls if call.ref in self.hidden for m in _mentions(call)]
+        hidden_mentions = [m for call in calls if call.ref in self.hidden for m in self._mentions(call)]
         layout = self.rng.choices(list(_LAYOUT_WEIGHTS), weights=list(_LAYOUT_WEIGHTS.values()))[0]
         extra_by_goal: dict[str, list[_Mention]] = {}
         if hidden_mentions and layout == "inline":
             extra_by_goal[self._host(explicit).ref] = hidden_mentions
         clauses = [self._clause(call, extra_by_goal.get(call.ref, [])) for call in explicit]
-        ask = self.rng.choice(self.voice.asks).format(goal=self._join_goals(clauses))
+        sentence_plan = self.rng.choices(list(_SENTENCE_PLANS), weights=list(_SENTENCE_PLANS.values()))[0]
+        goal = self._join_goals(clauses)
+        if sentence_plan == "need":
+            ask = self.rng.choice(_NEEDS).format(goal=goal)
+        elif sentence_plan == "terse":
+            ask = f"{goal}."
+        else:
+            ask = self.rng.choice(self.voice.asks).format(goal=goal)
         sentences = [ask]
+        if sentence_plan == "context_first":
+            sentences.insert(0, self._situation(explicit[0]))
         if hidden_mentions and not extra_by_goal:
             context = self._context(hidden_mentions, leading=layout == "leading")
-            sentences = [context, ask] if layout == "leading" else [ask, context]
-        return self._frame(sentences)
+            sentences = [context, *sentences] if layout == "leading" else [*sentences, context]
+        return self._frame(sentences, terse=sentence_plan == "terse")
+
+    def _situation(self, call: PlannedCall) -> str:
+        """A first sentence that sets the scene from the goal's object ("It's about my orders.")."""
+        entity = " ".join(parse_tool_name(call.tool).entity) or "account"
+        plural = pluralize(entity.split()[-1])
+        return self.rng.choice(_SITUATIONS).format(noun=entity, nouns=" ".join([*entity.split()[:-1], plural]))
 
     def _host(self, explicit: list[PlannedCall]) -> PlannedCall:
         """The goal the hidden values are attached to: the first explicit consumer of a hidden call,
         unless its values would then all come before the explicit ones (the last goal with values)."""
         consumers = [c for c in explicit if any(p in self.hidden for p, _ in c.references().values())]
         host = consumers[0] if consumers else explicit[0]
-        with_values = [c for c in explicit if _mentions(c)]
-        if with_values and not _mentions(host) and explicit.index(with_values[-1]) > explicit.index(host):
+        with_values = [c for c in explicit if self._mentions(c)]
+        if with_values and not self._mentions(host) and explicit.index(with_values[-1]) > explicit.index(host):
             return with_values[-1]
         return host
 
@@ -312,8 +406,8 @@ class _RequestWriter:
         other = next((noun for noun in referents if noun and noun != entity), None)
         if other and not earlier_object:
             goal += f" for {self.rng.choice(('that', 'the same'))} {other}"
-        mentions = [m.render(True, self.rng) for m in (*_mentions(call), *extra)]
-        return f"{goal} {_join_series(mentions)}" if mentions else goal
+        mentions = [m.render(self.rng) for m in (*self._mentions(call), *extra)]
+        return f"{goal} {', '.join(mentions)}" if mentions else goal
 
     def _join_goals(self, clauses: list[str]) -> str:
         if len(clauses) == 1:
@@ -324,13 +418,15 @@ class _RequestWriter:
         return head.format(a=clauses[0], b=", then ".join(clauses[1:-1]), c=clauses[-1])
 
     def _context(self, mentions: list[_Mention], leading: bool) -> str:
-        """The hidden calls' values in a sentence of their own; "It's the one ..." only after the goal."""
-        attached = not leading and self.rng.random() < 0.5
-        template = self.rng.choice(_CONTEXT_ATTACHED if attached else _CONTEXT_LISTED)
-        return template.format(ms=_join_series([m.render(attached, self.rng) for m in mentions]))
+        """The hidden calls' values in a sentence of their own, before or after the goals."""
+        template = self.rng.choice(_CONTEXT_LEADING if leading else _CONTEXT_TRAILING)
+        return template.format(ms=", ".join(m.render(self.rng) for m in mentions))
 
-    def _frame(self, sentences: list[str]) -> str:
-        """Opener or continuity phrase, the sentences, a closer: the persona's voice around the content."""
+    def _frame(self, sentences: list[str], *, terse: bool = False) -> str:
+        """Opener or continuity phrase, the sentences, a closer: the persona's voice around the content.
+        A terse request is the content alone."""
+        if terse:
+            return " ".join(_capitalize(sentence) for sentence in sentences)
         voice, rng = self.voice, self.rng
         name = _persona_name(self.scenario.persona)
         if self.later_turn:

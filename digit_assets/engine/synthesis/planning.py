@@ -40,6 +40,7 @@ from digit_assets.engine.synthesis.simulation import (
     IdentityCache,
     argument_problems,
 )
+from digit_assets.engine.synthesis.text import is_identifier_param
 from digit_assets.engine.synthesis.values import ValueFactory, faker_pool
 
 TODAY_WINDOW = (date(2025, 1, 1), date(2026, 12, 31))
@@ -246,7 +247,7 @@ def sample_scenario(
 ) -> Scenario | None:
     """Step 1: grow a tool subset along plannable data-flow links from a tool whose output feeds another.
 
-    Growth follows links both ways (who feeds the subset, whom the subset feeds), so every tool
+    The subset starts from an entry point where the namespace has one (see below). Growth follows links both ways (who feeds the subset, whom the subset feeds), so every tool
     can take part in a chain. When the linked neighbourhood is smaller than ``min_tools``, other
     tools of the namespace join as distractors: same domain, no data flow. None when no link of the
     namespace can be planned with.
@@ -255,6 +256,11 @@ def sample_scenario(
     starts = sorted(name for name in flow.graph if flow.graph.out_degree(name) > 0)
     if not starts:
         return None
+    # Grow from an entry point when there is one: a tool a user can ask for without an identifier
+    # only the system knows, so the first call of a conversation can be one the user states.
+    by_name = {tool.name: tool for tool in tools}
+    entries = [name for name in starts if not any(map(is_identifier_param, by_name[name].parameters.get("required", ())))]
+    starts = entries or starts
     size = rng.randint(min_tools, max(min_tools, max_tools))
     chosen = [rng.choice(starts)]
     frontier: set[str] = set()

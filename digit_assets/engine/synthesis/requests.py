@@ -1,13 +1,24 @@
 """The rules of a turn's user request (method.md step 4), whoever writes it, the offline writer
-(:mod:`digit_assets.engine.offline.request_writer`) or a model."""
+(:mod:`digit_assets.engine.offline.request_writer`) or a model.
+
+A request is what a person would write: no tool or parameter names (neither verbatim nor as a label
+for a value, "the min size bytes 500"), no schema vocabulary, and no identifier the system made up
+unless the user has seen it (:func:`~digit_assets.engine.synthesis.text.known_to_user`)."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from digit_assets.engine.synthesis.model import REFERENCE_LEAK, Scenario, TurnPlan
 from digit_assets.engine.synthesis.text import (
     find_value,
     is_mentionable,
+    is_system_identifier,
+    known_to_user,
+    labelled_parameters,
     leaked_identifiers,
+    schema_vocabulary,
+    system_codes,
     value_text,
 )
 
@@ -16,8 +27,9 @@ from digit_assets.engine.synthesis.text import (
 MAX_REQUEST_CHARS = 2_000
 
 
-def request_problems(text: str, plan: TurnPlan, scenario: Scenario) -> list[str]:
-    """Why a request cannot be used for this plan (empty: accepted)."""
+def request_problems(text: str, plan: TurnPlan, scenario: Scenario, seen: Sequence[str] = ()) -> list[str]:
+    """Why a request cannot be used for this plan (empty: accepted). ``seen``: the messages of the
+    conversation so far (the user's requests and the assistant's replies); the persona counts too."""
     stripped = text.strip()
     if not stripped:
         return ["The request is empty."]
@@ -28,6 +40,28 @@ def request_problems(text: str, plan: TurnPlan, scenario: Scenario) -> list[str]
     param_names = sorted({param for tool in scenario.tools for param in tool.parameters.get("properties", {})})
     problems += [f"The request names the tool {name}." for name in leaked_identifiers(stripped, tool_names)]
     problems += [f"The request names the parameter {name}." for name in leaked_identifiers(stripped, param_names)]
+    literal_values = [value for call in plan.calls for value in call.literals().values()]
+    problems += [
+        f"The request uses the parameter name {name!r} as a label for a value; a person says what they want."
+        for name in labelled_parameters(stripped, _all_parameter_names(scenario), literal_values)
+        if name not in leaked_identifiers(stripped, [name])
+    ]
+    problems += [f"The request uses the schema word {word!r}." for word in schema_vocabulary(stripped)]
+    known = [scenario.persona, *seen]
+    unknown_codes = [code for code in system_codes(stripped) if not known_to_user(code, known)]
+    problems += [f"The request carries the identifier {code}, which the user has not seen." for code in unknown_codes]
+    for call in plan.calls:
+        for param, value in call.literals().items():
+            if (
+                is_system_identifier(param, value)
+                and is_mentionable(value)
+                and not known_to_user(value, known)
+                and value_text(value) not in unknown_codes
+            ):
+                problems.append(
+                    f"The plan needs the identifier {value_text(value)!r} ({param} of {call.ref} {call.tool}), "
+                    "which the user has not seen; a lookup must discover it."
+                )
     leak = REFERENCE_LEAK.search(stripped)
     if leak:
         problems.append(f"The request leaks the call reference {leak.group(0)}.")
@@ -52,3 +86,20 @@ def request_problems(text: str, plan: TurnPlan, scenario: Scenario) -> list[str]
     if hidden_positions and explicit_positions and max(hidden_positions) < min(explicit_positions):
         problems.append("Every value of the hidden calls comes before the first value of the explicit calls.")
     return problems
+
+
+def _all_parameter_names(scenario: Scenario) -> set[str]:
+    """Every property name of the scenario's parameter schemas, nested records included."""
+    names: set[str] = set()
+    stack: list[object] = [tool.parameters for tool in scenario.tools]
+    while stack:
+        schema = stack.pop()
+        if isinstance(schema, dict):
+            properties = schema.get("properties")
+            if isinstance(properties, dict):
+                names.update(properties)
+                stack.extend(properties.values())
+            stack.extend(schema[key] for key in ("items", "anyOf", "oneOf") if key in schema)
+        elif isinstance(schema, list):
+            stack.extend(schema)
+    return names

@@ -121,8 +121,11 @@ WRITE_REQUEST = Role(
         "You are the user described by the persona. Write your next message to an assistant so that "
         "carrying it out takes exactly the planned calls. State the goal; mention every concrete argument "
         "value of every call, including the hidden ones; never describe what the hidden calls do (the "
-        "assistant must discover that); never name a tool or a parameter; never write $-references; stay "
-        "consistent with your earlier messages."
+        "assistant must discover that); never name a tool or a parameter, not even as a label for a value "
+        "(say \"in Lisbon\", \"at least 500 bytes\", not \"the city is Lisbon\", \"min size bytes 500\"); no schema "
+        "words (parameter, argument, enum, string, null); say values the way a person would (names, "
+        "dates, places, amounts); write no system identifier you have not seen in this conversation; never "
+        "write $-references; stay consistent with your earlier messages."
     ),
     request_model=WriteRequestRequest,
     response_model=WriteRequestResponse,

@@ -280,7 +280,8 @@ class ConversationBuilder:
             roles.WriteRequestRequest(scenario=scenario, plan=plan, earlier_requests=earlier_requests),
         )
         text = written.request
-        _require("request", request_problems(text, plan, scenario))
+        seen = [message for turn in done for message in (turn.user, turn.summary)]
+        _require("request", request_problems(text, plan, scenario, seen))
         if self.settings.back_translation:
             derived = self._call(
                 "back_translation",

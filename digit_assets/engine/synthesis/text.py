@@ -8,7 +8,10 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from digit_assets.engine.lexicon import words_of
+from digit_assets.engine.lexicon import SCHEMA_WORDS, spelled_date_pattern, text_words, words_of
+
+
+_ISO_DAY_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def value_text(value: Any) -> str:
@@ -32,7 +35,8 @@ def is_mentionable(value: Any) -> bool:
 
 
 def find_value(text: str, value: Any) -> int:
-    """Position of ``value`` in ``text`` (case-insensitive, whole token), or -1."""
+    """Position of ``value`` in ``text`` (case-insensitive, whole token; an ISO date also as people
+    spell it), or -1."""
     written = value_text(value)
     if not written:
         return -1
@@ -40,6 +44,8 @@ def find_value(text: str, value: Any) -> int:
         positions = [find_value(text, item) for item in value]
         return -1 if not positions or min(positions) < 0 else min(positions)
     match = _token_pattern(written).search(text)
+    if match is None and _ISO_DAY_ONLY.fullmatch(written):  # "2026-05-03" written "May 3, 2026"
+        match = spelled_date_pattern(written).search(text)
     return match.start() if match else -1
 
 
@@ -69,3 +75,112 @@ def leaked_identifiers(text: str, names: Iterable[str]) -> list[str]:
             if is_identifier_like(name) and re.search(r"(?<![\w])" + re.escape(name.lower()) + r"(?![\w])", lowered)
         }
     )
+
+
+# --- What a person could not have written -----------------------------------------------------------
+
+_CODE = re.compile(r"(?<![\w@/.-])[A-Za-z0-9]+(?:[-_][A-Za-z0-9]+)*(?![\w@]|[/.-]\w)")
+_EMAIL_OR_URL = re.compile(r"\S+@\S+|https?://\S+|www\.\S+")
+_FILE_NAME = re.compile(r"(?<![\w.-])[\w-]+(?:\.[\w-]+)*\.[A-Za-z][A-Za-z0-9]{0,4}(?![\w])")
+_ISO_DATE_OR_TIME = re.compile(r"\d{4}-\d{2}-\d{2}(?:T[\d:.]+(?:Z|[+-]\d{2}:?\d{2})?)?")
+# Keys a system assigns; a phone, room or zip code number is the person's own and not among them.
+_IDENTIFIER_PARAM = re.compile(
+    r"^(?:id|ids|uuid|.+_id|.+_ids|.+[a-z]Id|.+[a-z]Ids|.+_uuid|.+_ref|.+_reference"
+    r"|(?:order|confirmation|tracking|booking|reservation|ticket|invoice|account|member|membership|transaction|case)_?[nN]umber)$"
+)
+
+
+def is_system_code(token: str) -> bool:
+    """A code a system generates: letters mixed with at least three digits (``MEM-74581``, ``O70981``,
+    ``pm_3e73fb``). Names with a year or a short number (``Room 12``, ``Q3``) are not codes."""
+    return bool(re.search(r"[A-Za-z]", token)) and len(re.findall(r"\d", token)) >= 3
+
+
+def system_codes(text: str) -> list[str]:
+    """The system codes written in ``text``, outside emails, URLs, file names and ISO dates."""
+    cleaned = _ISO_DATE_OR_TIME.sub(" ", _FILE_NAME.sub(" ", _EMAIL_OR_URL.sub(" ", text)))
+    return [token for token in _CODE.findall(cleaned) if is_system_code(token)]
+
+
+def is_identifier_param(name: str) -> bool:
+    """Parameters that take a key the system assigned (``order_id``, ``memberId``, ``confirmation_number``)."""
+    return bool(_IDENTIFIER_PARAM.match(name))
+
+
+def is_system_identifier(param: str, value: Any) -> bool:
+    """A literal the system made up and a person only knows from a message they saw: a code, or any
+    scalar given to an identifier parameter."""
+    if isinstance(value, (list, tuple)):
+        return any(is_system_identifier(param, item) for item in value)
+    if isinstance(value, dict):
+        return any(is_system_identifier(str(field), item) for field, item in value.items())
+    if isinstance(value, bool) or value is None:
+        return False
+    written = value_text(value)
+    if is_identifier_param(param) and written and not _EMAIL_OR_URL.fullmatch(written):
+        return True
+    return bool(system_codes(written))
+
+
+def known_to_user(value: Any, seen_texts: Iterable[str]) -> bool:
+    """The user knows a value when it appears in a message they saw or wrote earlier: their own
+    requests, the assistant's replies, or the scenario's description of them (an order number from
+    a confirmation they received)."""
+    return any(find_value(text, value) >= 0 for text in seen_texts)
+
+
+_OWNERS = frozenset({"my", "our", "your", "his", "her", "their"})
+_QUOTED = re.compile(r'"[^"\n]*"|(?<!\w)\'[^\'\n]*\'(?!\w)')
+
+
+def without_quotes(text: str) -> str:
+    """The text with quoted strings blanked: what is quoted is the user's data, not their wording."""
+    return _QUOTED.sub(" ", text)
+
+
+@functools.lru_cache(maxsize=16_384)
+def _label_patterns(words: tuple[str, ...], written: str) -> tuple[re.Pattern[str], ...]:
+    """How a text labels ``written`` with a parameter's words: "the min size bytes is 500", "set the
+    city to X", "X as the city", "member id: M1", "the min size bytes 500". One plain word before a
+    value ("with the subject ...") is how people talk; several words are a field's name."""
+    phrase = r"[\s_-]+".join(map(re.escape, words))
+    value = r"[\"']?" + re.escape(written) + r"(?![\w-])"
+    link = r"(?:is|are|should\s+be|will\s+be|equals|=|:)"
+    patterns = [
+        rf"\bthe\s+{phrase}\s+{link}\s*{value}",
+        rf"\b(?:set|change|update|make)\s+(?:the\s+)?{phrase}\s+(?:to|as)\s+{value}",
+        rf"\b{phrase}\s*[:=]\s*{value}",
+        rf"{value}[\"']?\s+as\s+(?:the\s+|an?\s+)?{phrase}\b",
+    ]
+    if len(words) >= 2:  # several words before a value name a field, unless they are the user's own
+        patterns.append(rf"\b(?:where|whose|with|using|for)\s+(?:the\s+)?{phrase}\s+(?:is\s+|of\s+|equals?\s+)?{value}")
+        not_own = "".join(rf"(?<!\b{owner}\s)" for owner in sorted(_OWNERS))
+        patterns.append(rf"(?<![\w-]){not_own}{phrase}\s+(?:{link}\s+|of\s+|to\s+)?{value}")
+    return tuple(re.compile(pattern, re.IGNORECASE) for pattern in patterns)
+
+
+def labelled_parameters(text: str, params: Iterable[str], values: Iterable[Any]) -> list[str]:
+    """The parameters whose name ``text`` uses as a label for one of ``values`` (see
+    :func:`_label_patterns`); "my zip code is 12345" is how people talk and is not a label."""
+    written_values = sorted({value_text(item) for value in values for item in _items(value)} - {""})
+    found = []
+    for param in sorted(set(params)):
+        words = tuple(words_of(param))
+        if not words or not any(word in text.lower() for word in words):
+            continue
+        if any(pattern.search(text) for written in written_values for pattern in _label_patterns(words, written)):
+            found.append(param)
+    return found
+
+
+def _items(value: Any) -> list[Any]:
+    if isinstance(value, (list, tuple)):
+        return [item for entry in value for item in _items(entry)]
+    if isinstance(value, dict):
+        return [item for entry in value.values() for item in _items(entry)]
+    return [value] if is_mentionable(value) else []
+
+
+def schema_vocabulary(text: str) -> list[str]:
+    """Words about schemas (``parameter``, ``enum``, ``boolean`` ...) outside quoted data."""
+    return sorted(set(text_words(without_quotes(text))) & SCHEMA_WORDS)
