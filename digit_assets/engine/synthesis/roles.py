@@ -1,8 +1,9 @@
 """Every LLM role of the method: its instructions and typed request/response models.
 
 The offline engine fills each role with an algorithm (:mod:`digit_assets.engine.offline.dispatch`);
-a real model gets ``instructions`` as its system prompt and must answer with the response model's
-JSON Schema.
+a real model gets ``instructions`` as its system prompt and must answer with the schema its
+request gets (:mod:`.response_schemas`: built from the request's tools and data flow), which every
+valid answer of the response model satisfies.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from digit_assets.engine.llm.port import Role
+from digit_assets.engine.synthesis import response_schemas as schemas
 from digit_assets.engine.synthesis.model import ExecutedCall, Link, PlannedCall, Scenario, ToolView, TurnPlan
 
 
@@ -35,6 +37,7 @@ INFER_OUTPUT_SCHEMA = Role(
     ),
     request_model=OutputSchemaRequest,
     response_model=OutputSchemaResponse,
+    schema_for=lambda request: schemas.OUTPUT_SCHEMA_SCHEMA,
 )
 
 
@@ -71,6 +74,7 @@ PROPOSE_DATAFLOW = Role(
     ),
     request_model=DataflowRequest,
     response_model=DataflowResponse,
+    schema_for=lambda request: schemas.dataflow_schema(request.tools),
 )
 
 
@@ -102,6 +106,14 @@ PLAN_TURN = Role(
     ),
     request_model=PlanTurnRequest,
     response_model=PlanTurnResponse,
+    schema_for=lambda request: schemas.plan_schema(
+        request.scenario.tools,
+        request.scenario.links,
+        request.earlier_calls,
+        next_ref=request.next_ref,
+        min_calls=request.min_calls,
+        max_calls=request.max_calls,
+    ),
 )
 
 
@@ -126,6 +138,7 @@ WRITE_REQUEST = Role(
     ),
     request_model=WriteRequestRequest,
     response_model=WriteRequestResponse,
+    schema_for=lambda request: schemas.text_schema("request"),
 )
 
 
@@ -136,6 +149,8 @@ class BackTranslateRequest(BaseModel):
     earlier_calls: list[ExecutedCall]
     request: str
     next_ref: int
+    min_calls: int = 2
+    max_calls: int = 4
 
 
 class BackTranslateResponse(BaseModel):
@@ -152,6 +167,15 @@ BACK_TRANSLATE = Role(
     ),
     request_model=BackTranslateRequest,
     response_model=BackTranslateResponse,
+    schema_for=lambda request: schemas.plan_schema(
+        request.tools,
+        request.links,
+        request.earlier_calls,
+        next_ref=request.next_ref,
+        min_calls=request.min_calls,
+        max_calls=request.max_calls,
+        start_from_earlier_turn=False,
+    ),
 )
 
 
@@ -176,6 +200,7 @@ SIMULATE_TOOL = Role(
     ),
     request_model=SimulateToolRequest,
     response_model=SimulateToolResponse,
+    schema_for=lambda request: schemas.output_schema_for(request.tool, request.arguments),
 )
 
 
@@ -196,6 +221,7 @@ SUMMARIZE_TURN = Role(
     ),
     request_model=SummarizeTurnRequest,
     response_model=SummarizeTurnResponse,
+    schema_for=lambda request: schemas.text_schema("summary"),
 )
 
 
@@ -220,6 +246,7 @@ JUDGE_CONVERSATION = Role(
     ),
     request_model=JudgeRequest,
     response_model=JudgeResponse,
+    schema_for=lambda request: schemas.JUDGE_SCHEMA,
 )
 
 
@@ -246,4 +273,5 @@ PROPOSE_WRONG_CALL = Role(
     ),
     request_model=WrongCallRequest,
     response_model=WrongCallResponse,
+    schema_for=lambda request: schemas.wrong_call_schema(request.tools),
 )
