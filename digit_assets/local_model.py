@@ -159,6 +159,7 @@ def local_server(
     parallel: int = 2,
     context_per_slot: int = 8192,
     max_tokens: int = 256,
+    repeat_penalty: float = 1.15,
     start_timeout_s: float = 60.0,
 ) -> Iterator[LocalServer]:
     """Serve ``model_path`` on 127.0.0.1 (a free port the OS picks) until the block ends.
@@ -181,6 +182,12 @@ def local_server(
     params.n_parallel = parallel
     params.n_ctx = context_per_slot * parallel
     params.n_predict = max_tokens
+    # Prompt cache: a request whose prompt starts like an earlier one (same role, same tools first)
+    # reuses that prefix's KV state instead of processing it again on two slow cores.
+    params.cache_prompt = True
+    # A 135M model under a grammar loops inside a string ("8888...") until the cap; a mild repeat
+    # penalty over the last 64 tokens lets it close the string instead.
+    params.sampling.penalty_repeat = repeat_penalty
     params.cpuparams.n_threads = threads
     params.cpuparams_batch.n_threads = batch_threads or os.cpu_count() or 1
     server = xlc.Server(params)
@@ -219,6 +226,11 @@ LOCAL_CLIENT_DEFAULTS = {"DIGIT_TC_LLM_TIMEOUT_S": "300", "DIGIT_TC_LLM_MAX_ATTE
 # Short prompts and answers: three tools per scenario, one turn of two calls. Each variant still runs,
 # so the funnel compares them.
 LOCAL_SYNTHESIS = {"min_turns": 1, "max_turns": 1, "min_tools": 3, "max_tools": 3, "min_calls": 2, "max_calls": 2}
+# Sampling for the roles whose retries must differ: at temperature 0 a retried turn gets the same
+# answer and fails alike; the response schemas keep a sampled answer well-formed.
+LOCAL_ROLE_TEMPERATURE = {
+    "plan_turn": 0.7, "write_request": 0.7, "back_translate": 0.7, "simulate_tool": 0.7, "summarize_turn": 0.7,
+}
 
 
 def prepare_local_environment(parallel: int) -> None:

@@ -82,12 +82,14 @@ PROPOSE_DATAFLOW = Role(
 
 
 class PlanTurnRequest(BaseModel):
+    # Fields run from what stays the same across a conversation's requests to what changes, so a
+    # server's prefix cache reuses the longest prefix (here: the scenario's tools).
     scenario: Scenario
+    min_calls: int
+    max_calls: int
     earlier_turns: list[TurnPlan] = Field(description="plans of the turns already completed, in order")
     earlier_calls: list[ExecutedCall] = Field(description="executed calls of earlier turns, with outputs")
     next_ref: int = Field(description="number of the first new call ($next_ref)")
-    min_calls: int
-    max_calls: int
 
 
 class PlanTurnResponse(BaseModel):
@@ -145,12 +147,12 @@ WRITE_REQUEST = Role(
 class BackTranslateRequest(BaseModel):
     tools: list[ToolView]
     links: list[Link] = Field(description="data-flow edges between the tools, derived from their schemas alone")
-    earlier_requests: list[str]
-    earlier_calls: list[ExecutedCall]
-    request: str
-    next_ref: int
     min_calls: int = 2
     max_calls: int = 4
+    earlier_requests: list[str]
+    earlier_calls: list[ExecutedCall]
+    next_ref: int
+    request: str
 
 
 class BackTranslateResponse(BaseModel):
@@ -181,9 +183,9 @@ BACK_TRANSLATE = Role(
 
 class SimulateToolRequest(BaseModel):
     tool: ToolView
-    arguments: dict[str, Any]
-    history: list[ExecutedCall] = Field(description="every earlier call of the session with its output")
     today: str
+    history: list[ExecutedCall] = Field(description="every earlier call of the session with its output")
+    arguments: dict[str, Any]
 
 
 class SimulateToolResponse(BaseModel):
@@ -252,8 +254,8 @@ JUDGE_CONVERSATION = Role(
 
 class WrongCallRequest(BaseModel):
     tools: list[ToolView]
-    request: str
     history: list[ExecutedCall]
+    request: str
     gold: ExecutedCall
 
 
