@@ -20,25 +20,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from digit_assets import settings  # noqa: E402
-from digit_assets.engine.dataflow import build_dataflow_graph, graph_edges  # noqa: E402
-from digit_assets.engine.enrich import enrich_tools  # noqa: E402
-from digit_assets.engine.ingest import ingest_file  # noqa: E402
 from digit_assets.engine.llm.openai_chat import OpenAIChatLLM  # noqa: E402
 from digit_assets.engine.llm.routing import RoutedLLM  # noqa: E402
 from digit_assets.engine.llm.usage import MeteredLLM, UsageMeter  # noqa: E402
 from digit_assets.engine.offline.dispatch import default_offline_llm  # noqa: E402
-from digit_assets.engine.synthesis.rollout import Catalog, SynthesisSettings, synthesize  # noqa: E402
-from digit_assets.local_model import LOCAL_ROLE_TEMPERATURE, LOCAL_SPECS, LOCAL_SYNTHESIS, fetch_model, local_server  # noqa: E402
+from digit_assets.engine.synthesis.rollout import SynthesisSettings, synthesize  # noqa: E402
+from digit_assets.local_model import LOCAL_ROLE_TEMPERATURE, LOCAL_SYNTHESIS, fetch_model, local_catalog, local_server  # noqa: E402
 
 VARIANTS = {"digit_tc": (True, True), "no_impl": (False, True), "no_bt": (True, False)}
-
-
-def library_catalog() -> Catalog:
-    root = settings.PROJECT_ROOT / "specs"
-    specs = [tool for name in LOCAL_SPECS for tool in ingest_file(root / name, root).tools]
-    enriched, _ = enrich_tools(specs, default_offline_llm(), seed=7)
-    return Catalog.build(enriched, graph_edges(build_dataflow_graph(enriched)))
 
 
 def main() -> None:
@@ -48,7 +37,7 @@ def main() -> None:
     parser.add_argument("--variants", nargs="*", default=list(VARIANTS))
     parser.add_argument("--parallel", type=int, default=2)
     args = parser.parse_args()
-    catalog = library_catalog()
+    catalog = local_catalog()
     with local_server(fetch_model(), parallel=args.parallel) as server:
         print(f"local model at {server.base_url}; offline roles: {', '.join(args.offline) or 'none'}", flush=True)
         for variant in args.variants:

@@ -7,6 +7,9 @@ import dagster as dg
 import pytest
 
 from digit_assets.defs.resources import LLMResource, RoleRouteConfig, llm_from_environment
+from digit_assets.store import Store
+from digit_assets.store.llm_usage import usage_per_model
+from digit_assets.store.synthesis import turn_rejections
 from tests.fake_openai_server import FakeOpenAIServer, offline_responder
 from tests.llm_helpers import build_catalog_database, dump_every_table, fresh_copy, openai_resource, synthesize_shard, table_rows
 
@@ -49,6 +52,11 @@ def test_each_role_goes_where_its_route_says_and_usage_names_the_model(catalog_d
     assert ("offline", "judge_conversation") in {(model, role) for model, role, _, _ in per_model}
     assert all(requests == 0 for model, _, _, requests in per_model if model == "offline")
     assert "sk-test" not in dump_every_table(database)
+    with Store(database).connect() as conn:
+        reported = usage_per_model(conn)
+        failed_turns = turn_rejections(conn)
+    assert {(model, role) for model, role, *_ in reported} == {(model, role) for model, role, _, _ in per_model}
+    assert all(stage and count > 0 and reason for _, stage, count, reason in failed_turns)
 
 
 def test_roles_from_the_environment(monkeypatch):
