@@ -33,21 +33,20 @@ from benchmarks.synthesis_bench import build_catalog  # noqa: E402
 from digit_assets.engine.llm.openai_chat import OpenAIChatLLM  # noqa: E402
 from digit_assets.engine.llm.usage import MeteredLLM, UsageMeter  # noqa: E402
 from digit_assets.engine.synthesis.rollout import SynthesisSettings, synthesize  # noqa: E402
-from tests.fake_openai_server import FakeOpenAIServer, Reply, offline_responder  # noqa: E402
+from tests.fake_openai_server import FakeOpenAIServer, PrefixCache, Reply, offline_responder  # noqa: E402
 
 VARIANTS = {"digit_tc": (True, True), "no_impl": (False, True), "no_bt": (True, False)}
 
 
 def _serve(latency, urls, stop) -> None:
-    with FakeOpenAIServer(_replaying(latency)) as server:
+    with FakeOpenAIServer(_replaying(latency, offline_responder(prefix_cache=PrefixCache()))) as server:
         urls.put(server.base_url)
         stop.wait()
 
 
-def _replaying(latency):
+def _replaying(latency, inner):
     """Answers a request seen before from a table of encoded replies, after ``latency.value`` seconds;
-    a new request through the offline default (the warm-up pass fills the table)."""
-    inner = offline_responder()
+    a new request through ``inner`` (the warm-up pass fills the table)."""
     table: dict[bytes, bytes] = {}
 
     def respond(request):
@@ -137,32 +136,34 @@ def in_flight(args: argparse.Namespace) -> None:
 def cost_per_conversation(args: argparse.Namespace) -> None:
     catalog = build_catalog()
     print(f"\nLLM cost per accepted conversation ({args.conversations} attempted per variant, seed 2026, 8 in flight)")
-    print(f"{'variant':>8} | {'accepted':>8} | {'calls':>6} | {'requests':>8} | {'calls/acc':>9} | {'tokens/acc':>10} | {'prompt/acc':>10} | {'compl./acc':>10}")
+    print("(a prefix cache in the server, blocks of 256 characters, reports the prompt tokens it would serve: 'cached')")
+    print(f"{'variant':>8} | {'accepted':>8} | {'calls':>6} | {'requests':>8} | {'calls/acc':>9} | {'tokens/acc':>10} | {'prompt/acc':>10} | {'cached/acc':>10} | {'compl./acc':>10}")
     by_role = {}
-    with ServerProcess(0.0) as server:
-        for variant, (hidden, back_translation) in VARIANTS.items():
-            settings = SynthesisSettings(hidden_calls=hidden, back_translation=back_translation)
+    for variant, (hidden, back_translation) in VARIANTS.items():
+        settings = SynthesisSettings(hidden_calls=hidden, back_translation=back_translation)
+        with ServerProcess(0.0) as server:  # a fresh prefix cache per variant
             outcomes, usage, _, _ = _rollout(server.base_url, catalog, settings, args.conversations, workers=8)
-            accepted = sum(o.accepted for o in outcomes)
-            totals = usage.totals()
-            tokens = totals["prompt_tokens"] + totals["completion_tokens"]
-            per = accepted or 1
-            by_role[variant] = (usage, per)
-            print(
-                f"{variant:>8} | {accepted:>8} | {totals['calls']:>6} | {totals['requests']:>8} | "
-                f"{totals['calls'] / per:>9.1f} | {tokens / per:>10.0f} | {totals['prompt_tokens'] / per:>10.0f} | "
-                f"{totals['completion_tokens'] / per:>10.0f}"
-            )
-    print("\nPer role: calls / tokens (prompt + completion) per accepted conversation")
+        accepted = sum(o.accepted for o in outcomes)
+        totals = usage.totals()
+        tokens = totals["prompt_tokens"] + totals["completion_tokens"]
+        per = accepted or 1
+        by_role[variant] = (usage, per)
+        print(
+            f"{variant:>8} | {accepted:>8} | {totals['calls']:>6} | {totals['requests']:>8} | "
+            f"{totals['calls'] / per:>9.1f} | {tokens / per:>10.0f} | {totals['prompt_tokens'] / per:>10.0f} | "
+            f"{totals['cached_prompt_tokens'] / per:>10.0f} | {totals['completion_tokens'] / per:>10.0f}"
+        )
+    print("\nPer role: calls / tokens (prompt + completion) / cached prompt tokens per accepted conversation")
     roles = sorted({role for usage, _ in by_role.values() for role in usage.by_role})
-    print(f"{'role':>20} | " + " | ".join(f"{variant:>16}" for variant in by_role))
+    print(f"{'role':>20} | " + " | ".join(f"{variant:>24}" for variant in by_role))
     for role in roles:
         cells = []
         for usage, per in by_role.values():
             calls = usage.get(role, "calls") / per
             tokens = (usage.get(role, "prompt_tokens") + usage.get(role, "completion_tokens")) / per
-            cells.append(f"{calls:5.1f} / {tokens:8.0f}")
-        print(f"{role:>20} | " + " | ".join(f"{cell:>16}" for cell in cells))
+            cached = usage.get(role, "cached_prompt_tokens") / per
+            cells.append(f"{calls:5.1f} / {tokens:6.0f} / {cached:6.0f}")
+        print(f"{role:>20} | " + " | ".join(f"{cell:>24}" for cell in cells))
 
 
 def main() -> None:
