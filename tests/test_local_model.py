@@ -205,8 +205,8 @@ def test_pipeline_materializes_against_the_real_model(server, connections, data_
 
 
 @pytest.mark.xfail(
-    reason="not yet measured to pass: on the shared two-core machine the mixed runs ended 0/3 per variant "
-    "before literal strings were kept from posing as references (docs/real-models.md)",
+    reason="not yet measured to pass: the mixed runs ended 0 accepted per variant, the plans' free string "
+    "arguments posing as references (docs/real-models.md)",
     strict=False,
 )
 def test_the_local_model_gets_conversations_accepted_in_every_variant(server, tmp_path):

@@ -141,18 +141,6 @@ def _earlier_refs(tool: ToolView, links: Sequence[Link], earlier: Mapping[str, E
     return found
 
 
-def _no_reference(schema: Any) -> Any:
-    """A free string parameter's schema that admits no ``$``-led value: a literal cannot pose as a
-    reference (the model wrote ``"$2.orders[0].order_id"`` into a first call's email)."""
-    if (
-        isinstance(schema, dict)
-        and schema.get("type") == "string"
-        and not ({"pattern", "enum", "const", "format", "anyOf", "oneOf"} & schema.keys())
-    ):
-        return {**schema, "pattern": "^[^$].*$"}
-    return schema
-
-
 def _call_shape(tool: ToolView, ref: str, fed: Mapping[str, list[str]], consume: bool) -> dict[str, Any]:
     """One call of ``tool`` numbered ``ref``. A parameter ``fed`` names takes a literal or one of its
     references; with ``consume``, one of them must take a reference (anyOf over those parameters)."""
@@ -163,12 +151,11 @@ def _call_shape(tool: ToolView, ref: str, fed: Mapping[str, list[str]], consume:
     if not properties and parameters.get("additionalProperties") is not False:
         base: list[dict[str, Any]] = [{"type": "object"}]
     else:
-        literal = {param: _no_reference(schema) for param, schema in properties.items()}
         either = {
-            param: {"anyOf": [literal[param], {"enum": refs}]} if param in properties else {"enum": refs}
+            param: {"anyOf": [properties[param], {"enum": refs}]} if param in properties else {"enum": refs}
             for param, refs in fed.items()
         }
-        merged = {**literal, **either}
+        merged = {**properties, **either}
         if not consume or not fed:
             base = [_closed(merged, required)]
         else:
