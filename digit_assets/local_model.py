@@ -181,6 +181,9 @@ def local_server(
     params.n_parallel = parallel
     params.n_ctx = context_per_slot * parallel
     params.n_predict = max_tokens
+    # Prompt cache: a request whose prompt starts like an earlier one (same role, same tools first)
+    # reuses that prefix's KV state instead of processing it again on two slow cores.
+    params.cache_prompt = True
     params.cpuparams.n_threads = threads
     params.cpuparams_batch.n_threads = batch_threads or os.cpu_count() or 1
     server = xlc.Server(params)
@@ -219,6 +222,37 @@ LOCAL_CLIENT_DEFAULTS = {"DIGIT_TC_LLM_TIMEOUT_S": "300", "DIGIT_TC_LLM_MAX_ATTE
 # Short prompts and answers: three tools per scenario, one turn of two calls. Each variant still runs,
 # so the funnel compares them.
 LOCAL_SYNTHESIS = {"min_turns": 1, "max_turns": 1, "min_tools": 3, "max_tools": 3, "min_calls": 2, "max_calls": 2}
+# Sampling for the roles whose retries must differ: at temperature 0 a retried turn gets the same
+# summary and fails alike. Only short free text: under a large grammar (a plan's chains) sampling
+# away from the model's first choice makes llama.cpp check the whole vocabulary against the grammar
+# at each token (0.6 tokens/s measured on a busy two-core machine, against ~20 greedy).
+LOCAL_ROLE_TEMPERATURE = {"summarize_turn": 0.7}
+# Roles SmolLM2-135M cannot yet pass, sent to the offline engine (measured in docs/real-models.md):
+# the request must mention every argument value verbatim and name nothing, and the back-translation
+# must re-derive the same plan with the same values; the data-flow proposal costs a 3,000-token prompt
+# for links the name matcher already finds.
+LOCAL_OFFLINE_ROLES = ("write_request", "back_translate", "propose_dataflow")
+
+
+def local_role_routes(offline: tuple[str, ...] = LOCAL_OFFLINE_ROLES) -> dict[str, dict[str, object]]:
+    """``DIGIT_TC_LLM_ROLES`` of the local run: the roles above offline, the sampled ones warmer."""
+    routes: dict[str, dict[str, object]] = {role: {"temperature": value} for role, value in LOCAL_ROLE_TEMPERATURE.items()}
+    return routes | {role: {"provider": "offline"} for role in offline}
+
+
+def local_catalog():
+    """The local run's tool catalog built offline (enrichment and name-based data flow), so every
+    measurement of the model's roles starts from the same tools and links."""
+    from digit_assets.engine.dataflow import build_dataflow_graph, graph_edges
+    from digit_assets.engine.enrich import enrich_tools
+    from digit_assets.engine.ingest import ingest_file
+    from digit_assets.engine.offline.dispatch import default_offline_llm
+    from digit_assets.engine.synthesis.rollout import Catalog
+
+    root = settings.PROJECT_ROOT / "specs"
+    specs = [tool for name in LOCAL_SPECS for tool in ingest_file(root / name, root).tools]
+    enriched, _ = enrich_tools(specs, default_offline_llm(), seed=7)
+    return Catalog.build(enriched, graph_edges(build_dataflow_graph(enriched)))
 
 
 def prepare_local_environment(parallel: int) -> None:
@@ -233,7 +267,12 @@ def prepare_local_environment(parallel: int) -> None:
         for name in LOCAL_SPECS:
             shutil.copy2(settings.PROJECT_ROOT / "specs" / name, specs / name)
         os.environ["DIGIT_TC_SPECS_DIR"] = str(specs)
-    for name, value in {**LOCAL_CLIENT_DEFAULTS, "DIGIT_TC_LLM_CONCURRENCY": str(parallel)}.items():
+    defaults = {
+        **LOCAL_CLIENT_DEFAULTS,
+        "DIGIT_TC_LLM_CONCURRENCY": str(parallel),
+        "DIGIT_TC_LLM_ROLES": json.dumps(local_role_routes()),
+    }
+    for name, value in defaults.items():
         os.environ.setdefault(name, value)
 
 
@@ -253,6 +292,16 @@ def llm_requests(database: Path) -> int:
 
     with Store(database).connect() as conn:
         return total_requests(conn)
+
+
+def role_report(database: Path) -> tuple[list[tuple], list[tuple]]:
+    """What each role cost per model (``llm_usage``), and where failed turns stopped and why."""
+    from digit_assets.store import Store
+    from digit_assets.store.llm_usage import usage_per_model
+    from digit_assets.store.synthesis import turn_rejections
+
+    with Store(database).connect() as conn:
+        return usage_per_model(conn), turn_rejections(conn)
 
 
 def run_local(conversations: int, *, parallel: int = 2) -> int:
@@ -285,4 +334,13 @@ def run_local(conversations: int, *, parallel: int = 2) -> int:
     for row in acceptance_funnel(database):
         stops = ", ".join(f"{stage} {count}" for stage, count in row["rejected_at"].items()) or "none"
         print(f"  {row['variant']:8} {row['accepted']}/{row['attempted']} accepted; rejected at: {stops}")
+    usage, rejections = role_report(database)
+    offline = sorted(role for role, route in json.loads(os.environ.get("DIGIT_TC_LLM_ROLES") or "{}").items() if route.get("provider") == "offline")
+    print(f"Roles on the offline engine (the local model cannot yet pass them): {', '.join(offline) or 'none'}")
+    print("Per role and model: calls, failed calls, repairs, prompt tokens (cached), completion tokens:")
+    for model, role, calls, failed, repairs, prompt, cached, completion in usage:
+        print(f"  {role:20} {model:45} {calls:4} {failed:4} {repairs:4} {prompt:7} ({cached}) {completion:6}")
+    print("Failed turn attempts per stage (the commonest reason):")
+    for variant, stage, count, reason in rejections:
+        print(f"  {variant:8} {stage:17} {count:3}  {reason}")
     return 1 if failures else 0

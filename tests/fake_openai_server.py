@@ -210,10 +210,38 @@ def approx_tokens(text: str) -> int:
     return len(text) // 4 + 1
 
 
-def offline_responder(*, delay_s: float = 0.0) -> Responder:
+class PrefixCache:
+    """What a server's prompt-prefix cache would hold: prompts are cut into blocks of ``block``
+    characters, and a prompt's cached part is its leading blocks some earlier prompt began with
+    (as llama.cpp, vLLM and OpenAI reuse a prefix's state). Thread-safe."""
+
+    def __init__(self, block: int = 256):
+        self.block = block
+        self._seen: set[bytes] = set()
+        self._lock = threading.Lock()
+
+    def cached_chars(self, prompt: str) -> int:
+        digest = hashlib.sha256()
+        cached, still_cached, prefixes = 0, True, []
+        for start in range(0, len(prompt) - self.block + 1, self.block):
+            digest.update(prompt[start : start + self.block].encode())
+            prefixes.append(digest.copy().digest())
+        with self._lock:
+            for index, prefix in enumerate(prefixes):
+                if still_cached and prefix in self._seen:
+                    cached = (index + 1) * self.block
+                else:
+                    still_cached = False
+                self._seen.add(prefix)
+        return cached
+
+
+def offline_responder(*, delay_s: float = 0.0, prefix_cache: PrefixCache | None = None) -> Responder:
     """Answers every role validly, as the offline default would: the role from the response_format's
     schema name, the request from the first user message, the seed from the body. Usage counts are
-    estimated from the text (:func:`approx_tokens`). An offline refusal becomes a 400 error."""
+    estimated from the text (:func:`approx_tokens`); with ``prefix_cache``, the usage also reports
+    the prompt tokens a prefix cache would have served (``prompt_tokens_details.cached_tokens``).
+    An offline refusal becomes a 400 error."""
     from digit_assets.engine.llm import LLMError
     from digit_assets.engine.synthesis import roles
     from digit_assets.engine.offline.dispatch import default_offline_llm
@@ -235,6 +263,8 @@ def offline_responder(*, delay_s: float = 0.0) -> Responder:
         completion = chat_completion(
             content, model=body["model"], prompt_tokens=approx_tokens(prompt), completion_tokens=approx_tokens(content)
         )
+        if prefix_cache is not None:
+            completion["usage"]["prompt_tokens_details"] = {"cached_tokens": prefix_cache.cached_chars(prompt) // 4}
         return Reply(body=completion, delay_s=delay_s)
 
     return respond

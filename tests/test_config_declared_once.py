@@ -10,11 +10,12 @@ from analytics.divergence import DivergenceSettings
 from digit_assets.defs.baselines.assets import StatefulSearchConfig
 from digit_assets.defs.dataset.assets import DatasetConfig, DedupConfig
 from digit_assets.defs.fidelity.assets import FidelityConfig
-from digit_assets.defs.resources import LLMResource
+from digit_assets.defs.resources import LLMResource, RoleRouteConfig
 from digit_assets.defs.settings_config import config_from, settings_of
 from digit_assets.defs.synthesis.assets import SynthesisConfig
 from digit_assets.engine.baselines.search import SearchSettings
 from digit_assets.engine.llm.openai_chat import OpenAIChatSettings
+from digit_assets.engine.llm.routing import RoleRoute
 from digit_assets.engine.provenance import stable_hash
 from digit_assets.engine.synthesis.dedup import DedupSettings
 from digit_assets.engine.synthesis.export import DatasetSettings
@@ -25,7 +26,8 @@ PAIRS = [
     (SynthesisConfig, SynthesisSettings, {"conversations", "seed", "ablations"}),
     (FidelityConfig, DivergenceSettings, set()),
     (StatefulSearchConfig, SearchSettings, {"seed", "conversations", "max_attempts", "max_turns"}),
-    (LLMResource, OpenAIChatSettings, {"provider", "concurrency", "cache"}),
+    (LLMResource, OpenAIChatSettings, {"provider", "concurrency", "cache", "roles"}),
+    (RoleRouteConfig, RoleRoute, set()),
     (DedupConfig, DedupSettings, set()),
     (DatasetConfig, DatasetSettings, {"seed"}),
 ]

@@ -16,7 +16,7 @@ from digit_assets.engine.llm import LLMError, LLMOutputInvalid, Role
 from digit_assets.engine.synthesis import roles
 from digit_assets.engine.offline.dispatch import OfflineLLM, default_offline_llm
 from digit_assets.engine.llm.openai_chat import OpenAIChatLLM
-from digit_assets.engine.llm.port import response_schema
+from digit_assets.engine.llm.port import request_schema, response_schema
 from digit_assets.engine.schema_refs import RefProblem, standalone
 from digit_assets.engine.synthesis.roles import (
     INFER_OUTPUT_SCHEMA,
@@ -119,7 +119,8 @@ def test_request_shape(server):
     response_format = body["response_format"]
     assert response_format["type"] == "json_schema"
     assert response_format["json_schema"]["name"] == INFER_OUTPUT_SCHEMA.name
-    assert response_format["json_schema"]["schema"] == OutputSchemaResponse.model_json_schema()
+    assert response_format["json_schema"]["schema"] == request_schema(INFER_OUTPUT_SCHEMA, REQUEST)
+    assert response_format["json_schema"]["strict"] is False
 
 
 def test_a_valid_reply_is_parsed_into_the_response_model(server):

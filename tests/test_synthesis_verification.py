@@ -415,7 +415,9 @@ def test_references_to_earlier_turns_are_checked_against_their_real_outputs() ->
 
 def test_the_reader_never_sees_the_plan() -> None:
     """The request carries no plan; the same text reads the same whatever plan it was written from."""
-    assert set(BackTranslateRequest.model_fields) == {"tools", "links", "earlier_requests", "earlier_calls", "request", "next_ref"}
+    assert set(BackTranslateRequest.model_fields) == {
+        "tools", "links", "earlier_requests", "earlier_calls", "request", "next_ref", "min_calls", "max_calls"  # the run's bounds, not the plan's
+    }
     plan = build_plan(SHAPES[1], 3)
     text = write(plan, 3)
     other = build_plan(SHAPES[4], 3)

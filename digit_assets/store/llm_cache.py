@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 
-from digit_assets.engine.llm.port import LLM, Req, Resp, Role, response_schema
+from digit_assets.engine.llm.port import LLM, Req, Resp, Role, label_for, request_schema, sampling_for
 from digit_assets.engine.llm.usage import UsageMeter
 from digit_assets.engine.provenance import canonical_json
 from digit_assets.store import Store
@@ -21,7 +21,7 @@ from digit_assets.store import Store
 
 def prompt_hash(role: Role, request) -> str:
     material = canonical_json(
-        {"instructions": role.instructions, "schema": response_schema(role.response_model), "request": request.model_dump(mode="json")}
+        {"instructions": role.instructions, "schema": request_schema(role, request), "request": request.model_dump(mode="json")}
     )
     return hashlib.sha256(material.encode()).hexdigest()
 
@@ -71,25 +71,27 @@ class ResponseCache:
 class CachingLLM:
     """Wraps an LLM: answers from the cache when the same call was made before."""
 
-    def __init__(self, inner: LLM, cache: ResponseCache, *, sampling: dict | None = None, meter: UsageMeter | None = None):
+    def __init__(self, inner: LLM, cache: ResponseCache, *, meter: UsageMeter | None = None):
         self.inner = inner
         self.cache = cache
-        self.sampling = sampling or {}
         self.meter = meter
 
     @property
     def label(self) -> str:
         return self.inner.label
 
+    def label_for(self, role: str) -> str:
+        return label_for(self.inner, role)
+
     def call(self, role: Role[Req, Resp], request: Req, *, seed: int) -> Resp:
-        key = hashlib.sha256(
-            canonical_json([self.inner.label, role.name, prompt_hash(role, request), self.sampling, seed]).encode()
-        ).hexdigest()
+        label = label_for(self.inner, role.name)
+        sampling = sampling_for(self.inner, role.name)
+        key = hashlib.sha256(canonical_json([label, role.name, prompt_hash(role, request), sampling, seed]).encode()).hexdigest()
         cached = self.cache.get(key)
         if cached is not None:
             if self.meter is not None:
                 self.meter.add(role.name, cache_hits=1)
             return role.response_model.model_validate_json(cached)
         response = self.inner.call(role, request, seed=seed)
-        self.cache.put(key, self.inner.label, role.name, seed, response.model_dump_json())
+        self.cache.put(key, label, role.name, seed, response.model_dump_json())
         return response

@@ -20,3 +20,13 @@ def usage_rows(
 def total_requests(conn: duckdb.DuckDBPyConnection) -> int:
     """HTTP requests the LLM port sent (first tries, retries, repairs) over every stored row."""
     return int(conn.execute("SELECT coalesce(sum(requests), 0) FROM llm_usage").fetchone()[0])
+
+
+def usage_per_model(conn: duckdb.DuckDBPyConnection) -> list[tuple]:
+    """(model, role, calls, failures, repairs, prompt tokens, cached prompt tokens, completion tokens) per row."""
+    return conn.execute(
+        """
+        SELECT model, role, calls, failures, repairs, prompt_tokens, cached_prompt_tokens, completion_tokens
+        FROM llm_usage_per_model ORDER BY model, role
+        """
+    ).fetchall()

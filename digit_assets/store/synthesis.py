@@ -60,3 +60,17 @@ def acceptance_by_variant(conn: duckdb.DuckDBPyConnection) -> list[dict[str, obj
         {"variant": variant, "attempted": attempted, "accepted": attempted - rejected, "rejected_at": rejected_at.get(variant, {})}
         for variant, attempted, rejected in attempts
     ]
+
+
+def turn_rejections(conn: duckdb.DuckDBPyConnection, limit: int = 3) -> list[tuple[str, str, int, str]]:
+    """(variant, stage, failed turn attempts, the commonest reason) per stage where turns failed."""
+    return conn.execute(
+        """
+        WITH failed AS (
+            SELECT variant, stage, left(reason, 160) AS reason, count(*) AS n FROM synthesis_attempts
+            WHERE turn IS NOT NULL AND NOT accepted GROUP BY ALL
+        )
+        SELECT variant, stage, sum(n)::BIGINT, arg_max(reason, n) FROM failed GROUP BY variant, stage
+        ORDER BY variant, sum(n) DESC
+        """
+    ).fetchall()[: limit * 10]

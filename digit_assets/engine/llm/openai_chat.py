@@ -48,7 +48,8 @@ import openai
 import tenacity
 from pydantic import ValidationError
 
-from digit_assets.engine.llm.port import LLMError, LLMOutputInvalid, LLMUnavailable, Req, Resp, Role, response_schema
+from digit_assets.engine.llm.port import LLMError, LLMOutputInvalid, LLMUnavailable, Req, Resp, Role, request_schema
+from digit_assets.engine.llm.strict_schema import strict_subset
 from digit_assets.engine.llm.usage import UsageMeter
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,11 @@ class OpenAIChatSettings:
     base_url: str | None = None
     api_key: str | None = field(default=None, repr=False)
     temperature: float = 0.0
+    max_tokens: int | None = None
+    """Completion tokens per answer (``max_tokens``); None sends no limit."""
+    strict_schemas: bool = False
+    """OpenAI: send each schema in strict mode where it fits the strict subset (``strict_schema``);
+    grammar-based servers (llama.cpp, vLLM, Ollama) enforce the full schema without it."""
     timeout_s: float = 60.0
     max_attempts: int = 5
     backoff_s: float = 0.5
@@ -143,6 +149,8 @@ class OpenAIChatLLM:
         settings = replace(settings or OpenAIChatSettings(), **knobs)
         self.model = settings.model
         self.temperature = settings.temperature
+        self.max_tokens = settings.max_tokens
+        self.strict_schemas = settings.strict_schemas
         self.repair = settings.repair
         self.meter = meter if meter is not None else UsageMeter()
         self._host = _host_of(settings.base_url) if settings.base_url else "api.openai.com"
@@ -186,6 +194,11 @@ class OpenAIChatLLM:
     def label(self) -> str:
         return f"openai:{self.model}@{self._host}"
 
+    @property
+    def sampling(self) -> dict[str, Any]:
+        """What shapes an answer besides the prompt and the seed (part of a cached answer's key)."""
+        return {"temperature": self.temperature} | ({"max_tokens": self.max_tokens} if self.max_tokens is not None else {})
+
     def _redacted(self, text: str) -> str:
         """Error texts and replies may echo what was sent; the key is masked before they go anywhere."""
         return text.replace(self._secret, "***") if self._secret else text
@@ -195,8 +208,9 @@ class OpenAIChatLLM:
             {"role": "system", "content": role.instructions + "\nReply with one JSON object matching the schema."},
             {"role": "user", "content": request.model_dump_json()},
         ]
+        response_format = self.response_format(role, request)
         try:
-            return self._answer(role, messages, seed)
+            return self._answer(role, messages, seed, response_format)
         except _Invalid as invalid:
             if not self.repair:
                 raise LLMOutputInvalid(role.name, invalid.reason) from None
@@ -213,29 +227,36 @@ class OpenAIChatLLM:
                     },
                 ]
         try:
-            return self._answer(role, messages, seed)
+            return self._answer(role, messages, seed, response_format)
         except _Invalid as second:
             raise LLMOutputInvalid(role.name, f"{second.reason} (after one repair: {first})") from None
 
-    def _answer(self, role: Role[Req, Resp], messages: list[dict[str, str]], seed: int) -> Resp:
-        content = self._redacted(self._content(role, messages, seed))
+    def response_format(self, role: Role[Req, Resp], request: Req) -> dict[str, Any]:
+        """The ``response_format`` of one request: its own schema, in strict mode when asked and it fits."""
+        schema = request_schema(role, request)
+        strict = False
+        if self.strict_schemas:
+            converted, why = strict_subset(schema)
+            if converted is None:
+                log.debug("LLM role %s: schema sent without strict mode (%s)", role.name, why)
+            else:
+                schema, strict = converted, True
+        return {"type": "json_schema", "json_schema": {"name": role.name, "schema": schema, "strict": strict}}
+
+    def _answer(self, role: Role[Req, Resp], messages: list[dict[str, str]], seed: int, response_format: dict[str, Any]) -> Resp:
+        content = self._redacted(self._content(role, messages, seed, response_format))
         try:
             return role.response_model.model_validate_json(content)
         except ValidationError as exc:
             raise _Invalid(f"response does not match {role.response_model.__name__}: {exc}", content) from None
 
-    def _content(self, role: Role, messages: list[dict[str, str]], seed: int) -> str:
+    def _content(self, role: Role, messages: list[dict[str, str]], seed: int, response_format: dict[str, Any]) -> str:
         if self._loop.is_closed():
             raise LLMError(role.name, "the client is closed")
         self.breaker.check()
-        return asyncio.run_coroutine_threadsafe(self._fetch(role, messages, seed), self._loop).result()
+        return asyncio.run_coroutine_threadsafe(self._fetch(role, messages, seed, response_format), self._loop).result()
 
-    async def _fetch(self, role: Role, messages: list[dict[str, str]], seed: int) -> str:
-        response_format = {
-            "type": "json_schema",
-            "json_schema": {"name": role.name, "schema": response_schema(role.response_model), "strict": False},
-        }
-
+    async def _fetch(self, role: Role, messages: list[dict[str, str]], seed: int, response_format: dict[str, Any]) -> str:
         async def send() -> str:
             self.meter.add(role.name, requests=1)
             # A plain POST with the raw body back: the typed ``create`` walks every request through
@@ -249,6 +270,8 @@ class OpenAIChatLLM:
                 "seed": seed % _SEED_RANGE,
                 "response_format": response_format,
             }
+            if self.max_tokens is not None:
+                body["max_tokens"] = self.max_tokens
             return await self._client.post("/chat/completions", cast_to=str, body=body)
 
         def before_sleep(state: tenacity.RetryCallState) -> None:
@@ -269,10 +292,12 @@ class OpenAIChatLLM:
         completion = _parse(body)
         usage = completion.get("usage") if isinstance(completion, dict) else None
         if isinstance(usage, dict):
+            details = usage.get("prompt_tokens_details")
             self.meter.add(
                 role.name,
                 prompt_tokens=_count(usage.get("prompt_tokens")),
                 completion_tokens=_count(usage.get("completion_tokens")),
+                cached_prompt_tokens=_count(details.get("cached_tokens")) if isinstance(details, dict) else 0,
             )
         return _message_content(completion)
 

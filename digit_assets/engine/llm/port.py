@@ -10,6 +10,7 @@ structured output). The roles themselves are defined by the method, in
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -23,10 +24,16 @@ Resp = TypeVar("Resp", bound=BaseModel)
 
 @dataclass(frozen=True)
 class Role(Generic[Req, Resp]):
+    """``schema_for`` builds the response schema of one request (e.g. the scenario's tools and the
+    references its plan may use) so a server that enforces schemas makes invalid answers
+    impossible; it must return a standalone schema that every valid answer of ``response_model``
+    for that request satisfies. Without it every request gets the response model's schema."""
+
     name: str
     instructions: str
     request_model: type[Req]
     response_model: type[Resp]
+    schema_for: Callable[[Any], dict[str, Any]] | None = None
 
 
 class LLMError(RuntimeError):
@@ -67,3 +74,22 @@ def response_schema(model: type[BaseModel]) -> dict[str, Any]:
     ``$defs``: a nested model would otherwise be answered as any object.
     """
     return standalone(model.model_json_schema())
+
+
+def request_schema(role: Role[Req, Resp], request: Req) -> dict[str, Any]:
+    """The response schema sent with ``request``: the role's per-request schema, else its model's."""
+    if role.schema_for is None:
+        return response_schema(role.response_model)
+    return role.schema_for(request)
+
+
+def label_for(llm: LLM, role: str) -> str:
+    """The label of the model that answers ``role``: a routing port says per role, others have one."""
+    per_role = getattr(llm, "label_for", None)
+    return per_role(role) if callable(per_role) else llm.label
+
+
+def sampling_for(llm: LLM, role: str) -> dict[str, Any]:
+    """The sampling parameters ``role`` is answered with (part of a cached answer's key)."""
+    per_role = getattr(llm, "sampling_for", None)
+    return per_role(role) if callable(per_role) else dict(getattr(llm, "sampling", {}))

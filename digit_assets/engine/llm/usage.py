@@ -13,23 +13,30 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from digit_assets.engine.llm.port import LLM, LLMError, Req, Resp, Role
+from digit_assets.engine.llm.port import LLM, LLMError, Req, Resp, Role, label_for
 
-FIELDS = ("calls", "cache_hits", "requests", "retries", "repairs", "failures", "prompt_tokens", "completion_tokens")
+FIELDS = (
+    "calls", "cache_hits", "requests", "retries", "repairs", "failures", "prompt_tokens", "completion_tokens",
+    "cached_prompt_tokens",
+)
 """calls: role calls made by the engine; cache_hits: of those, answered by the cache; requests: HTTP
-requests sent (first tries, retries and repairs); failures: calls that ended in an LLMError."""
+requests sent (first tries, retries and repairs); failures: calls that ended in an LLMError;
+cached_prompt_tokens: of the prompt tokens, those the server reports it took from its prefix cache."""
 
 
 @dataclass(frozen=True)
 class Usage:
     by_role: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    models: Mapping[str, str] = field(default_factory=dict)
+    """role -> the label of the model that answered it (each role has one route)."""
 
     def __sub__(self, earlier: "Usage") -> "Usage":
         roles = set(self.by_role) | set(earlier.by_role)
         diff = {
             role: {name: self.get(role, name) - earlier.get(role, name) for name in FIELDS} for role in roles
         }
-        return Usage({role: counts for role, counts in diff.items() if any(counts.values())})
+        kept = {role: counts for role, counts in diff.items() if any(counts.values())}
+        return Usage(kept, {role: self.models[role] for role in kept if role in self.models})
 
     def get(self, role: str, name: str) -> int:
         return self.by_role.get(role, {}).get(name, 0)
@@ -38,16 +45,19 @@ class Usage:
         return {name: sum(self.get(role, name) for role in self.by_role) for name in FIELDS}
 
     def rows(self) -> list[dict[str, int | str]]:
-        """One dict per role (sorted), every field present."""
-        return [{"role": role, **{name: self.get(role, name) for name in FIELDS}} for role in sorted(self.by_role)]
+        """One dict per role (sorted), with its model and every field present."""
+        return [
+            {"role": role, "model": self.models.get(role, ""), **{name: self.get(role, name) for name in FIELDS}}
+            for role in sorted(self.by_role)
+        ]
 
     def markdown(self) -> str:
-        header = "| role | " + " | ".join(FIELDS) + " |\n|---|" + "---:|" * len(FIELDS)
+        header = "| role | model | " + " | ".join(FIELDS) + " |\n|---|---|" + "---:|" * len(FIELDS)
         lines = [header]
         for row in self.rows():
-            lines.append(f"| {row['role']} | " + " | ".join(str(row[name]) for name in FIELDS) + " |")
+            lines.append(f"| {row['role']} | {row['model']} | " + " | ".join(str(row[name]) for name in FIELDS) + " |")
         totals = self.totals()
-        lines.append("| **total** | " + " | ".join(str(totals[name]) for name in FIELDS) + " |")
+        lines.append("| **total** | | " + " | ".join(str(totals[name]) for name in FIELDS) + " |")
         return "\n".join(lines)
 
     def metadata(self) -> dict[str, int]:
@@ -68,6 +78,12 @@ class UsageMeter:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._counts: dict[str, Counter[str]] = {}
+        self._models: dict[str, str] = {}
+
+    def answered_by(self, role: str, model: str) -> None:
+        """Record which model's label answers ``role``."""
+        with self._lock:
+            self._models[role] = model
 
     def add(self, role: str, **counts: int) -> None:
         unknown = set(counts) - set(FIELDS)
@@ -78,7 +94,7 @@ class UsageMeter:
 
     def snapshot(self) -> Usage:
         with self._lock:
-            return Usage({role: dict(counts) for role, counts in self._counts.items()})
+            return Usage({role: dict(counts) for role, counts in self._counts.items()}, dict(self._models))
 
 
 class MeteredLLM:
@@ -94,6 +110,7 @@ class MeteredLLM:
 
     def call(self, role: Role[Req, Resp], request: Req, *, seed: int) -> Resp:
         self.meter.add(role.name, calls=1)
+        self.meter.answered_by(role.name, label_for(self.inner, role.name))
         try:
             return self.inner.call(role, request, seed=seed)
         except LLMError:

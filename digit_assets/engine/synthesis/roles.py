@@ -1,8 +1,9 @@
 """Every LLM role of the method: its instructions and typed request/response models.
 
 The offline engine fills each role with an algorithm (:mod:`digit_assets.engine.offline.dispatch`);
-a real model gets ``instructions`` as its system prompt and must answer with the response model's
-JSON Schema.
+a real model gets ``instructions`` as its system prompt and must answer with the schema its
+request gets (:mod:`.response_schemas`: built from the request's tools and data flow), which every
+valid answer of the response model satisfies.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from digit_assets.engine.llm.port import Role
+from digit_assets.engine.synthesis import response_schemas as schemas
 from digit_assets.engine.synthesis.model import ExecutedCall, Link, PlannedCall, Scenario, ToolError, ToolView, TurnPlan
 
 
@@ -35,6 +37,7 @@ INFER_OUTPUT_SCHEMA = Role(
     ),
     request_model=OutputSchemaRequest,
     response_model=OutputSchemaResponse,
+    schema_for=lambda request: schemas.OUTPUT_SCHEMA_SCHEMA,
 )
 
 
@@ -71,6 +74,7 @@ PROPOSE_DATAFLOW = Role(
     ),
     request_model=DataflowRequest,
     response_model=DataflowResponse,
+    schema_for=lambda request: schemas.dataflow_schema(request.tools),
 )
 
 
@@ -78,12 +82,14 @@ PROPOSE_DATAFLOW = Role(
 
 
 class PlanTurnRequest(BaseModel):
+    # Fields run from what stays the same across a conversation's requests to what changes, so a
+    # server's prefix cache reuses the longest prefix (here: the scenario's tools).
     scenario: Scenario
+    min_calls: int
+    max_calls: int
     earlier_turns: list[TurnPlan] = Field(description="plans of the turns already completed, in order")
     earlier_calls: list[ExecutedCall] = Field(description="executed calls of earlier turns, with outputs")
     next_ref: int = Field(description="number of the first new call ($next_ref)")
-    min_calls: int
-    max_calls: int
 
 
 class PlanTurnResponse(BaseModel):
@@ -102,6 +108,14 @@ PLAN_TURN = Role(
     ),
     request_model=PlanTurnRequest,
     response_model=PlanTurnResponse,
+    schema_for=lambda request: schemas.plan_schema(
+        request.scenario.tools,
+        request.scenario.links,
+        request.earlier_calls,
+        next_ref=request.next_ref,
+        min_calls=request.min_calls,
+        max_calls=request.max_calls,
+    ),
 )
 
 
@@ -129,16 +143,19 @@ WRITE_REQUEST = Role(
     ),
     request_model=WriteRequestRequest,
     response_model=WriteRequestResponse,
+    schema_for=lambda request: schemas.text_schema("request"),
 )
 
 
 class BackTranslateRequest(BaseModel):
     tools: list[ToolView]
     links: list[Link] = Field(description="data-flow edges between the tools, derived from their schemas alone")
+    min_calls: int = 2
+    max_calls: int = 4
     earlier_requests: list[str]
     earlier_calls: list[ExecutedCall]
-    request: str
     next_ref: int
+    request: str
 
 
 class BackTranslateResponse(BaseModel):
@@ -155,14 +172,23 @@ BACK_TRANSLATE = Role(
     ),
     request_model=BackTranslateRequest,
     response_model=BackTranslateResponse,
+    schema_for=lambda request: schemas.plan_schema(
+        request.tools,
+        request.links,
+        request.earlier_calls,
+        next_ref=request.next_ref,
+        min_calls=request.min_calls,
+        max_calls=request.max_calls,
+        start_from_earlier_turn=False,
+    ),
 )
 
 
 class SimulateToolRequest(BaseModel):
     tool: ToolView
-    arguments: dict[str, Any]
-    history: list[ExecutedCall] = Field(description="every earlier call of the session with its output")
     today: str
+    history: list[ExecutedCall] = Field(description="every earlier call of the session with its output")
+    arguments: dict[str, Any]
     refused: list[str] = Field(
         default_factory=list, description="why your previous answer to this same call was refused; answer again without these problems"
     )
@@ -185,6 +211,7 @@ SIMULATE_TOOL = Role(
     ),
     request_model=SimulateToolRequest,
     response_model=SimulateToolResponse,
+    schema_for=lambda request: schemas.output_schema_for(request.tool, request.arguments),
 )
 
 
@@ -205,6 +232,7 @@ SUMMARIZE_TURN = Role(
     ),
     request_model=SummarizeTurnRequest,
     response_model=SummarizeTurnResponse,
+    schema_for=lambda request: schemas.text_schema("summary"),
 )
 
 
@@ -229,13 +257,14 @@ JUDGE_CONVERSATION = Role(
     ),
     request_model=JudgeRequest,
     response_model=JudgeResponse,
+    schema_for=lambda request: schemas.JUDGE_SCHEMA,
 )
 
 
 class WrongCallRequest(BaseModel):
     tools: list[ToolView]
-    request: str
     history: list[ExecutedCall]
+    request: str
     gold: ExecutedCall
 
 
@@ -261,4 +290,5 @@ PROPOSE_WRONG_CALL = Role(
     ),
     request_model=WrongCallRequest,
     response_model=WrongCallResponse,
+    schema_for=lambda request: schemas.wrong_call_schema(next(t for t in request.tools if t.name == request.gold.tool)),
 )

@@ -293,6 +293,8 @@ class ConversationBuilder:
                     earlier_calls=earlier_calls,
                     request=text,
                     next_ref=next_ref,
+                    min_calls=self.settings.min_calls,
+                    max_calls=self.settings.max_calls,
                 ),
             )
             _require(

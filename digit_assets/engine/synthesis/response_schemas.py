@@ -1,0 +1,371 @@
+"""Per-request response schemas built from the catalog, so a server that enforces the schema
+(llama.cpp, vLLM, Ollama by grammar; OpenAI in strict mode) cannot answer with a structurally
+invalid plan, output or verdict.
+
+* plan and back-translation: the calls are one of the chains the scenario's data flow allows. A
+  chain is a sequence of the scenario's tools in which every call after the first is fed by a
+  data-flow link from an earlier call; each call has its own ref (``$next_ref`` on), its tool
+  name, and that tool's own argument schema, the fed parameter restricted to the ``$k.field``
+  references that earlier calls of the chain (or executed calls of earlier turns) produce for it.
+  Up to :data:`CHAIN_LIMIT` chains are listed one by one; beyond that (large scenarios, long
+  plans) each position lists the tools a link can feed there and the references any earlier
+  position may produce for them, and the plan filters judge the pairing;
+* simulation: the tool's own output schema, with the fields that repeat an argument fixed to the
+  argument's value;
+* request, summary, judge, wrong call, data-flow links: as tight as their content allows.
+
+Every schema stands alone (no ``$defs``: llama.cpp does not resolve them) and carries no regex
+escape (llama.cpp's grammar builder rejects ``\\d``): tool patterns with a backslash are left to the
+filters. Every answer a schema admits also validates against the role's response model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from digit_assets.engine.schema_refs import RefProblem, standalone
+from digit_assets.engine.synthesis.model import ExecutedCall, Link, ToolView, resolve_path
+from digit_assets.engine.synthesis.planning import MIN_CONNECTED_CALLS, plannable_field, reference_path, usable_outputs
+from digit_assets.engine.synthesis.simulation import IdentityCache, argument_problems
+
+CHAIN_LIMIT = 64
+"""Chains listed one by one at most; a scenario with more gets the per-position schema."""
+NO_DOLLAR = "^[^$]+$"
+"""Free text that cannot leak a ``$k`` reference (a character class: no escape)."""
+_DROPPED = frozenset({"$schema", "$id", "$defs", "definitions", "examples", "default", "title"})
+_SANITIZED = IdentityCache(4_096)
+
+
+def _sanitized(schema: Any) -> Any:
+    """A copy without annotations and without patterns a grammar builder would reject."""
+    if isinstance(schema, list):
+        return [_sanitized(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {}
+    for key, value in schema.items():
+        if key in _DROPPED or (key == "pattern" and (not isinstance(value, str) or "\\" in value)):
+            continue
+        if key == "type" and value == "dict":  # BFCL's spelling, kept by some catalogs
+            value = "object"
+        if key in ("properties", "patternProperties") and isinstance(value, dict):
+            out[key] = {name: _sanitized(item) for name, item in value.items()}  # names, not keywords
+        else:
+            out[key] = value if key in ("enum", "const", "required") else _sanitized(value)
+    if out.get("type") == "object" and "properties" in out and "additionalProperties" not in out:
+        out["additionalProperties"] = False
+    return out
+
+
+def standalone_tool_schemas(tool: ToolView) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The tool's parameter and output schemas, references inlined and sanitized (once per tool)."""
+    found = _SANITIZED.get(tool)
+    if isinstance(found, tuple):
+        return found
+    schemas = []
+    for schema in (tool.parameters, tool.output_schema):
+        try:
+            schemas.append(_sanitized(standalone(dict(schema))))
+        except RefProblem:
+            schemas.append({"type": "object"})
+    return _SANITIZED.put((schemas[0], schemas[1]), tool)
+
+
+def _closed(properties: Mapping[str, Any], required: Sequence[str]) -> dict[str, Any]:
+    return {"type": "object", "properties": dict(properties), "required": list(required), "additionalProperties": False}
+
+
+# --- Plans -------------------------------------------------------------------------------------------
+
+
+def _feeds(tools: Sequence[ToolView], links: Sequence[Link]) -> dict[tuple[str, str], list[tuple[str, str]]]:
+    """(producer, consumer) -> [(parameter, output path)] for every link a plan may use."""
+    by_name = {tool.name: tool for tool in tools}
+    feeds: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for link in links:
+        producer, consumer = by_name.get(link.src_tool), by_name.get(link.dst_tool)
+        if producer is None or consumer is None or producer is consumer:
+            continue
+        path = reference_path(link.src_field)
+        if path is None or plannable_field(link, producer, consumer) is None:
+            continue
+        pair = feeds.setdefault((link.src_tool, link.dst_tool), [])
+        if (link.dst_param, path) not in pair:
+            pair.append((link.dst_param, path))
+    return feeds
+
+
+_LISTED_ITEMS = 8
+"""Items of an earlier turn's listing a later call may pick (``$3.orders[0..7].order_id``)."""
+
+
+def _indexed_paths(output: Any, path: str) -> list[str]:
+    """``path`` (``[0]`` for array items) at every index the actual output has, up to :data:`_LISTED_ITEMS`."""
+    head, marker, rest = path.partition("[0]")
+    if not marker:
+        return [path]
+    try:
+        items = resolve_path(output, head)
+    except (KeyError, IndexError, TypeError):
+        return []
+    if not isinstance(items, list):
+        return []
+    found = []
+    for index, item in enumerate(items[:_LISTED_ITEMS]):
+        if not rest:
+            found.append(f"{head}[{index}]")
+        elif rest.startswith("."):
+            found += [f"{head}[{index}].{tail}" for tail in _indexed_paths(item, rest[1:])]
+    return found
+
+
+def _earlier_refs(tool: ToolView, links: Sequence[Link], earlier: Mapping[str, ExecutedCall]) -> dict[str, list[str]]:
+    """param -> references into executed calls of earlier turns, along a link, whose actual value the
+    parameter takes (the actual output counts: an optional field it carries may be read)."""
+    found: dict[str, list[str]] = {}
+    single = ToolView(name=tool.name, description="", parameters={**tool.parameters, "required": []}, output_schema={})
+    for ref, call in earlier.items():
+        for link in links:
+            path = reference_path(link.src_field) if link.src_tool == call.tool and link.dst_tool == tool.name else None
+            if path is None:
+                continue
+            param = link.dst_param
+            for indexed in _indexed_paths(call.output, path):
+                try:
+                    value = resolve_path(call.output, indexed)
+                except (KeyError, IndexError, TypeError):
+                    continue
+                if not argument_problems(single, {param: value}):
+                    found.setdefault(param, []).append(f"{ref}.{indexed}")
+    return found
+
+
+def _call_shape(tool: ToolView, ref: str, fed: Mapping[str, list[str]], consume: bool) -> dict[str, Any]:
+    """One call of ``tool`` numbered ``ref``. A parameter ``fed`` names takes a literal or one of its
+    references; with ``consume``, one of them must take a reference (anyOf over those parameters)."""
+    parameters, _ = standalone_tool_schemas(tool)
+    properties = dict(parameters.get("properties") or {})
+    required = [name for name in parameters.get("required", ()) if isinstance(name, str)]
+    fed = {param: sorted(set(refs)) for param, refs in fed.items() if refs}
+    if not properties and parameters.get("additionalProperties") is not False:
+        base: list[dict[str, Any]] = [{"type": "object"}]
+    else:
+        either = {
+            param: {"anyOf": [properties[param], {"enum": refs}]} if param in properties else {"enum": refs}
+            for param, refs in fed.items()
+        }
+        merged = {**properties, **either}
+        if not consume or not fed:
+            base = [_closed(merged, required)]
+        else:
+            base = [
+                _closed({**merged, param: {"enum": refs}}, [*required, *([] if param in required else [param])])
+                for param, refs in sorted(fed.items())
+            ]
+    shapes = [
+        _closed({"ref": {"const": ref}, "tool": {"const": tool.name}, "arguments": arguments}, ["ref", "tool", "arguments"])
+        for arguments in base
+    ]
+    return shapes[0] if len(shapes) == 1 else {"anyOf": shapes}
+
+
+def _chains(
+    names: Sequence[str],
+    feeds: Mapping[tuple[str, str], list[tuple[str, str]]],
+    first: Sequence[str],
+    lengths: range,
+    limit: int,
+    fed_anyway: frozenset[str] = frozenset(),
+) -> list[tuple[str, ...]] | None:
+    """Every tool sequence whose calls after the first are fed by an earlier call (or, for the tools
+    ``fed_anyway`` names, by an earlier turn); None past ``limit``."""
+    found: list[tuple[str, ...]] = []
+    stack: list[tuple[str, ...]] = [(name,) for name in reversed(first)]
+    while stack:
+        chain = stack.pop()
+        if len(chain) in lengths:
+            found.append(chain)
+            if len(found) > limit:
+                return None
+        if len(chain) < lengths.stop - 1:
+            stack += [
+                (*chain, name)
+                for name in reversed(names)
+                if name in fed_anyway or any((earlier, name) in feeds for earlier in chain)
+            ]
+    return found
+
+
+def plan_schema(
+    tools: Sequence[ToolView],
+    links: Sequence[Link],
+    earlier_calls: Sequence[ExecutedCall],
+    *,
+    next_ref: int,
+    min_calls: int,
+    max_calls: int,
+    start_from_earlier_turn: bool = True,
+    chain_limit: int = CHAIN_LIMIT,
+) -> dict[str, Any]:
+    """The schema of a plan (``{"calls": [...]}``) the scenario's data flow allows; see the module doc.
+
+    ``start_from_earlier_turn``: in a later turn, the first call consumes an earlier turn's output
+    where some tool can (the planner's plans must cross turns; the back-translation may cross anywhere)."""
+    by_name = {tool.name: tool for tool in tools}
+    names = sorted(by_name)
+    feeds = _feeds(tools, links)
+    earlier = usable_outputs(earlier_calls)
+    crossing = {name: _earlier_refs(by_name[name], links, earlier) for name in names}
+    crossing = {name: refs for name, refs in crossing.items() if refs}
+    # A later turn starts from an earlier turn's output where it can, so the plan crosses turns.
+    starts_crossing = start_from_earlier_turn and bool(earlier and crossing)
+    first = sorted(crossing) if starts_crossing else names
+    low = max(MIN_CONNECTED_CALLS, min_calls)
+    lengths = range(low, max(low, max_calls) + 1)
+
+    def ref(position: int) -> str:
+        return f"${next_ref + position}"
+
+    chains = _chains(names, feeds, first, lengths, chain_limit, frozenset(crossing))
+    plans: list[dict[str, Any]] = []
+    if chains is not None:
+        for chain in chains:
+            items = []
+            for position, name in enumerate(chain):
+                fed = {param: list(refs) for param, refs in crossing.get(name, {}).items()}
+                for earlier_position, producer in enumerate(chain[:position]):
+                    for param, path in feeds.get((producer, name), ()):
+                        fed.setdefault(param, []).append(f"{ref(earlier_position)}.{path}")
+                consume = position > 0 or starts_crossing
+                items.append(_call_shape(by_name[name], ref(position), fed, consume))
+            plans.append({"type": "array", "prefixItems": items, "minItems": len(chain), "maxItems": len(chain)})
+    else:
+        for length in lengths:
+            items = []
+            for position in range(length):
+                shapes = []
+                for name in first if position == 0 else names:
+                    fed = {param: list(refs) for param, refs in crossing.get(name, {}).items()}
+                    for producer in names:
+                        for param, path in feeds.get((producer, name), ()):
+                            fed.setdefault(param, []).extend(f"{ref(p)}.{path}" for p in range(position))
+                    if position > 0 and not any(fed.values()):
+                        continue
+                    consume = position > 0 or starts_crossing
+                    shapes.append(_call_shape(by_name[name], ref(position), fed, consume))
+                items.append(shapes[0] if len(shapes) == 1 else {"anyOf": shapes})
+            plans.append({"type": "array", "prefixItems": items, "minItems": length, "maxItems": length})
+    calls: dict[str, Any] = plans[0] if len(plans) == 1 else {"anyOf": plans} if plans else {"type": "array", "maxItems": 0}
+    return _closed({"calls": calls}, ["calls"])
+
+
+# --- Simulated outputs ---------------------------------------------------------------------------------
+
+
+def output_schema_for(tool: ToolView, arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"output": <the tool's output schema>}``, a top-level output field named like an argument fixed
+    to that argument's value (where the value is valid there): a result describes the call it answers."""
+    _, output = standalone_tool_schemas(tool)
+    properties = output.get("properties")
+    if isinstance(properties, dict):
+        echoed = dict(properties)
+        for name, value in arguments.items():
+            schema = properties.get(name)
+            if isinstance(schema, dict) and not isinstance(value, (dict, list)) and _valid(schema, name, value):
+                echoed[name] = {"const": value}
+        output = {**output, "properties": echoed}
+    return _closed({"output": output}, ["output"])
+
+
+def _valid(schema: Mapping[str, Any], name: str, value: Any) -> bool:
+    probe = ToolView(name="echo", description="", parameters=_closed({name: schema}, [name]), output_schema={})
+    return not argument_problems(probe, {name: value})
+
+
+# --- Text and verdicts ---------------------------------------------------------------------------------
+
+
+def text_schema(field: str) -> dict[str, Any]:
+    """One non-empty free-text field with no ``$`` in it."""
+    return _closed({field: {"type": "string", "pattern": NO_DOLLAR}}, [field])
+
+
+JUDGE_SCHEMA = {
+    "anyOf": [
+        _closed({"accept": {"const": True}, "problems": {"type": "array", "maxItems": 0}}, ["accept", "problems"]),
+        _closed(
+            {"accept": {"const": False}, "problems": {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}}},
+            ["accept", "problems"],
+        ),
+    ]
+}
+"""Accepted with no problem, or rejected with at least one."""
+
+
+ERROR_SCHEMA = _closed(
+    {
+        "code": {"type": "integer", "minimum": 400, "maximum": 599},
+        "status": {"type": "string", "pattern": "^[A-Z][A-Z_]*$"},
+        "message": {"type": "string", "minLength": 1, "pattern": NO_DOLLAR},
+    },
+    ["code", "status", "message"],
+)
+"""A failed call's result: an HTTP-style code, a status word in capitals, the cause."""
+
+
+def wrong_call_schema(tool: ToolView) -> dict[str, Any]:
+    """The gold call's tool with arguments named as the tool names them, and the error it gets. The
+    values and the required list are left open: a wrong call is made of a missing argument, a value
+    of the wrong type or one outside its options, which the tool's own schema would forbid."""
+    names = sorted((tool.parameters.get("properties") or {}).keys())
+    arguments = _closed({name: {} for name in names}, []) if names else {"type": "object"}
+    return _closed({"tool": {"const": tool.name}, "arguments": arguments, "error": ERROR_SCHEMA}, ["tool", "arguments", "error"])
+
+
+DATAFLOW_KINDS = ("synonym", "id_suffix", "entity_noun", "path", "numeric")
+
+
+def dataflow_schema(tools: Sequence[ToolView]) -> dict[str, Any]:
+    """Links between the request's tools, of the known kinds."""
+    names = sorted(tool.name for tool in tools)
+    link = _closed(
+        {
+            "src_tool": {"enum": names},
+            "src_field": {"type": "string", "minLength": 1},
+            "dst_tool": {"enum": names},
+            "dst_param": {"enum": sorted({p for tool in tools for p in tool.parameters.get("properties", {})})},
+            "kind": {"enum": list(DATAFLOW_KINDS)},
+            "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+            "why": {"type": "string"},
+        },
+        ["src_tool", "src_field", "dst_tool", "dst_param", "kind", "confidence"],
+    )
+    return _closed({"links": {"type": "array", "items": link}}, ["links"])
+
+
+_FIELD_TYPES = ["string", "integer", "number", "boolean", "array", "object"]
+OUTPUT_SCHEMA_SCHEMA = _closed(
+    {
+        "output_schema": _closed(
+            {
+                "type": {"const": "object"},
+                "properties": {
+                    "type": "object",
+                    "additionalProperties": {
+                        "type": "object",
+                        "properties": {
+                            "type": {"anyOf": [{"enum": _FIELD_TYPES}, {"type": "array", "items": {"enum": [*_FIELD_TYPES, "null"]}}]},
+                            "description": {"type": "string"},
+                        },
+                        "required": ["type"],
+                    },
+                },
+                "required": {"type": "array", "items": {"type": "string"}},
+            },
+            ["type", "properties", "required"],
+        )
+    },
+    ["output_schema"],
+)
+"""An inferred output schema: an object whose fields each have a type."""
