@@ -568,3 +568,21 @@ def test_offline_turns_mostly_start_with_a_lookup_so_something_can_be_hidden() -
     lookups = sum(TOOLS_BY_NAME[tool].read_only for tool in firsts)
     # Here every action needs an order id the user cannot know, so every turn starts by finding it.
     assert lookups / len(firsts) >= 0.7
+
+
+def test_scenarios_are_drawn_so_a_plan_of_the_allowed_length_finds_every_identifier() -> None:
+    """A library hold needs the member, the branch and the title looked up first: in two-call plans
+    a subset whose only link ends at the hold cannot be used, so it is drawn again."""
+    from digit_assets.local_model import local_catalog
+
+    catalog = local_catalog()
+    tools, links = catalog.tools["library"], catalog.links["library"]
+
+    def longest_plan(scenario) -> int:
+        request = PlanTurnRequest(scenario=scenario, earlier_turns=[], earlier_calls=[], next_ref=1, min_calls=2, max_calls=2)
+        return max(len(plan_turn_offline(request, random.Random(seed)).calls) for seed in range(5))
+
+    unbounded = [sample_scenario("library", tools, links, random.Random(seed), min_tools=3, max_tools=3) for seed in range(30)]
+    bounded = [sample_scenario("library", tools, links, random.Random(seed), min_tools=3, max_tools=3, max_calls=2) for seed in range(30)]
+    assert any(longest_plan(scenario) < 2 for scenario in unbounded)  # the trap is real
+    assert all(longest_plan(scenario) == 2 for scenario in bounded)

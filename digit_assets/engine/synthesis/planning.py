@@ -236,6 +236,44 @@ def _persona(rng: random.Random) -> str:
     return f"{name}, {role} at {company} in {city}"
 
 
+_SCENARIO_DRAWS = 20  # subsets drawn before settling for one no plan of the allowed length can use
+
+
+def _calls_to_reach(flow: _NamespaceFlow, by_name: Mapping[str, ToolView], members: set[str]) -> dict[str, int]:
+    """Fewest calls a plan within ``members`` makes up to and including a call of each tool, when
+    every identifier the tool requires comes from an earlier output (no one states a system id)."""
+    cost: dict[str, int] = {name: 1 for name in members if not _required_identifiers(by_name[name])}
+    for _ in range(len(members)):
+        changed = False
+        for name in sorted(members - cost.keys()):
+            producers: set[str] = set()
+            for param in _required_identifiers(by_name[name]):
+                feeding = [link.src_tool for link in flow.links if link.dst_tool == name and link.dst_param == param and link.src_tool in cost]
+                if not feeding:
+                    break
+                producers.add(min(feeding, key=lambda tool: (cost[tool], tool)))
+            else:
+                cost[name] = 1 + sum(cost[tool] for tool in producers)
+                changed = True
+        if not changed:
+            break
+    return cost
+
+
+def _required_identifiers(tool: ToolView) -> list[str]:
+    return [param for param in tool.parameters.get("required", ()) if is_identifier_param(param)]
+
+
+def _usable_within(flow: _NamespaceFlow, by_name: Mapping[str, ToolView], members: set[str], max_calls: int) -> bool:
+    """Whether some link of the subset can be followed by a plan of at most ``max_calls`` calls."""
+    cost = _calls_to_reach(flow, by_name, members)
+    return any(
+        link.src_tool in members and link.dst_tool in members and link.src_tool in cost and link.dst_tool in cost
+        and max(cost[link.dst_tool], cost[link.src_tool] + 1) <= max_calls
+        for link in flow.links
+    )
+
+
 def sample_scenario(
     namespace: str,
     tools: Sequence[ToolView],
@@ -244,13 +282,17 @@ def sample_scenario(
     *,
     min_tools: int = 3,
     max_tools: int = 8,
+    max_calls: int | None = None,
 ) -> Scenario | None:
     """Step 1: grow a tool subset along plannable data-flow links from a tool whose output feeds another.
 
-    The subset starts from an entry point where the namespace has one (see below). Growth follows links both ways (who feeds the subset, whom the subset feeds), so every tool
-    can take part in a chain. When the linked neighbourhood is smaller than ``min_tools``, other
-    tools of the namespace join as distractors: same domain, no data flow. None when no link of the
-    namespace can be planned with.
+    The subset starts from an entry point where the namespace has one (see below). Growth follows
+    links both ways (who feeds the subset, whom the subset feeds), so every tool can take part in a
+    chain. When the linked neighbourhood is smaller than ``min_tools``, other tools of the namespace
+    join as distractors: same domain, no data flow. With ``max_calls``, a subset is drawn again
+    until a plan that long can follow one of its links with every identifier found, not stated (a
+    hold needs the member, the branch and the title looked up first: three calls before it). None
+    when no link of the namespace can be planned with.
     """
     flow = _namespace_flow(tools, links)
     starts = sorted(name for name in flow.graph if flow.graph.out_degree(name) > 0)
@@ -259,8 +301,26 @@ def sample_scenario(
     # Grow from an entry point when there is one: a tool a user can ask for without an identifier
     # only the system knows, so the first call of a conversation can be one the user states.
     by_name = {tool.name: tool for tool in tools}
-    entries = [name for name in starts if not any(map(is_identifier_param, by_name[name].parameters.get("required", ())))]
+    entries = [name for name in starts if not _required_identifiers(by_name[name])]
     starts = entries or starts
+    for _ in range(_SCENARIO_DRAWS):
+        members = _draw_subset(flow, tools, starts, rng, min_tools, max_tools)
+        if max_calls is None or _usable_within(flow, by_name, members, max_calls):
+            break
+    first_day, last_day = TODAY_WINDOW
+    today = first_day + timedelta(days=rng.randint(0, (last_day - first_day).days))
+    return Scenario(
+        namespace=namespace,
+        tools=[tool for tool in tools if tool.name in members],
+        links=[link for link in flow.links if link.src_tool in members and link.dst_tool in members],
+        persona=_persona(rng),
+        today=today.isoformat(),
+    )
+
+
+def _draw_subset(
+    flow: _NamespaceFlow, tools: Sequence[ToolView], starts: Sequence[str], rng: random.Random, min_tools: int, max_tools: int
+) -> set[str]:
     size = rng.randint(min_tools, max(min_tools, max_tools))
     chosen = [rng.choice(starts)]
     frontier: set[str] = set()
@@ -274,16 +334,7 @@ def sample_scenario(
     if len(chosen) < min_tools:
         others = sorted(tool.name for tool in tools if tool.name not in chosen)
         chosen += rng.sample(others, min(len(others), min_tools - len(chosen)))
-    members = set(chosen)
-    first_day, last_day = TODAY_WINDOW
-    today = first_day + timedelta(days=rng.randint(0, (last_day - first_day).days))
-    return Scenario(
-        namespace=namespace,
-        tools=[tool for tool in tools if tool.name in members],
-        links=[link for link in flow.links if link.src_tool in members and link.dst_tool in members],
-        persona=_persona(rng),
-        today=today.isoformat(),
-    )
+    return set(chosen)
 
 
 # --- Reference substitution shared by the planner and the filters --------------------------------

@@ -197,6 +197,7 @@ class ConversationBuilder:
                 self.rng,
                 min_tools=self.settings.min_tools,
                 max_tools=self.settings.max_tools,
+                max_calls=self.settings.max_calls,
             )
         if scenario is None:
             return self._reject("scenario", self.catalog.no_flow_reason)
