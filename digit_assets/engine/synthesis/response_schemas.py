@@ -31,8 +31,14 @@ from digit_assets.engine.synthesis.simulation import IdentityCache, argument_pro
 
 CHAIN_LIMIT = 64
 """Chains listed one by one at most; a scenario with more gets the per-position schema."""
-NO_DOLLAR = "^[^$]+$"
-"""Free text that cannot leak a ``$k`` reference (a character class: no escape)."""
+NO_DOLLAR = "^[^$\n\r\t]{1,600}$"
+"""Free text that cannot leak a ``$k`` reference, on one line (the class holds the control characters
+themselves, not escapes) and bounded, so a small model can neither put a raw line break inside the
+JSON string nor ramble to its token cap (HTTP 500 ``Failed to parse input`` from llama.cpp)."""
+LITERAL_TEXT = '^[^$"\n\r\t][^"\n\r\t]{0,199}$'
+"""A free string argument written as a literal: it cannot pose as a ``$k.field`` reference. No ``"``:
+llama.cpp applies a pattern to the raw characters between the quotes, so a class that admits ``"``
+lets the model end the JSON string early (and an escape in the pattern its grammar builder rejects)."""
 _DROPPED = frozenset({"$schema", "$id", "$defs", "definitions", "examples", "default", "title"})
 _SANITIZED = IdentityCache(4_096)
 
@@ -141,6 +147,14 @@ def _earlier_refs(tool: ToolView, links: Sequence[Link], earlier: Mapping[str, E
     return found
 
 
+def _literal(schema: Any) -> Any:
+    """A string parameter with no shape of its own takes :data:`LITERAL_TEXT` (a 135M model wrote
+    ``"$2.orders[0].order_id"`` into a first call's email: llama.cpp enforces no ``format``)."""
+    if isinstance(schema, dict) and schema.get("type") == "string" and not ({"pattern", "enum", "const", "anyOf", "oneOf"} & schema.keys()):
+        return {**schema, "pattern": LITERAL_TEXT}
+    return schema
+
+
 def _call_shape(tool: ToolView, ref: str, fed: Mapping[str, list[str]], consume: bool) -> dict[str, Any]:
     """One call of ``tool`` numbered ``ref``. A parameter ``fed`` names takes a literal or one of its
     references; with ``consume``, one of them must take a reference (anyOf over those parameters)."""
@@ -151,11 +165,12 @@ def _call_shape(tool: ToolView, ref: str, fed: Mapping[str, list[str]], consume:
     if not properties and parameters.get("additionalProperties") is not False:
         base: list[dict[str, Any]] = [{"type": "object"}]
     else:
+        literal = {param: _literal(schema) for param, schema in properties.items()}
         either = {
-            param: {"anyOf": [properties[param], {"enum": refs}]} if param in properties else {"enum": refs}
+            param: {"anyOf": [literal[param], {"enum": refs}]} if param in properties else {"enum": refs}
             for param, refs in fed.items()
         }
-        merged = {**properties, **either}
+        merged = {**literal, **either}
         if not consume or not fed:
             base = [_closed(merged, required)]
         else:
