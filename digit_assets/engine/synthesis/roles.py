@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from digit_assets.engine.llm.port import Role
+from digit_assets.engine.synthesis import prompts
 from digit_assets.engine.synthesis import response_schemas as schemas
 from digit_assets.engine.synthesis.model import ExecutedCall, Link, PlannedCall, Scenario, ToolError, ToolView, TurnPlan
 
@@ -116,6 +117,7 @@ PLAN_TURN = Role(
         min_calls=request.min_calls,
         max_calls=request.max_calls,
     ),
+    render=prompts.render_plan,
 )
 
 
@@ -144,6 +146,7 @@ WRITE_REQUEST = Role(
     request_model=WriteRequestRequest,
     response_model=WriteRequestResponse,
     schema_for=lambda request: schemas.text_schema("request"),
+    render=prompts.render_write_request,
 )
 
 
@@ -181,6 +184,7 @@ BACK_TRANSLATE = Role(
         max_calls=request.max_calls,
         start_from_earlier_turn=False,
     ),
+    render=prompts.render_back_translate,
 )
 
 
@@ -212,6 +216,7 @@ SIMULATE_TOOL = Role(
     request_model=SimulateToolRequest,
     response_model=SimulateToolResponse,
     schema_for=lambda request: schemas.output_schema_for(request.tool, request.arguments),
+    render=prompts.render_simulate,
 )
 
 
@@ -233,6 +238,7 @@ SUMMARIZE_TURN = Role(
     request_model=SummarizeTurnRequest,
     response_model=SummarizeTurnResponse,
     schema_for=lambda request: schemas.text_schema("summary"),
+    render=prompts.render_json,
 )
 
 
@@ -258,6 +264,7 @@ JUDGE_CONVERSATION = Role(
     request_model=JudgeRequest,
     response_model=JudgeResponse,
     schema_for=lambda request: schemas.JUDGE_SCHEMA,
+    render=prompts.render_json,
 )
 
 
@@ -291,4 +298,5 @@ PROPOSE_WRONG_CALL = Role(
     request_model=WrongCallRequest,
     response_model=WrongCallResponse,
     schema_for=lambda request: schemas.wrong_call_schema(next(t for t in request.tools if t.name == request.gold.tool)),
+    render=prompts.render_wrong_call,
 )
