@@ -25,16 +25,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel
 
 from digit_assets.engine.synthesis.model import ToolView
 from digit_assets.engine.synthesis.response_schemas import standalone_tool_schemas
 from digit_assets.engine.synthesis.simulation import MISSING, IdentityCache
-
-if TYPE_CHECKING:
-    from digit_assets.engine.synthesis import roles
 
 TOOLS_HEADER = "Tools{of} (* marks a required argument):"
 NAMES_HEADER = "The API{of} offers: {names}."
@@ -49,10 +46,9 @@ def _dump(model: BaseModel) -> Any:
     return model.model_dump(mode="json", exclude_defaults=True)
 
 
-def _text(description: Any) -> str:
+def one_line(description: Any) -> str:
     """A description on one line (the line is the tool), without its final full stop."""
-    text = " ".join(str(description).split()).rstrip(".")
-    return text
+    return " ".join(str(description).split()).rstrip(".")
 
 
 def type_of(schema: Any) -> str:
@@ -94,7 +90,7 @@ def _arguments(tool: ToolView, only: Iterable[str] | None = None) -> str:
         schema = properties[name]
         part = f"{name}{'*' if name in required else ''} ({type_of(schema)})"
         if isinstance(schema, Mapping) and schema.get("description"):
-            part += f": {_text(schema['description'])}"
+            part += f": {one_line(schema['description'])}"
         parts.append(part)
     return "; ".join(parts)
 
@@ -105,7 +101,7 @@ def tool_line(tool: ToolView, arguments: Iterable[str] | None = None) -> str:
     cached = _LINES.get(tool) if arguments is None else MISSING
     if cached is not MISSING:
         return cached
-    line = f"{tool.name}: {_text(tool.description)}."
+    line = f"{tool.name}: {one_line(tool.description)}."
     args = _arguments(tool, arguments)
     if args:
         line += f" Args: {args}."
@@ -127,7 +123,8 @@ def _names(tools: Iterable[ToolView], namespace: str | None = None) -> str:
     return NAMES_HEADER.format(of=f" ({namespace})" if namespace else "", names=", ".join(tool.name for tool in tools))
 
 
-def render_plan(request: roles.PlanTurnRequest) -> str:
+def render_plan(request: Any) -> str:
+    """A ``roles.PlanTurnRequest``: the tools, then persona, date, earlier turns, bounds."""
     scenario = request.scenario
     varying = {
         "persona": scenario.persona,
@@ -141,12 +138,14 @@ def render_plan(request: roles.PlanTurnRequest) -> str:
     return tools_block(scenario.tools, scenario.namespace) + "\n" + compact_json(varying)
 
 
-def render_write_request(request: roles.WriteRequestRequest) -> str:
+def render_write_request(request: Any) -> str:
+    """A ``roles.WriteRequestRequest``: the tool names, the planned tools' lines, then persona, date, plan."""
     scenario = request.scenario
     by_name = {tool.name: tool for tool in scenario.tools}
     used: dict[str, list[str]] = {}
     for call in request.plan.calls:
-        used.setdefault(call.tool, []).extend(name for name in call.arguments if name not in used.get(call.tool, ()))
+        names = used.setdefault(call.tool, [])
+        names += [name for name in call.arguments if name not in names]
     lines = [_names(scenario.tools, scenario.namespace), "Tools in the plan:"]
     lines += [tool_line(by_name[name], arguments) for name, arguments in used.items() if name in by_name]
     varying = {
@@ -158,7 +157,8 @@ def render_write_request(request: roles.WriteRequestRequest) -> str:
     return "\n".join(lines) + "\n" + compact_json(varying)
 
 
-def render_back_translate(request: roles.BackTranslateRequest) -> str:
+def render_back_translate(request: Any) -> str:
+    """A ``roles.BackTranslateRequest``: the tools, then bounds, history and the request."""
     varying = {
         "min_calls": request.min_calls,
         "max_calls": request.max_calls,
@@ -170,7 +170,8 @@ def render_back_translate(request: roles.BackTranslateRequest) -> str:
     return tools_block(request.tools) + "\n" + compact_json(varying)
 
 
-def render_simulate(request: roles.SimulateToolRequest) -> str:
+def render_simulate(request: Any) -> str:
+    """A ``roles.SimulateToolRequest``: the tool and its result's shape, then date, history, arguments."""
     _, output = standalone_tool_schemas(request.tool)
     head = f"Tool: {tool_line(request.tool)} Returns: {type_of(output)}"
     varying = {"today": request.today, "history": [_dump(call) for call in request.history], "arguments": request.arguments}
@@ -179,7 +180,8 @@ def render_simulate(request: roles.SimulateToolRequest) -> str:
     return head + "\n" + compact_json(varying)
 
 
-def render_wrong_call(request: roles.WrongCallRequest) -> str:
+def render_wrong_call(request: Any) -> str:
+    """A ``roles.WrongCallRequest``: the tool names and the correct call's tool, then history and the call."""
     gold = next(tool for tool in request.tools if tool.name == request.gold.tool)
     lines = [_names(request.tools), "The correct call's tool:", tool_line(gold)]
     varying = {"history": [_dump(call) for call in request.history], "request": request.request, "gold": _dump(request.gold)}
