@@ -1,8 +1,8 @@
 """The LLM port over the ``openai`` client: any OpenAI-compatible base URL, structured output.
 
 Each role is one chat completion: the role's instructions as the system message, the request as
-the role renders it (:func:`.port.user_message`) as the user message, and ``response_format`` carrying the response model's JSON Schema. The
-answer is validated by pydantic.
+the role renders it (:func:`.port.user_message`) as the user message, and ``response_format``
+carrying the response model's JSON Schema. The answer is validated by pydantic.
 
 Two failure policies, one place each:
 

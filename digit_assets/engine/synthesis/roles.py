@@ -1,9 +1,10 @@
 """Every LLM role of the method: its instructions and typed request/response models.
 
 The offline engine fills each role with an algorithm (:mod:`digit_assets.engine.offline.dispatch`);
-a real model gets ``instructions`` as its system prompt and must answer with the schema its
-request gets (:mod:`.response_schemas`: built from the request's tools and data flow), which every
-valid answer of the response model satisfies.
+a real model gets ``instructions`` as its system prompt, the request as the role's ``render``
+writes it (:mod:`.prompts`: what the role needs, stable part first) as the user message, and must
+answer with the schema its request gets (:mod:`.response_schemas`: built from the request's tools
+and data flow), which every valid answer of the response model satisfies.
 """
 
 from __future__ import annotations
@@ -83,8 +84,8 @@ PROPOSE_DATAFLOW = Role(
 
 
 class PlanTurnRequest(BaseModel):
-    # Fields run from what stays the same across a conversation's requests to what changes, so a
-    # server's prefix cache reuses the longest prefix (here: the scenario's tools).
+    # Fields run from what stays the same across a conversation's requests to what changes (the
+    # order :func:`.prompts.render_plan` keeps), so a server's prefix cache reuses the longest prefix.
     scenario: Scenario
     min_calls: int
     max_calls: int
