@@ -39,7 +39,8 @@ VARIANTS = {"digit_tc": (True, True), "no_impl": (False, True), "no_bt": (True, 
 
 
 def _serve(latency, urls, stop) -> None:
-    with FakeOpenAIServer(_replaying(latency, offline_responder(prefix_cache=PrefixCache()))) as server:
+    responder = offline_responder(build_catalog(), prefix_cache=PrefixCache())  # the catalog the client's runs use
+    with FakeOpenAIServer(_replaying(latency, responder)) as server:
         urls.put(server.base_url)
         stop.wait()
 

@@ -17,6 +17,7 @@ import asyncio
 import hashlib
 import json
 import random
+import re
 import threading
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
@@ -236,18 +237,124 @@ class PrefixCache:
         return cached
 
 
-def offline_responder(*, delay_s: float = 0.0, prefix_cache: PrefixCache | None = None) -> Responder:
+class RequestRestorer:
+    """Rebuilds the typed request a user message was rendered from, as the offline engine needs it.
+
+    A rendered prompt (:mod:`digit_assets.engine.synthesis.prompts`) shows tools by their lines, not
+    their output schemas or links: those come from ``catalog`` (the one the run synthesizes from),
+    the tools found by the names the prompt lists. A candidate counts only when rendering it again
+    gives the very message received, so a restored request is the one that was sent. Roles without
+    a rendering send JSON and need no catalog.
+    """
+
+    def __init__(self, catalog: Any | Callable[[], Any] | None = None):
+        """``catalog``: a :class:`~digit_assets.engine.synthesis.rollout.Catalog`, or a function that
+        returns it once it exists (a test that enriches on the same server first)."""
+        from digit_assets.engine.synthesis import roles
+
+        self._catalog = catalog
+        self._restore = {
+            roles.PLAN_TURN.name: self._plan,
+            roles.WRITE_REQUEST.name: self._write_request,
+            roles.BACK_TRANSLATE.name: self._back_translate,
+            roles.SIMULATE_TOOL.name: self._simulate,
+            roles.PROPOSE_WRONG_CALL.name: self._wrong_call,
+        }
+
+    def restore(self, role: Any, message: str) -> Any:
+        restore = self._restore.get(role.name)
+        if restore is None:  # JSON: the request itself
+            return role.request_model.model_validate_json(message)
+        if self._catalog is None:
+            raise ValueError(f"restoring a {role.name} prompt needs the catalog it was rendered from")
+        *lines, varying = message.split("\n")
+        for request in restore(lines, json.loads(varying)):
+            if role.render(request) == message:
+                return request
+        raise ValueError(f"no request of the catalog renders to this {role.name} prompt")
+
+    @property
+    def catalog(self) -> Any:
+        return self._catalog() if callable(self._catalog) else self._catalog
+
+    def _scenarios(self, names: list[str], persona: str, today: str, namespace: str | None = None):
+        """Every scenario of the catalog with exactly these tools (in one namespace, when named)."""
+        from digit_assets.engine.synthesis.planning import scenario_of
+
+        catalog = self.catalog
+        for candidate, tools in catalog.tools.items():
+            if namespace not in (None, candidate) or not set(names) <= {tool.name for tool in tools}:
+                continue
+            links = catalog.links.get(candidate, [])
+            yield scenario_of(candidate, tools, links, set(names), persona=persona, today=today)
+
+    @staticmethod
+    def _tool_names(lines: list[str]) -> list[str]:
+        return [line.split(":", 1)[0] for line in lines[1:]]
+
+    @staticmethod
+    def _header(line: str) -> tuple[str | None, list[str]]:
+        """(namespace or None, names) from ``The API (ns) offers: a, b.``."""
+        match = re.fullmatch(r"The API(?: \((.+)\))? offers: (.*)\.", line)
+        if match is None:
+            raise ValueError(f"not a tool-name header: {line!r}")
+        return match.group(1), match.group(2).split(", ")
+
+    def _plan(self, lines, varying):
+        from digit_assets.engine.synthesis.roles import PlanTurnRequest
+
+        namespace = re.fullmatch(r"Tools of the (.+) API .*", lines[0]).group(1)
+        persona, today = varying.pop("persona"), varying.pop("today")
+        for scenario in self._scenarios(self._tool_names(lines), persona, today, namespace):
+            yield PlanTurnRequest.model_validate({**varying, "scenario": scenario})
+
+    def _write_request(self, lines, varying):
+        from digit_assets.engine.synthesis.roles import WriteRequestRequest
+
+        namespace, names = self._header(lines[0])
+        persona, today = varying.pop("persona"), varying.pop("today")
+        for scenario in self._scenarios(names, persona, today, namespace):
+            yield WriteRequestRequest.model_validate({**varying, "scenario": scenario})
+
+    def _back_translate(self, lines, varying):
+        from digit_assets.engine.synthesis.roles import BackTranslateRequest
+
+        for scenario in self._scenarios(self._tool_names(lines), "", ""):
+            yield BackTranslateRequest.model_validate({**varying, "tools": scenario.tools, "links": scenario.links})
+
+    def _simulate(self, lines, varying):
+        from digit_assets.engine.synthesis.roles import SimulateToolRequest
+
+        name = lines[0].removeprefix("Tool: ").split(":", 1)[0]
+        for tools in self.catalog.tools.values():
+            for tool in tools:
+                if tool.name == name:
+                    yield SimulateToolRequest.model_validate({**varying, "tool": tool})
+
+    def _wrong_call(self, lines, varying):
+        from digit_assets.engine.synthesis.roles import WrongCallRequest
+
+        _, names = self._header(lines[0])
+        for scenario in self._scenarios(names, "", ""):
+            yield WrongCallRequest.model_validate({**varying, "tools": scenario.tools})
+
+
+def offline_responder(
+    catalog: Any | Callable[[], Any] | None = None, *, delay_s: float = 0.0, prefix_cache: PrefixCache | None = None
+) -> Responder:
     """Answers every role validly, as the offline default would: the role from the response_format's
-    schema name, the request from the first user message, the seed from the body. Usage counts are
-    estimated from the text (:func:`approx_tokens`); with ``prefix_cache``, the usage also reports
-    the prompt tokens a prefix cache would have served (``prompt_tokens_details.cached_tokens``).
-    An offline refusal becomes a 400 error."""
+    schema name, the request restored from the user message (:class:`RequestRestorer`, with the
+    ``catalog`` the run synthesizes from), the seed from the body. Usage counts are estimated from
+    the text (:func:`approx_tokens`); with ``prefix_cache``, the usage also reports the prompt
+    tokens a prefix cache would have served (``prompt_tokens_details.cached_tokens``). An offline
+    refusal becomes a 400 error."""
     from digit_assets.engine.llm import LLMError
     from digit_assets.engine.synthesis import roles
     from digit_assets.engine.offline.dispatch import default_offline_llm
     from digit_assets.engine.llm.port import Role
 
     llm = default_offline_llm()
+    restorer = RequestRestorer(catalog)
     by_name = {value.name: value for value in vars(roles).values() if isinstance(value, Role)}
 
     def respond(request: RecordedRequest) -> Reply:
@@ -255,7 +362,7 @@ def offline_responder(*, delay_s: float = 0.0, prefix_cache: PrefixCache | None 
         role = by_name[body["response_format"]["json_schema"]["name"]]
         user = next(message["content"] for message in body["messages"] if message["role"] == "user")
         try:
-            answer = llm.call(role, role.request_model.model_validate_json(user), seed=body["seed"])
+            answer = llm.call(role, restorer.restore(role, user), seed=body["seed"])
         except LLMError as exc:
             return error_reply(400, exc.reason)
         content = answer.model_dump_json()

@@ -10,7 +10,9 @@ import pytest
 
 from digit_assets.defs.resources import LLMResource
 from digit_assets.defs.synthesis.assets import synthetic_conversations
+from digit_assets.engine.synthesis.rollout import Catalog
 from digit_assets.store import Store
+from digit_assets.store.catalog import load_dataflow_edges, load_enriched_tools
 from tests.conftest import REPO_SPECS
 from tests.pipeline_helpers import build_catalog, resources
 
@@ -23,6 +25,12 @@ def build_catalog_database(root: Path) -> Path:
         patch.setenv("DIGIT_TC_SPECS_DIR", str(REPO_SPECS))
         build_catalog(dg.DagsterInstance.ephemeral(), database, REPO_SPECS)
     return database
+
+
+def catalog_of(database: Path) -> Catalog:
+    """The catalog the synthesis asset reads from ``database``: what the fake server restores prompts with."""
+    with Store(database).connect() as conn:
+        return Catalog.build(load_enriched_tools(conn), load_dataflow_edges(conn))
 
 
 def fresh_copy(database: Path, directory: Path) -> Path:

@@ -12,7 +12,7 @@ from digit_assets.engine.llm.openai_chat import OpenAIChatLLM
 from digit_assets.engine.llm.usage import UsageMeter
 from digit_assets.store import Store
 from tests.fake_openai_server import FakeOpenAIServer, offline_responder
-from tests.llm_helpers import build_catalog_database, fresh_copy, openai_resource, synthesize_shard, table_rows
+from tests.llm_helpers import build_catalog_database, catalog_of, fresh_copy, openai_resource, synthesize_shard, table_rows
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ def catalog_database(tmp_path_factory):
 def test_rematerializing_the_same_partition_makes_no_http_call(catalog_database, tmp_path):
     database = fresh_copy(catalog_database, tmp_path)
     conversations = "SELECT conversation_id, messages, meta FROM conversations ORDER BY conversation_id"
-    with FakeOpenAIServer(offline_responder()) as server:
+    with FakeOpenAIServer(offline_responder(catalog_of(database))) as server:
         llm = openai_resource(server.base_url)
         synthesize_shard(dg.DagsterInstance.ephemeral(), database, llm, conversations=24)
         paid = len(server.requests)
@@ -46,7 +46,7 @@ def test_rematerializing_the_same_partition_makes_no_http_call(catalog_database,
 
 def test_a_changed_config_misses_the_cache(catalog_database, tmp_path):
     database = fresh_copy(catalog_database, tmp_path)
-    with FakeOpenAIServer(offline_responder()) as server:
+    with FakeOpenAIServer(offline_responder(catalog_of(database))) as server:
         llm = openai_resource(server.base_url)
         synthesize_shard(dg.DagsterInstance.ephemeral(), database, llm, conversations=8)
         paid = len(server.requests)

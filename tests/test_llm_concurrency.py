@@ -42,7 +42,7 @@ def _outcomes(catalog: Catalog, base_url: str, workers: int, lines: list[str]) -
 def test_the_same_conversations_with_1_and_8_in_flight(catalog):
     serial_lines: list[str] = []
     parallel_lines: list[str] = []
-    with FakeOpenAIServer(offline_responder()) as server:
+    with FakeOpenAIServer(offline_responder(catalog)) as server:
         serial = _outcomes(catalog, server.base_url, 1, serial_lines)
         parallel = _outcomes(catalog, server.base_url, 8, parallel_lines)
     assert [row[0] for row in serial] == [f"digit_tc-5-{i:06d}" for i in range(12)]
@@ -57,7 +57,7 @@ def test_the_same_conversations_with_1_and_8_in_flight(catalog):
 
 @pytest.mark.parametrize("workers", [1, 4, 8])
 def test_the_concurrency_limit_is_how_many_requests_are_in_flight(catalog, workers):
-    with FakeOpenAIServer(offline_responder(delay_s=0.05)) as server:
+    with FakeOpenAIServer(offline_responder(catalog, delay_s=0.05)) as server:
         llm = OpenAIChatLLM(model="fake-model", base_url=server.base_url, api_key="sk-test", timeout_s=10.0)
         with llm:
             synthesize(catalog, llm, SynthesisSettings(), base_seed=5, indices=range(2 * workers), workers=workers)

@@ -24,7 +24,7 @@ from tests.fake_openai_server import (
     error_reply,
     offline_responder,
 )
-from tests.llm_helpers import build_catalog_database, fresh_copy, openai_resource, synthesize_shard, table_rows
+from tests.llm_helpers import build_catalog_database, catalog_of, fresh_copy, openai_resource, synthesize_shard, table_rows
 
 REQUEST = OutputSchemaRequest(tool_name="get_order", description="Get an order.", parameters={"type": "object"})
 VALID = json.dumps({"output_schema": {"type": "object", "properties": {"order_id": {"type": "string"}}}})
@@ -231,7 +231,7 @@ def catalog_database(tmp_path_factory):
 
 def test_synthesis_survives_injected_faults(catalog_database, tmp_path):
     database = fresh_copy(catalog_database, tmp_path)
-    injector = FaultInjector(offline_responder(), rate=0.15, seed=11, slow_s=1.0)
+    injector = FaultInjector(offline_responder(catalog_of(database)), rate=0.15, seed=11, slow_s=1.0)
     with FakeOpenAIServer(injector) as server:
         llm = openai_resource(server.base_url, timeout_s=0.5, concurrency=4)
         first = synthesize_shard(dg.DagsterInstance.ephemeral(), database, llm, conversations=28)

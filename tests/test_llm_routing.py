@@ -11,7 +11,7 @@ from digit_assets.store import Store
 from digit_assets.store.llm_usage import usage_per_model
 from digit_assets.store.synthesis import turn_rejections
 from tests.fake_openai_server import FakeOpenAIServer, offline_responder
-from tests.llm_helpers import build_catalog_database, dump_every_table, fresh_copy, openai_resource, synthesize_shard, table_rows
+from tests.llm_helpers import build_catalog_database, catalog_of, dump_every_table, fresh_copy, openai_resource, synthesize_shard, table_rows
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def _roles(server) -> set[str]:
 
 def test_each_role_goes_where_its_route_says_and_usage_names_the_model(catalog_database, tmp_path):
     database = fresh_copy(catalog_database, tmp_path)
-    with FakeOpenAIServer(offline_responder()) as strong, FakeOpenAIServer(offline_responder()) as cheap:
+    with FakeOpenAIServer(offline_responder(catalog_of(database))) as strong, FakeOpenAIServer(offline_responder(catalog_of(database))) as cheap:
         llm = openai_resource(
             strong.base_url,
             roles={

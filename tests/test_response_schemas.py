@@ -25,7 +25,7 @@ from digit_assets.engine.synthesis.model import ExecutedCall, PlannedCall
 from digit_assets.engine.synthesis.planning import plan_problems, sample_scenario
 from digit_assets.engine.synthesis.response_schemas import plan_schema
 from digit_assets.engine.synthesis.rollout import Catalog, SynthesisSettings, synthesize
-from tests.fake_openai_server import FakeOpenAIServer, offline_responder
+from tests.fake_openai_server import FakeOpenAIServer, RequestRestorer, offline_responder
 
 BY_NAME = {value.name: value for value in vars(roles).values() if isinstance(value, Role)}
 
@@ -41,15 +41,15 @@ def catalog() -> Catalog:
 @pytest.fixture(scope="module")
 def sent(catalog: Catalog) -> list[tuple[Role, object, dict]]:
     """(role, request, response_format) of every request a short synthesis run sent to the fake server."""
-    with FakeOpenAIServer(offline_responder()) as server:
+    with FakeOpenAIServer(offline_responder(catalog)) as server:
         with OpenAIChatLLM(model="fake-model", base_url=server.base_url, api_key="sk-test", timeout_s=10.0) as llm:
             synthesize(catalog, llm, SynthesisSettings(), base_seed=3, indices=range(6))
-        found = []
+        found, restorer = [], RequestRestorer(catalog)
         for recorded in server.requests:
             body = recorded.body
             role = BY_NAME[body["response_format"]["json_schema"]["name"]]
             user = next(m["content"] for m in body["messages"] if m["role"] == "user")
-            found.append((role, role.request_model.model_validate_json(user), body["response_format"]))
+            found.append((role, restorer.restore(role, user), body["response_format"]))
     return found
 
 
@@ -260,7 +260,7 @@ def test_too_deep_and_too_many_enum_values_fall_back():
 def test_strict_client_sends_strict_where_it_fits_and_falls_back_where_not(catalog):
     """Per call: the simulator's schema fits the strict subset; the judge's (a union at the top) is
     sent in full without strict mode."""
-    with FakeOpenAIServer(offline_responder()) as server:
+    with FakeOpenAIServer(offline_responder(catalog)) as server:
         with OpenAIChatLLM(model="m", base_url=server.base_url, api_key="k", timeout_s=10.0, strict_schemas=True) as llm:
             synthesize(catalog, llm, SynthesisSettings(), base_seed=4, indices=range(2))
         formats = {}

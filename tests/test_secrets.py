@@ -16,7 +16,7 @@ from digit_assets.defs.resources import llm_from_environment
 from tests.conftest import REPO_SPECS
 from tests.fake_openai_server import FakeOpenAIServer, FaultInjector, offline_responder
 from digit_assets.defs.ingestion.assets import dataflow_graph, enriched_tools, tool_specs
-from tests.llm_helpers import build_catalog_database, dump_every_table, fresh_copy, synthesize_shard
+from tests.llm_helpers import build_catalog_database, catalog_of, dump_every_table, fresh_copy, synthesize_shard
 from tests.pipeline_helpers import export, resources
 
 
@@ -24,8 +24,9 @@ def test_the_api_key_is_sent_and_never_kept(tmp_path, monkeypatch, caplog, capfd
     secret = f"sk-digit-tc-{uuid.uuid4().hex}"
     home = tmp_path / "dagster_home"
     home.mkdir()
+    catalog = []  # the enriched catalog, once the enrichment run on this server has made it
     injector = FaultInjector(
-        offline_responder(), rate=0.2, seed=5, faults=("rate_limit", "bad_request", "schema_invalid"), echo_key=True
+        offline_responder(lambda: catalog[0]), rate=0.2, seed=5, faults=("rate_limit", "bad_request", "schema_invalid"), echo_key=True
     )
     caplog.set_level(logging.DEBUG)
     with FakeOpenAIServer(injector) as server, dg.instance_for_test(temp_dir=str(home)) as instance:
@@ -46,6 +47,7 @@ def test_the_api_key_is_sent_and_never_kept(tmp_path, monkeypatch, caplog, capfd
                 resources=resources(database, llm),
             )
         ]
+        catalog.append(catalog_of(database))
         runs.append(synthesize_shard(instance, database, llm, conversations=12))
         runs.append(export(instance, database))
         assert all(run.success for run in runs)

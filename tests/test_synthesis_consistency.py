@@ -208,7 +208,8 @@ from digit_assets.engine.llm.usage import UsageMeter  # noqa: E402
 from digit_assets.engine.offline.dispatch import default_offline_llm  # noqa: E402
 from digit_assets.engine.synthesis.rollout import REASK_STAGE, Catalog, SynthesisSettings, synthesize  # noqa: E402
 from tests.conftest import REPO_SPECS  # noqa: E402
-from tests.fake_openai_server import RecordedRequest, Reply, chat_completion, offline_responder  # noqa: E402
+from digit_assets.engine.synthesis.roles import SIMULATE_TOOL  # noqa: E402
+from tests.fake_openai_server import RecordedRequest, Reply, RequestRestorer, chat_completion, offline_responder  # noqa: E402
 from tests.fake_openai_server import FakeOpenAIServer  # noqa: E402
 from tests.llm_helpers import openai_resource  # noqa: E402
 
@@ -222,20 +223,20 @@ def files_catalog() -> Catalog:
     return Catalog.build(enriched, graph_edges(build_dataflow_graph(enriched)))
 
 
-def careless_simulator(fix_when_told: bool):
+def careless_simulator(catalog: Catalog, fix_when_told: bool):
     """The offline answers, except that a file write reports the file as it was (the old name, the old
     place, the tags without the new one), as a careless model does; told why, it may answer well."""
-    honest = offline_responder()
+    honest, restorer = offline_responder(catalog), RequestRestorer(catalog)
 
     def respond(request: RecordedRequest) -> Reply:
         reply = honest(request)
         if request.body["response_format"]["json_schema"]["name"] != "simulate_tool":
             return reply
-        asked = json.loads(next(m["content"] for m in request.body["messages"] if m["role"] == "user"))
-        if asked["tool"]["name"] not in FILE_WRITES or (asked["refused"] and fix_when_told):
+        asked = restorer.restore(SIMULATE_TOOL, next(m["content"] for m in request.body["messages"] if m["role"] == "user"))
+        if asked.tool.name not in FILE_WRITES or (asked.refused and fix_when_told):
             return reply
         output = json.loads(reply.body["choices"][0]["message"]["content"])["output"]
-        arguments = asked["arguments"]
+        arguments = asked.arguments
         if "name" in output and "new_name" in arguments:
             output["name"] = "notes_old.txt"
         if "directory" in output and "destination" in arguments:
@@ -258,11 +259,12 @@ def run(catalog: Catalog, responder) -> tuple[list, list[RecordedRequest]]:
 
 
 def test_a_careless_answer_is_reasked_with_its_reasons_and_the_fixed_answer_kept(files_catalog):
-    outcomes, requests = run(files_catalog, careless_simulator(fix_when_told=True))
+    outcomes, requests = run(files_catalog, careless_simulator(files_catalog, fix_when_told=True))
     reasks = [e for o in outcomes for e in o.events if e.stage == REASK_STAGE]
     assert reasks and all(e.accepted for e in reasks)
     assert all(" does not show " in e.reason for e in reasks)
-    told = [json.loads(m["content"])["refused"] for r in requests for m in r.body["messages"]
+    restorer = RequestRestorer(files_catalog)
+    told = [restorer.restore(SIMULATE_TOOL, m["content"]).refused for r in requests for m in r.body["messages"]
             if r.body["response_format"]["json_schema"]["name"] == "simulate_tool" and m["role"] == "user"]
     assert sum(1 for refused in told if refused) == len(reasks)
     accepted = [o.record for o in outcomes if o.accepted]
@@ -270,7 +272,7 @@ def test_a_careless_answer_is_reasked_with_its_reasons_and_the_fixed_answer_kept
 
 
 def test_a_simulator_that_stays_careless_loses_the_turn_with_the_reason(files_catalog):
-    outcomes, _ = run(files_catalog, careless_simulator(fix_when_told=False))
+    outcomes, _ = run(files_catalog, careless_simulator(files_catalog, fix_when_told=False))
     reasks = [e for o in outcomes for e in o.events if e.stage == REASK_STAGE]
     failed = [e for o in outcomes for e in o.events if e.stage == "simulation" and not e.accepted]
     assert reasks and not any(e.accepted for e in reasks)

@@ -1,7 +1,8 @@
 """A response cache for remote LLMs, kept in the DuckDB store, so re-materializing does not pay twice.
 
 The key is (model label, role, prompt hash, sampling parameters, seed): the prompt hash covers the
-role's instructions, its response schema and the request, so changing any of them misses the cache.
+role's instructions, its response schema and the user message the request is rendered to (what the
+model is shown), so changing any of them misses the cache.
 Only validated responses are stored; failures are never cached.
 """
 
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import duckdb
 
-from digit_assets.engine.llm.port import LLM, Req, Resp, Role, label_for, request_schema, sampling_for
+from digit_assets.engine.llm.port import LLM, Req, Resp, Role, label_for, request_schema, sampling_for, user_message
 from digit_assets.engine.llm.usage import UsageMeter
 from digit_assets.engine.provenance import canonical_json
 from digit_assets.store import Store
@@ -21,7 +22,7 @@ from digit_assets.store import Store
 
 def prompt_hash(role: Role, request) -> str:
     material = canonical_json(
-        {"instructions": role.instructions, "schema": request_schema(role, request), "request": request.model_dump(mode="json")}
+        {"instructions": role.instructions, "schema": request_schema(role, request), "prompt": user_message(role, request)}
     )
     return hashlib.sha256(material.encode()).hexdigest()
 

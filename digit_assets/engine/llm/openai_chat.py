@@ -1,8 +1,8 @@
 """The LLM port over the ``openai`` client: any OpenAI-compatible base URL, structured output.
 
 Each role is one chat completion: the role's instructions as the system message, the request as
-JSON as the user message, and ``response_format`` carrying the response model's JSON Schema. The
-answer is validated by pydantic.
+the role renders it (:func:`.port.user_message`) as the user message, and ``response_format``
+carrying the response model's JSON Schema. The answer is validated by pydantic.
 
 Two failure policies, one place each:
 
@@ -48,7 +48,7 @@ import openai
 import tenacity
 from pydantic import ValidationError
 
-from digit_assets.engine.llm.port import LLMError, LLMOutputInvalid, LLMUnavailable, Req, Resp, Role, request_schema
+from digit_assets.engine.llm.port import LLMError, LLMOutputInvalid, LLMUnavailable, Req, Resp, Role, request_schema, user_message
 from digit_assets.engine.llm.strict_schema import strict_subset
 from digit_assets.engine.llm.usage import UsageMeter
 
@@ -206,7 +206,7 @@ class OpenAIChatLLM:
     def call(self, role: Role[Req, Resp], request: Req, *, seed: int) -> Resp:
         messages: list[dict[str, str]] = [
             {"role": "system", "content": role.instructions + "\nReply with one JSON object matching the schema."},
-            {"role": "user", "content": request.model_dump_json()},
+            {"role": "user", "content": user_message(role, request)},
         ]
         response_format = self.response_format(role, request)
         try:

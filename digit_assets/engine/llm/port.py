@@ -27,13 +27,17 @@ class Role(Generic[Req, Resp]):
     """``schema_for`` builds the response schema of one request (e.g. the scenario's tools and the
     references its plan may use) so a server that enforces schemas makes invalid answers
     impossible; it must return a standalone schema that every valid answer of ``response_model``
-    for that request satisfies. Without it every request gets the response model's schema."""
+    for that request satisfies. Without it every request gets the response model's schema.
+
+    ``render`` writes the user message of one request: what the model is shown of it (the method
+    decides per role; the port sends it as given). Without it the request is sent as JSON."""
 
     name: str
     instructions: str
     request_model: type[Req]
     response_model: type[Resp]
     schema_for: Callable[[Any], dict[str, Any]] | None = None
+    render: Callable[[Any], str] | None = None
 
 
 class LLMError(RuntimeError):
@@ -81,6 +85,11 @@ def request_schema(role: Role[Req, Resp], request: Req) -> dict[str, Any]:
     if role.schema_for is None:
         return response_schema(role.response_model)
     return role.schema_for(request)
+
+
+def user_message(role: Role[Req, Resp], request: Req) -> str:
+    """The user message sent with ``request``: the role's rendering, else the request as JSON."""
+    return request.model_dump_json() if role.render is None else role.render(request)
 
 
 def label_for(llm: LLM, role: str) -> str:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import random
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -309,12 +309,21 @@ def sample_scenario(
             break
     first_day, last_day = TODAY_WINDOW
     today = first_day + timedelta(days=rng.randint(0, (last_day - first_day).days))
+    return scenario_of(namespace, tools, links, members, persona=_persona(rng), today=today.isoformat())
+
+
+def scenario_of(
+    namespace: str, tools: Sequence[ToolView], links: Sequence[Link], members: Collection[str], *, persona: str, today: str
+) -> Scenario:
+    """The scenario of a tool subset: its tools in catalog order and the plannable links within it,
+    so the subset's names (all a prompt needs to show) determine the rest."""
+    flow = _namespace_flow(tools, links)
     return Scenario(
         namespace=namespace,
         tools=[tool for tool in tools if tool.name in members],
         links=[link for link in flow.links if link.src_tool in members and link.dst_tool in members],
-        persona=_persona(rng),
-        today=today.isoformat(),
+        persona=persona,
+        today=today,
     )
 
 

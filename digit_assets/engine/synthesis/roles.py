@@ -1,9 +1,10 @@
 """Every LLM role of the method: its instructions and typed request/response models.
 
 The offline engine fills each role with an algorithm (:mod:`digit_assets.engine.offline.dispatch`);
-a real model gets ``instructions`` as its system prompt and must answer with the schema its
-request gets (:mod:`.response_schemas`: built from the request's tools and data flow), which every
-valid answer of the response model satisfies.
+a real model gets ``instructions`` as its system prompt, the request as the role's ``render``
+writes it (:mod:`.prompts`: what the role needs, stable part first) as the user message, and must
+answer with the schema its request gets (:mod:`.response_schemas`: built from the request's tools
+and data flow), which every valid answer of the response model satisfies.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from digit_assets.engine.llm.port import Role
+from digit_assets.engine.synthesis import prompts
 from digit_assets.engine.synthesis import response_schemas as schemas
 from digit_assets.engine.synthesis.model import ExecutedCall, Link, PlannedCall, Scenario, ToolError, ToolView, TurnPlan
 
@@ -82,8 +84,8 @@ PROPOSE_DATAFLOW = Role(
 
 
 class PlanTurnRequest(BaseModel):
-    # Fields run from what stays the same across a conversation's requests to what changes, so a
-    # server's prefix cache reuses the longest prefix (here: the scenario's tools).
+    # Fields run from what stays the same across a conversation's requests to what changes (the
+    # order :func:`.prompts.render_plan` keeps), so a server's prefix cache reuses the longest prefix.
     scenario: Scenario
     min_calls: int
     max_calls: int
@@ -116,6 +118,7 @@ PLAN_TURN = Role(
         min_calls=request.min_calls,
         max_calls=request.max_calls,
     ),
+    render=prompts.render_plan,
 )
 
 
@@ -144,6 +147,7 @@ WRITE_REQUEST = Role(
     request_model=WriteRequestRequest,
     response_model=WriteRequestResponse,
     schema_for=lambda request: schemas.text_schema("request"),
+    render=prompts.render_write_request,
 )
 
 
@@ -181,6 +185,7 @@ BACK_TRANSLATE = Role(
         max_calls=request.max_calls,
         start_from_earlier_turn=False,
     ),
+    render=prompts.render_back_translate,
 )
 
 
@@ -212,6 +217,7 @@ SIMULATE_TOOL = Role(
     request_model=SimulateToolRequest,
     response_model=SimulateToolResponse,
     schema_for=lambda request: schemas.output_schema_for(request.tool, request.arguments),
+    render=prompts.render_simulate,
 )
 
 
@@ -233,6 +239,7 @@ SUMMARIZE_TURN = Role(
     request_model=SummarizeTurnRequest,
     response_model=SummarizeTurnResponse,
     schema_for=lambda request: schemas.text_schema("summary"),
+    render=prompts.render_json,
 )
 
 
@@ -258,6 +265,7 @@ JUDGE_CONVERSATION = Role(
     request_model=JudgeRequest,
     response_model=JudgeResponse,
     schema_for=lambda request: schemas.JUDGE_SCHEMA,
+    render=prompts.render_json,
 )
 
 
@@ -291,4 +299,5 @@ PROPOSE_WRONG_CALL = Role(
     request_model=WrongCallRequest,
     response_model=WrongCallResponse,
     schema_for=lambda request: schemas.wrong_call_schema(next(t for t in request.tools if t.name == request.gold.tool)),
+    render=prompts.render_wrong_call,
 )
