@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from digit_assets.engine.lexicon import (
+    flag_after,
+    state_stems,
     changes_state,
     name_words,
     parse_tool_name,
@@ -41,3 +43,13 @@ def test_verbs_read_write_and_state() -> None:
     assert tool_context("get_order_details") == ("order", "detail")
     assert parse_tool_name("cancel_booking").action == "state"
     assert parse_tool_name("listOrders").action == "list"
+
+
+def test_flags_and_states_an_action_leaves():
+    assert flag_after("trash_file", "in_trash") is True
+    assert flag_after("restore_file", "in_trash") is False and flag_after("restoreFile", "isDeleted") is False
+    assert flag_after("mark_as_read", "is_read") is True and flag_after("mark_unread", "read") is False
+    assert flag_after("deactivate_user", "active") is False and flag_after("enable_alerts", "enabled") is True
+    assert flag_after("get_file_info", "in_trash") is None and flag_after("trash_file", "shared") is None
+    assert state_stems("cancel_order") == ("cancel", "void") and state_stems("close_ticket") == ("close",)
+    assert state_stems("get_order") == () and state_stems("create_ticket") == ()

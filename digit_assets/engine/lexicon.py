@@ -275,6 +275,75 @@ def changes_state(tool: str) -> bool:
 ONCE_ONLY_VERBS = frozenset({"cancel", "void", "delete", "remove", "archive", "close", "refund"})
 
 
+# What an action leaves on the object it acts on, as boolean flags: (verbs, flags it makes true,
+# flags it makes false). ``trash_file`` shows ``in_trash: true``; ``restore_file`` shows it false.
+_FLAG_GROUPS: tuple[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]], ...] = (
+    (("trash",), ("trash", "trashed"), ()),
+    (("restore", "untrash", "recover"), (), ("trash", "trashed", "deleted", "archived")),
+    (("archive",), ("archived",), ()),
+    (("unarchive",), (), ("archived",)),
+    (("delete", "remove", "purge", "destroy", "erase"), ("deleted", "removed"), ()),
+    (("cancel", "void"), ("cancelled", "canceled", "voided"), ("active",)),
+    (("lock",), ("locked",), ()),
+    (("unlock",), (), ("locked",)),
+    (("block",), ("blocked",), ()),
+    (("unblock",), (), ("blocked",)),
+    (("enable", "activate"), ("enabled", "active"), ("disabled", "inactive")),
+    (("disable", "deactivate"), ("disabled", "inactive"), ("enabled", "active")),
+    (("suspend",), ("suspended",), ("active",)),
+    (("pause",), ("paused",), ("active", "running")),
+    (("resume",), ("active", "running"), ("paused", "suspended")),
+    (("publish",), ("published",), ("draft",)),
+    (("unpublish",), ("draft",), ("published",)),
+    (("pin",), ("pinned",), ()),
+    (("unpin",), (), ("pinned",)),
+    (("star",), ("starred",), ()),
+    (("unstar",), (), ("starred",)),
+    (("mute",), ("muted",), ()),
+    (("unmute",), (), ("muted",)),
+    (("subscribe",), ("subscribed",), ()),
+    (("unsubscribe",), (), ("subscribed",)),
+    (("approve",), ("approved",), ("rejected",)),
+    (("reject", "decline"), ("rejected", "declined"), ("approved",)),
+    (("resolve", "close"), ("resolved", "closed"), ("open",)),
+    (("reopen",), ("open",), ("resolved", "closed")),
+    (("complete", "finish"), ("completed", "complete", "done", "finished"), ()),
+)
+_FLAGS: dict[str, dict[str, bool]] = {
+    verb: {**dict.fromkeys(falses, False), **dict.fromkeys(trues, True)}
+    for verbs, trues, falses in _FLAG_GROUPS
+    for verb in verbs
+}
+_FLAG_PREFIXES = frozenset({"is", "has", "in", "was", "been"})
+
+
+def flag_after(tool: str, field: str) -> bool | None:
+    """The value an action leaves in a boolean field of the object it acts on (``trash_file``:
+    ``in_trash`` -> True; ``restore_file``: ``is_deleted`` -> False; ``mark_as_read``: ``read`` ->
+    True), or None when the action says nothing about that field."""
+    words = [word for word in name_words(field) if word not in _FLAG_PREFIXES]
+    if len(words) != 1:
+        return None
+    tool_words = [word for word in name_words(tool) if word != "as"]
+    if len(tool_words) > 1 and tool_words[0] == "mark":  # mark_read, mark_as_unread
+        marked = tool_words[1]
+        if marked == words[0]:
+            return True
+        if marked == "un" + words[0]:
+            return False
+    verb = next((word for word in tool_words if word in _FLAGS), None)
+    return None if verb is None else _FLAGS[verb].get(words[0])
+
+
+def state_stems(tool: str) -> tuple[str, ...]:
+    """The stems a status left by a state-changing action starts with (``cancel_order`` ->
+    ``cancel``, ``void``), or () when the tool's verb moves its object into no named state."""
+    verb = tool_verb(tool)
+    if verb not in STATE_VERBS:
+        return ()
+    return ACTIONS[verb][1] if verb in ACTIONS else (STATE_VERBS[verb][:-2],)
+
+
 
 # --- What a write sets, what a list filters on ------------------------------------------------------
 
