@@ -14,6 +14,7 @@ from digit_assets.engine.offline.request_writer import write_request_offline
 from digit_assets.engine.synthesis.verification import align_hidden, verification_problems
 from digit_assets.engine.offline.back_translator import back_translate_offline, derive_plan, read_values
 from tests.test_synthesis_requests import (
+    LIMITED,
     CANCEL_PLAN,
     CREATE_REFUND,
     CUSTOMER,
@@ -151,6 +152,20 @@ def test_switches_set_in_words_reach_boolean_parameters() -> None:
     text = 'Cancel my order with the reason "changed_mind" and with notify customer turned off. The date 2026-05-03.'
     cancel = next(call for call in translate(text) if call.tool == "cancel_order")
     assert cancel.arguments["notify_customer"] is False
+
+
+def test_settings_choices_and_counts_said_in_words_are_read_back() -> None:
+    """What the writer says and people write: "without notifying the customer", "late delivery" for
+    ``late_delivery``, "only the five newest" for a limit of 5."""
+    tools = [LIMITED, *[tool for tool in TOOLS if tool.name != "list_orders"]]
+    text = 'Cancel my order because "late delivery", without notifying the customer. It\'s among my orders from 2026-05-03, only the five newest.'
+    derived = translate(text, tools=tools)
+    cancel = next(call for call in derived if call.tool == "cancel_order")
+    listed = next(call for call in derived if call.tool == "list_orders")
+    assert cancel.arguments["notify_customer"] is False and cancel.arguments["reason"] == "late_delivery"
+    assert listed.arguments == {"date": "2026-05-03", "limit": 5}
+    notify = next(call for call in translate('Cancel my order because "changed mind" and notify the customer. The date 2026-05-03.') if call.tool == "cancel_order")
+    assert notify.arguments["notify_customer"] is True and notify.arguments["reason"] == "changed_mind"
 
 
 def test_objects_are_written_as_groups_and_read_back() -> None:

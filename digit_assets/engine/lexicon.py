@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from typing import Literal
+from collections.abc import Sequence
 
 # --- Words: splitting identifiers, singular and plural ---------------------------------------------
 
@@ -501,7 +502,7 @@ def value_shape(written: str) -> str | None:
 # "called ..."). A cue is a word or a two-word phrase just before the value.
 VALUE_ROLES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "minimum": (frozenset("min minimum least low lower floor over above from".split()), frozenset({"at least", "more than", "over", "above", "minimum", "min"})),
-    "maximum": (frozenset("max maximum most limit high upper cap under below budget".split()), frozenset({"at most", "up to", "under", "below", "no more than", "less than", "within", "max", "the first", "the top"})),
+    "maximum": (frozenset("max maximum most limit high upper cap under below budget".split()), frozenset({"at most", "up to", "under", "below", "no more than", "less than", "within", "max", "the first", "the top", "only the", "just the", "the latest", "the newest"})),
     "start": (frozenset("start from since begin after earliest departure depart check_in checkin arrival open".split()), frozenset({"from", "starting", "since", "after", "beginning"})),
     "end": (frozenset("end until to before due deadline latest return check_out checkout close expiry expire".split()), frozenset({"until", "through", "by", "before", "till", "ending"})),
     "place": (frozenset("city location place country region area address town state destination venue airport station".split()), frozenset({"in", "at", "near", "around", "to"})),
@@ -561,3 +562,84 @@ SCHEMA_WORDS = frozenset(
     "parameter parameters param params argument arguments arg args schema enum enums boolean bool "
     "string integer int float null nullable json payload".split()
 )
+
+
+# --- Counts, choices and yes/no settings as people say them -----------------------------------------
+
+NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve")
+_COUNT_WORD = "|".join(NUMBER_WORDS[1:])
+# "the first five", "the top three", "the latest one", "the five newest": how many of a list to show.
+SPELLED_COUNT = re.compile(
+    rf"\b(?:first|top|latest|newest)\s+(?P<before>{_COUNT_WORD})\b|\b(?P<after>{_COUNT_WORD})\s+(?:newest|latest|most\s+recent)\b",
+    re.IGNORECASE,
+)
+
+
+def spelled_counts(text: str) -> list[tuple[int, int, int]]:
+    """(start, end, number) of each count spelled in words in ``text`` ("only the five newest" -> 5)."""
+    found = []
+    for match in SPELLED_COUNT.finditer(text):
+        group = "before" if match.group("before") else "after"
+        found.append((match.start(group), match.end(group), NUMBER_WORDS.index(match.group(group).lower())))
+    return found
+
+
+def spoken_choice(value: str) -> str:
+    """A choice as people say it: ``in_transit`` -> ``in transit``, ``closed-won`` -> ``closed won``."""
+    return re.sub(r"[_]+", " ", value).strip()
+
+
+# How people state a yes/no setting, by what its name says (``available_only``, ``include_archived``,
+# ``is_urgent``, ``has_attachments``, ``notify_customer``, ``internal``): never "with X turned on".
+_ASKING_VERBS = frozenset({"notify", "send", "email", "alert", "remind", "confirm", "refund", "charge", "print", "share"})
+
+
+def boolean_phrases(words: Sequence[str]) -> dict[bool, tuple[str, ...]]:
+    """The phrases that say a yes/no setting is on (True) or off (False), first the most usual."""
+    words = [word.lower() for word in words]
+    if len(words) > 1 and words[-1] == "only":
+        rest = " ".join(words[:-1])
+        return {True: (f"only {rest} ones",), False: (f"{rest} or not",)}
+    if len(words) > 1 and words[0] == "only":
+        rest = " ".join(words[1:])
+        return {True: (f"only {rest} ones",), False: (f"{rest} or not",)}
+    if len(words) > 1 and words[0] in ("include", "including", "with", "show"):
+        rest = " ".join(words[1:])
+        return {True: (f"including {rest}",), False: (f"without {rest}", f"leaving out {rest}")}
+    if len(words) > 1 and words[0] in ("exclude", "without", "hide", "skip"):
+        rest = " ".join(words[1:])
+        return {True: (f"without {rest}", f"leaving out {rest}"), False: (f"including {rest}",)}
+    if len(words) > 1 and words[0] == "has":
+        rest = " ".join(words[1:])
+        return {True: (f"with {rest}",), False: (f"without {rest}",)}
+    if len(words) > 1 and words[0] == "is":
+        rest = " ".join(words[1:])
+        return {True: (f"as {rest}",), False: (f"not {rest}",)}
+    if words and words[0] in _ASKING_VERBS:
+        verb = words[0]
+        them = f"the {' '.join(words[1:])}" if len(words) > 1 else "me"
+        doing = (verb[:-1] if verb.endswith("e") else verb) + "ing"
+        return {True: (f"and {verb} {them}",), False: (f"without {doing} {them}",)}
+    joined = " ".join(words)
+    if words and _is_plural(words[-1]):
+        return {True: (f"with {joined}",), False: (f"without {joined}",)}
+    return {True: (f"as {joined}", f"make it {joined}"), False: (f"not {joined}",)}
+
+
+@functools.lru_cache(maxsize=4_096)
+def _boolean_patterns(words: tuple[str, ...]) -> tuple[tuple[bool, re.Pattern[str]], ...]:
+    phrases = boolean_phrases(words)
+    # read without the joining "and": "please notify the customer" says it as well
+    ordered = sorted(
+        ((value, phrase.removeprefix("and ")) for value, group in phrases.items() for phrase in group), key=lambda pair: -len(pair[1])
+    )
+    return tuple((value, re.compile(r"(?<![\w-])" + re.escape(phrase).replace(r"\ ", r"\s+") + r"(?![\w-])", re.IGNORECASE)) for value, phrase in ordered)
+
+
+def read_boolean(words: Sequence[str], text: str) -> bool | None:
+    """The setting a text states in one of :func:`boolean_phrases`' phrases, else None; the longest
+    phrase wins, so "not internal" is not read as "internal"."""
+    for value, pattern in _boolean_patterns(tuple(word.lower() for word in words)):
+        if pattern.search(text):
+            return value
+    return None

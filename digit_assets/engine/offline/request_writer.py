@@ -21,10 +21,13 @@ from typing import Any
 
 from digit_assets.engine.lexicon import (
     ACTION_SYNONYMS,
+    NUMBER_WORDS,
+    boolean_phrases,
     parse_tool_name,
     pluralize,
     singularize,
     spelled_date,
+    spoken_choice,
     value_roles,
     value_shape,
     words_of,
@@ -122,7 +125,6 @@ def _persona_name(persona: str) -> str | None:
 
 # --- Goals and mentions -------------------------------------------------------------------------------
 
-_SWITCHES = {True: ("turned on", "enabled"), False: ("turned off", "disabled")}
 # Context sentences carrying the hidden calls' values without saying what those calls do.
 _CONTEXT_TRAILING = ("It's the one {ms}.", "I mean the one {ms}.", "This is about the one {ms}.", "The one I mean is {ms}.")
 _CONTEXT_LEADING = ("About the one {ms}:", "Regarding the one {ms}.", "So, the one {ms}.")
@@ -159,13 +161,15 @@ class _Mention:
     words: tuple[str, ...]
     value: Any
     schema: Mapping[str, Any]
+    action: str = "other"  # of the call's tool (parse_tool_name): a list filters, an update sets
 
     def render(self, rng: random.Random) -> str:
         """The value in a phrase a person would write: "in "Lisbon"", "from 2026-05-03", "under 80 dollars"."""
         value, words = self.value, self.words
-        if isinstance(value, bool):
-            return f"with {' '.join(words)} {rng.choice(_SWITCHES[value])}"
-        written = render_value(value)
+        if isinstance(value, bool):  # "only available ones", "not internal": never a switch
+            return rng.choice(boolean_phrases(words)[value])
+        is_choice = any("enum" in option for option in (self.schema, *self.schema.get("anyOf", ()), *self.schema.get("oneOf", ())))
+        written = render_value(spoken_choice(value) if is_choice and isinstance(value, str) else value)
         if isinstance(value, dict) or is_record(value):
             return f"with {written}"
         roles = set(value_roles(words))
@@ -193,10 +197,16 @@ class _Mention:
             return rng.choice(("at {v}", "from {v}")).format(v=written)
         if isinstance(scalar, (int, float)):
             return self._number(written, scalar, roles, rng)
-        if any("enum" in option for option in (self.schema, *self.schema.get("anyOf", ()), *self.schema.get("oneOf", ()))):
+        if is_choice:  # a choice is said the way the object is: "cancel it because "no longer needed""
             if "reason" in roles:
                 return f"because {written}"
-            return rng.choice(("marked {v}", "set to {v}", "that are {v}")).format(v=written)
+            if self.action == "list":
+                return rng.choice(("that are {v}", "marked {v}")).format(v=written)
+            if self.action == "update":
+                return f"to {written}"
+            if words[-1] in ("type", "kind", "category"):
+                return f"of the {written} {words[-1]}"
+            return rng.choice(("marked {v}", "as {v}")).format(v=written)
         if is_identifier_param("_".join(words)) and len(words) > 1:  # "order ORD-1", from a confirmation
             return f"for {' '.join(words[:-1])} {written}"
         if set(words) & _DESTINATIONS:
@@ -226,8 +236,13 @@ class _Mention:
             if "minimum" in roles:
                 return rng.choice(("at least {v}", "more than {v}")).format(v=counted)
             return rng.choice(("for {v}", "with {v}")).format(v=counted)
-        if "maximum" in roles:
-            return rng.choice(("just the first {v}", "only the top {v}", "up to {v} of them")).format(v=written)
+        if "maximum" in roles:  # how many to show: "just the first one", "only the five newest"
+            if number == 1:
+                return rng.choice(("just the first one", "only the latest one"))
+            if isinstance(number, int) and number < len(NUMBER_WORDS):
+                spelled = NUMBER_WORDS[number]
+                return rng.choice((f"only the {spelled} newest", f"just the first {spelled}", f"the top {spelled}"))
+            return rng.choice(("no more than {v}", "at most {v}")).format(v=written)
         if "minimum" in roles:
             return f"at least {written}"
         if noun == "page":
@@ -348,8 +363,9 @@ class _RequestWriter:
 
     def _mentions(self, call: PlannedCall) -> list[_Mention]:
         properties = self.tools[call.tool].parameters.get("properties", {})
+        action = parse_tool_name(call.tool).action
         return [
-            _Mention(tuple(words_of(param)), value, properties.get(param, {}) if isinstance(properties, Mapping) else {})
+            _Mention(tuple(words_of(param)), value, properties.get(param, {}) if isinstance(properties, Mapping) else {}, action)
             for param, value in call.literals().items()
             if is_mentionable(value) or isinstance(value, bool) or is_record(value)
         ]

@@ -361,8 +361,13 @@ class _Simulation:
                     ]
                     if matches:
                         return self.rng.choice(matches)
-            elif self.schemas.fits(status_word, spec.schema):
-                return status_word
+            else:  # free text: the word the session already uses for that state of such objects
+                seen = [v for v in self.state.pool.get(spec.name, ()) if isinstance(v, str) and self.schemas.fits(v, spec.schema)]
+                said = next((v for stem in stems for v in seen if any(w.startswith(stem) for w in name_words(v))), None)
+                if said is not None:
+                    return said
+                if self.schemas.fits(status_word, spec.schema):
+                    return status_word
         happened = (*stems, "creat") if self.creates else stems  # what this call did happened today
         if spec.past and any(w.startswith(stem) for w in name_words(spec.name) for stem in happened):
             drawn = self.values.value(spec.schema, spec.name)
@@ -408,15 +413,16 @@ class _Simulation:
     ) -> list[Any]:
         """The listed objects with those the session created that this read must show (see
         :func:`~digit_assets.engine.synthesis.simulation.must_list`), in place of drawn ones or added."""
-        fields = [f.name for f in self.schemas.shape(items).fields]
-        key = own_key(fields, context)
+        fields = {f.name: f.schema for f in self.schemas.shape(items).fields}
+        key = own_key(list(fields), context)
         created = {ident for _, ident, _ in self.created}
         for noun, ident, known in self.created:
             if key is None or noun not in context or any(isinstance(item, dict) and str(item.get(key)) == ident for item in result):
                 continue
             drawn = next((item for item in result if isinstance(item, dict) and str(item.get(key)) not in created), None)
             base = drawn if drawn is not None else self.object(items, context, place, taken)
-            shown = {**base, key: known.get(key, ident), **{name: value for name, value in known.items() if name in fields and name != key}}
+            shown = {**base, key: known.get(key, ident)}
+            shown.update({name: value for name, value in known.items() if name in fields and name != key and self.schemas.fits(value, fields[name])})
             if not self.schemas.fits(shown, items):
                 continue
             if drawn is not None:
