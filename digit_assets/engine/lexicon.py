@@ -502,7 +502,7 @@ def value_shape(written: str) -> str | None:
 # "called ..."). A cue is a word or a two-word phrase just before the value.
 VALUE_ROLES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "minimum": (frozenset("min minimum least low lower floor over above from".split()), frozenset({"at least", "more than", "over", "above", "minimum", "min"})),
-    "maximum": (frozenset("max maximum most limit high upper cap under below budget".split()), frozenset({"at most", "up to", "under", "below", "no more than", "less than", "within", "max", "the first", "the top", "only the", "just the", "the latest", "the newest"})),
+    "maximum": (frozenset("max maximum most limit high upper cap under below budget".split()), frozenset({"at most", "up to", "under", "below", "no more than", "less than", "within", "max", "the first", "the top", "only the", "just the", "the latest", "the newest", "among the"})),
     "start": (frozenset("start from since begin after earliest departure depart check_in checkin arrival open".split()), frozenset({"from", "starting", "since", "after", "beginning"})),
     "end": (frozenset("end until to before due deadline latest return check_out checkout close expiry expire".split()), frozenset({"until", "through", "by", "before", "till", "ending"})),
     "place": (frozenset("city location place country region area address town state destination venue airport station".split()), frozenset({"in", "at", "near", "around", "to"})),
@@ -604,10 +604,10 @@ def boolean_phrases(words: Sequence[str]) -> dict[bool, tuple[str, ...]]:
         rest = " ".join(words[1:])
         return {True: (f"only {rest} ones",), False: (f"{rest} or not",)}
     if len(words) > 1 and words[0] in ("include", "including", "with", "show"):
-        rest = " ".join(words[1:])
+        rest = " ".join(words[1:]) + ("" if _is_plural(words[-1]) else " ones")  # "including shared ones"
         return {True: (f"including {rest}",), False: (f"without {rest}", f"leaving out {rest}")}
     if len(words) > 1 and words[0] in ("exclude", "without", "hide", "skip"):
-        rest = " ".join(words[1:])
+        rest = " ".join(words[1:]) + ("" if _is_plural(words[-1]) else " ones")
         return {True: (f"without {rest}", f"leaving out {rest}"), False: (f"including {rest}",)}
     if len(words) > 1 and words[0] == "has":
         rest = " ".join(words[1:])

@@ -163,8 +163,9 @@ class _Mention:
     schema: Mapping[str, Any]
     action: str = "other"  # of the call's tool (parse_tool_name): a list filters, an update sets
 
-    def render(self, rng: random.Random) -> str:
-        """The value in a phrase a person would write: "in "Lisbon"", "from 2026-05-03", "under 80 dollars"."""
+    def render(self, rng: random.Random, *, about_one: bool = False) -> str:
+        """The value in a phrase a person would write: "in "Lisbon"", "from 2026-05-03", "under 80 dollars".
+        ``about_one``: the phrase describes the one thing meant ("the one among the first five")."""
         value, words = self.value, self.words
         if isinstance(value, bool):  # "only available ones", "not internal": never a switch
             return rng.choice(boolean_phrases(words)[value])
@@ -196,17 +197,17 @@ class _Mention:
         if shape == "url":
             return rng.choice(("at {v}", "from {v}")).format(v=written)
         if isinstance(scalar, (int, float)):
-            return self._number(written, scalar, roles, rng)
+            return self._number(written, scalar, roles, rng, about_one)
         if is_choice:  # a choice is said the way the object is: "cancel it because "no longer needed""
             if "reason" in roles:
                 return f"because {written}"
-            if self.action == "list":
-                return rng.choice(("that are {v}", "marked {v}")).format(v=written)
             if self.action == "update":
                 return f"to {written}"
-            if words[-1] in ("type", "kind", "category"):
+            if words[-1] in _KIND_WORDS:
                 return f"of the {written} {words[-1]}"
-            return rng.choice(("marked {v}", "as {v}")).format(v=written)
+            if words[-1] in _CLASS_WORDS:
+                return f"in the {written} {words[-1]}"
+            return rng.choice(("marked {v}",) if self.action == "list" else ("marked {v}", "as {v}")).format(v=written)
         if is_identifier_param("_".join(words)) and len(words) > 1:  # "order ORD-1", from a confirmation
             return f"for {' '.join(words[:-1])} {written}"
         if set(words) & _DESTINATIONS:
@@ -217,7 +218,7 @@ class _Mention:
         noun = words[-1]
         return rng.choice((f"with the {noun} {{v}}", f"for the {noun} {{v}}")).format(v=written)
 
-    def _number(self, written: str, number: float, roles: set[str], rng: random.Random) -> str:
+    def _number(self, written: str, number: float, roles: set[str], rng: random.Random, about_one: bool = False) -> str:
         """"under 80 dollars", "at least 500 bytes", "up to 10 results", "for 3 guests", "a priority of 2"."""
         words = self.words
         if "money" in roles:
@@ -241,6 +242,8 @@ class _Mention:
                 return rng.choice(("just the first one", "only the latest one"))
             if isinstance(number, int) and number < len(NUMBER_WORDS):
                 spelled = NUMBER_WORDS[number]
+                if about_one:
+                    return rng.choice((f"among the first {spelled}", f"among the {spelled} newest"))
                 return rng.choice((f"only the {spelled} newest", f"just the first {spelled}", f"the top {spelled}"))
             return rng.choice(("no more than {v}", "at most {v}")).format(v=written)
         if "minimum" in roles:
@@ -251,6 +254,9 @@ class _Mention:
 
 
 _DESTINATIONS = frozenset({"destination", "dest", "target"})
+# Choices that sort an object into a kind ("of the "meeting" type") or a class ("in the "economy" cabin").
+_KIND_WORDS = frozenset({"type", "kind", "category", "genre", "format"})
+_CLASS_WORDS = frozenset({"cabin", "class", "industry", "tier", "plan", "department", "segment", "region"})
 # What free text is to the person, by the role of its parameter (lexicon.VALUE_ROLES), first match wins.
 _TEXT_FRAMES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("surname", ("surname {v}",)),
@@ -286,6 +292,8 @@ def _description_goal(tool: ToolView, verbs: Iterable[str]) -> str | None:
     first = tool.description.strip().split(".", 1)[0].strip()
     words = first.lower().split()
     if not _USABLE_DESCRIPTION.fullmatch(first) or not 2 <= len(words) <= 10 or words[0] not in verbs:
+        return None
+    if re.search(r"\b(?:e|i|etc|vs|approx)$", first, re.IGNORECASE):  # cut at "e.g.": no sentence
         return None
     if any(is_identifier_like(word) for word in first.split()):
         return None
@@ -436,7 +444,7 @@ class _RequestWriter:
     def _context(self, mentions: list[_Mention], leading: bool) -> str:
         """The hidden calls' values in a sentence of their own, before or after the goals."""
         template = self.rng.choice(_CONTEXT_LEADING if leading else _CONTEXT_TRAILING)
-        return template.format(ms=", ".join(m.render(self.rng) for m in mentions))
+        return template.format(ms=", ".join(m.render(self.rng, about_one=True) for m in mentions))
 
     def _frame(self, sentences: list[str], *, terse: bool = False) -> str:
         """Opener or continuity phrase, the sentences, a closer: the persona's voice around the content.

@@ -57,7 +57,7 @@ from digit_assets.engine.offline.session import (
 )
 from digit_assets.engine.synthesis.roles import SimulateToolRequest, SimulateToolResponse
 from digit_assets.engine.synthesis.simulation import MISSING, count_targets, created_objects, exact_count, must_list
-from digit_assets.engine.synthesis.values import ValueFactory
+from digit_assets.engine.synthesis.values import ValueFactory, status_choices
 
 _LOWER_MARKS = frozenset({"start", "from", "after", "since", "min", "minimum", "earliest", "begin"})
 _UPPER_MARKS = frozenset({"end", "to", "until", "before", "max", "maximum", "latest"})
@@ -73,7 +73,7 @@ def _tells_apart(spec: FieldShape, context: Sequence[str]) -> bool:
 # --- The simulator -------------------------------------------------------------------------------
 
 _RETRIES = 5
-_NAMED_BY_OBJECT = frozenset({"name", "title", "label", "subject"})
+_NAMED_BY_OBJECT = frozenset({"name", "title", "label", "subject", "status"})
 _NEGATIONS = frozenset({"not", "no", "non", "un", "failed", "fail", "failure", "error", "unable", "invalid"})
 _OPTIONAL_DEPTH = 4  # from this depth on, objects carry required fields only: recursive schemas end
 _MAX_DEPTH = 12
@@ -364,6 +364,9 @@ class _Simulation:
             else:  # free text: the word the session already uses for that state of such objects
                 seen = [v for v in self.state.pool.get(spec.name, ()) if isinstance(v, str) and self.schemas.fits(v, spec.schema)]
                 said = next((v for stem in stems for v in seen if any(w.startswith(stem) for w in name_words(v))), None)
+                said = said or next(
+                    (v for stem in stems for noun in self.context for v in status_choices(noun) if v.startswith(stem) and self.schemas.fits(v, spec.schema)), None
+                )
                 if said is not None:
                     return said
                 if self.schemas.fits(status_word, spec.schema):

@@ -43,13 +43,15 @@ def find_value(text: str, value: Any) -> int:
     if isinstance(value, (list, tuple)):
         positions = [find_value(text, item) for item in value]
         return -1 if not positions or min(positions) < 0 else min(positions)
+    if type(value) is int:  # a count said in words ("only the five newest") is the count itself
+        spelled = next((start for start, _, number in spelled_counts(text) if number == value), -1)
+        if spelled >= 0:
+            return spelled
     match = _token_pattern(written).search(text)
     if match is None and _ISO_DAY_ONLY.fullmatch(written):  # "2026-05-03" written "May 3, 2026"
         match = spelled_date_pattern(written).search(text)
     if match is None and "_" in written:  # "in_transit" said "in transit"
         match = _token_pattern(spoken_choice(written)).search(text)
-    if match is None and type(value) is int:  # a count said in words: "only the five newest"
-        return next((start for start, _, number in spelled_counts(text) if number == value), -1)
     return match.start() if match else -1
 
 
