@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from digit_assets.engine.lexicon import (
+    acting_phrase,
     flag_after,
     state_stems,
     changes_state,
@@ -53,3 +54,9 @@ def test_flags_and_states_an_action_leaves():
     assert flag_after("get_file_info", "in_trash") is None and flag_after("trash_file", "shared") is None
     assert state_stems("cancel_order") == ("cancel", "void") and state_stems("close_ticket") == ("close",)
     assert state_stems("get_order") == () and state_stems("create_ticket") == ()
+
+
+def test_an_unknown_verb_before_a_preposition_is_the_action():
+    assert acting_phrase("reply_to_ticket") == ("reply", "to", ("ticket",))
+    assert acting_phrase("respondToInvitation") == ("respond", "to", ("invitation",))
+    assert acting_phrase("get_order") is None and acting_phrase("search_by_name") is None

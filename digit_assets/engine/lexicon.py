@@ -180,6 +180,16 @@ def parse_tool_name(name: str) -> ToolName:
     return ToolName(action=action, verb=verb, entity=entity, collection=collection, view=tuple(view), camel=camel)
 
 
+def acting_phrase(name: str) -> tuple[str, str, tuple[str, ...]] | None:
+    """An unknown verb before a preposition, as in ``reply_to_ticket`` / ``respondToInvitation``:
+    (verb, preposition, singular object words), or None for any other name."""
+    words = [word for word in split_words(name) if not _VERSION.match(word)]
+    if len(words) < 3 or _verb_action(words[0]) or words[1] not in _PREPOSITIONS:
+        return None
+    rest = [word for word in words[2:] if word not in _FILLERS]
+    return (words[0], words[1], (*rest[:-1], singularize(rest[-1]))) if rest else None
+
+
 def _verb_action(word: str) -> Action | None:
     if word in STATE_VERBS:
         return "state"

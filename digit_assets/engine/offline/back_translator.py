@@ -34,6 +34,7 @@ from typing import Any
 from digit_assets.engine.lexicon import (
     ACTION_SYNONYMS,
     CURRENCY_WORDS,
+    acting_phrase,
     VALUE_SHAPES,
     changes_state,
     cue_roles,
@@ -226,6 +227,9 @@ def _read_tool(tool: ToolView) -> _ToolReading:
     verbs: dict[tuple[str, ...], int] = {tuple(phrase.split()): 1 for phrase in ACTION_SYNONYMS.get(name.action, ())}
     if name.verb:
         verbs[(name.verb,)] = 2
+    acting = acting_phrase(tool.name) if not tool.read_only and name.verb is None else None
+    if acting is not None:  # "reply to my ticket" asks for reply_to_ticket
+        verbs[(acting[0],)] = 2
     params = {}
     enum_cues = []
     for param, schema in tool.parameters.get("properties", {}).items():

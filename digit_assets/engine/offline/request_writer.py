@@ -22,6 +22,7 @@ from typing import Any
 from digit_assets.engine.lexicon import (
     ACTION_SYNONYMS,
     NUMBER_WORDS,
+    acting_phrase,
     boolean_phrases,
     parse_tool_name,
     pluralize,
@@ -306,6 +307,10 @@ def _goal_phrase(tool: ToolView, rng: random.Random, *, earlier_object: bool) ->
     ``earlier_object``: the call acts on something from an earlier turn, so it is "that order".
     """
     name = parse_tool_name(tool.name)
+    acting = acting_phrase(tool.name) if not tool.read_only and name.verb is None else None
+    if acting is not None:  # "reply to my ticket", never "pull up my reply"
+        verb, preposition, noun = acting
+        return f"{verb} {preposition} {rng.choice(('that', 'the same') if earlier_object else ('my', 'the'))} {' '.join(noun)}"
     stand_ins = ACTION_SYNONYMS.get(name.action, ())
     own = (name.verb,) if name.verb else ()
     if not earlier_object and rng.random() < 0.2:

@@ -362,10 +362,11 @@ class _Simulation:
                     if matches:
                         return self.rng.choice(matches)
             else:  # free text: the word the session already uses for that state of such objects
-                seen = [v for v in self.state.pool.get(spec.name, ()) if isinstance(v, str) and self.schemas.fits(v, spec.schema)]
-                said = next((v for stem in stems for v in seen if any(w.startswith(stem) for w in name_words(v))), None)
-                said = said or next(
-                    (v for stem in stems for noun in self.context for v in status_choices(noun) if v.startswith(stem) and self.schemas.fits(v, spec.schema)), None
+                fitting = [v for noun in self.context for v in status_choices(noun)]  # an event is confirmed, not active
+                seen = [v for v in self.state.pool.get(spec.name, ()) if isinstance(v, str)]
+                said = next(
+                    (v for pool in (fitting, seen) for stem in stems for v in pool if any(w.startswith(stem) for w in name_words(v)) and self.schemas.fits(v, spec.schema)),
+                    None,
                 )
                 if said is not None:
                     return said

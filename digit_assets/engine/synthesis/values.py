@@ -359,7 +359,7 @@ class ValueFactory:
         if last in ("tag", "tags", "label", "category", "type", "kind"):
             return self.fake("word")
         if last == "status":  # "order_status": a state orders are in
-            return self.rng.choice(next((status_choices(w) for w in words if status_choices(w)), ("active", "pending", "completed")))
+            return self.rng.choice(next((status_choices(w) for w in words if status_choices(w)), ("active", "inactive")))
         if last in ("language", "locale"):
             return self.fake("language_code")
         return self.fake("word")
