@@ -228,8 +228,8 @@ def _read_tool(tool: ToolView) -> _ToolReading:
     if name.verb:
         verbs[(name.verb,)] = 2
     acting = acting_phrase(tool.name) if not tool.read_only and name.verb is None else None
-    if acting is not None:  # "reply to my ticket" asks for reply_to_ticket
-        verbs[(acting[0],)] = 2
+    if acting is not None:  # "reply to my ticket" asks for reply_to_ticket: the ticket is its object
+        verbs[(acting[0], acting[1])] = 2
     params = {}
     enum_cues = []
     for param, schema in tool.parameters.get("properties", {}).items():
@@ -264,7 +264,7 @@ def _read_tool(tool: ToolView) -> _ToolReading:
     return _ToolReading(
         tool=tool,
         verbs=verbs,
-        entity=frozenset(name.entity),
+        entity=frozenset(acting[2] if acting else name.entity),
         view=frozenset(_word(w) for w in name.view),
         params=params,
         required=required,

@@ -206,8 +206,6 @@ class _Mention:
                 return f"to {written}"
             if words[-1] in _KIND_WORDS:
                 return f"of the {written} {words[-1]}"
-            if words[-1] in _CLASS_WORDS:
-                return f"in the {written} {words[-1]}"
             return rng.choice(("marked {v}",) if self.action == "list" else ("marked {v}", "as {v}")).format(v=written)
         if is_identifier_param("_".join(words)) and len(words) > 1:  # "order ORD-1", from a confirmation
             return f"for {' '.join(words[:-1])} {written}"
@@ -240,7 +238,7 @@ class _Mention:
             return rng.choice(("for {v}", "with {v}")).format(v=counted)
         if "maximum" in roles:  # how many to show: "just the first one", "only the five newest"
             if number == 1:
-                return rng.choice(("just the first one", "only the latest one"))
+                return _THE_NEWEST if about_one else rng.choice(("just the first one", "only the latest one"))
             if isinstance(number, int) and number < len(NUMBER_WORDS):
                 spelled = NUMBER_WORDS[number]
                 if about_one:
@@ -255,9 +253,9 @@ class _Mention:
 
 
 _DESTINATIONS = frozenset({"destination", "dest", "target"})
-# Choices that sort an object into a kind ("of the "meeting" type") or a class ("in the "economy" cabin").
+_THE_NEWEST = "the newest one"  # the one thing meant, from a list of one: "I mean the newest one"
+# Choices that sort an object into a kind: "of the "meeting" type".
 _KIND_WORDS = frozenset({"type", "kind", "category", "genre", "format"})
-_CLASS_WORDS = frozenset({"cabin", "class", "industry", "tier", "plan", "department", "segment", "region"})
 # What free text is to the person, by the role of its parameter (lexicon.VALUE_ROLES), first match wins.
 _TEXT_FRAMES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("surname", ("surname {v}",)),
@@ -301,13 +299,24 @@ def _description_goal(tool: ToolView, verbs: Iterable[str]) -> str | None:
     return first[0].lower() + first[1:]
 
 
+def _acting(tool: ToolView) -> tuple[str, str, tuple[str, ...]] | None:
+    """A write named verb-preposition-object (``reply_to_ticket``), see :func:`acting_phrase`."""
+    return acting_phrase(tool.name) if not tool.read_only and parse_tool_name(tool.name).verb is None else None
+
+
+def _object_words(tool: ToolView) -> tuple[str, ...]:
+    """What a call acts on: the ticket of ``reply_to_ticket``, the order of ``cancel_order``."""
+    acting = _acting(tool)
+    return acting[2] if acting else parse_tool_name(tool.name).entity
+
+
 def _goal_phrase(tool: ToolView, rng: random.Random, *, earlier_object: bool) -> str:
     """Verb + object from the tool's name (``cancel_order`` -> "cancel my order"), sometimes its description.
 
     ``earlier_object``: the call acts on something from an earlier turn, so it is "that order".
     """
     name = parse_tool_name(tool.name)
-    acting = acting_phrase(tool.name) if not tool.read_only and name.verb is None else None
+    acting = _acting(tool)
     if acting is not None:  # "reply to my ticket", never "pull up my reply"
         verb, preposition, noun = acting
         return f"{verb} {preposition} {rng.choice(('that', 'the same') if earlier_object else ('my', 'the'))} {' '.join(noun)}"
@@ -410,7 +419,7 @@ class _RequestWriter:
 
     def _situation(self, call: PlannedCall) -> str:
         """A first sentence that sets the scene from the goal's object ("It's about my orders.")."""
-        entity = " ".join(parse_tool_name(call.tool).entity) or "account"
+        entity = " ".join(_object_words(self.tools[call.tool])) or "account"
         plural = pluralize(entity.split()[-1])
         return self.rng.choice(_SITUATIONS).format(noun=entity, nouns=" ".join([*entity.split()[:-1], plural]))
 
@@ -429,13 +438,14 @@ class _RequestWriter:
         referents = [
             _referent(param, path) for param, (producer, path) in call.references().items() if producer not in self.refs
         ]
-        entity = " ".join(parse_tool_name(call.tool).entity)
+        entity = " ".join(_object_words(self.tools[call.tool]))
         earlier_object = entity in referents
         goal = _goal_phrase(self.tools[call.tool], self.rng, earlier_object=earlier_object)
         other = next((noun for noun in referents if noun and noun != entity), None)
         if other and not earlier_object:
             goal += f" for {self.rng.choice(('that', 'the same'))} {other}"
-        mentions = [m.render(self.rng) for m in (*self._mentions(call), *extra)]
+        mentions = [m.render(self.rng) for m in self._mentions(call)]
+        mentions += [f"for {text}" if text == _THE_NEWEST else text for text in (m.render(self.rng, about_one=True) for m in extra)]
         return f"{goal} {', '.join(mentions)}" if mentions else goal
 
     def _join_goals(self, clauses: list[str]) -> str:
@@ -449,7 +459,10 @@ class _RequestWriter:
     def _context(self, mentions: list[_Mention], leading: bool) -> str:
         """The hidden calls' values in a sentence of their own, before or after the goals."""
         template = self.rng.choice(_CONTEXT_LEADING if leading else _CONTEXT_TRAILING)
-        return template.format(ms=", ".join(m.render(self.rng, about_one=True) for m in mentions))
+        said = ", ".join(m.render(self.rng, about_one=True) for m in mentions)
+        if said.startswith(_THE_NEWEST):  # "I mean the newest one", not "the one the newest one"
+            template = template.replace("the one {ms}", "{ms}")
+        return template.format(ms=said)
 
     def _frame(self, sentences: list[str], *, terse: bool = False) -> str:
         """Opener or continuity phrase, the sentences, a closer: the persona's voice around the content.
