@@ -9,6 +9,7 @@ from digit_assets.engine.lexicon import (
     changes_state,
     name_words,
     parse_tool_name,
+    past_tense,
     singular,
     singularize,
     split_words,
@@ -60,3 +61,10 @@ def test_an_unknown_verb_before_a_preposition_is_the_action():
     assert acting_phrase("reply_to_ticket") == ("reply", "to", ("ticket",))
     assert acting_phrase("respondToInvitation") == ("respond", "to", ("invitation",))
     assert acting_phrase("get_order") is None and acting_phrase("search_by_name") is None
+
+
+def test_a_tool_named_after_a_verb_keeps_it_and_says_it_in_the_past():
+    assert tool_verb("trash_file") == "trash" and tool_verb("upload_file") == "upload" and tool_verb("orders.cancel") == "cancel"
+    assert [past_tense(verb) for verb in ("restore", "trash", "log", "reply", "pin", "print")] == [
+        "restored", "trashed", "logged", "replied", "pinned", "printed"
+    ]

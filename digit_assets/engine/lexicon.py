@@ -190,6 +190,23 @@ def acting_phrase(name: str) -> tuple[str, str, tuple[str, ...]] | None:
     return (words[0], words[1], (*rest[:-1], singularize(rest[-1]))) if rest else None
 
 
+def is_action_verb(word: str) -> bool:
+    """A verb the lexicon knows a tool may be named after (``restore``, ``trash``, ``cancel``, ``log``)."""
+    return word in _VERBS or word in STATE_VERBS or word in _FLAGS or word in READ_VERBS
+
+
+def past_tense(verb: str) -> str:
+    """The regular past of an English verb: ``restore`` -> ``restored``, ``log`` -> ``logged``,
+    ``reply`` -> ``replied``, ``trash`` -> ``trashed``."""
+    if verb.endswith("e"):
+        return verb + "d"
+    if re.search(r"[^aeiou]y$", verb):
+        return verb[:-1] + "ied"
+    if re.fullmatch(r"[^aeiou]*[aeiou][bdglmnpt]", verb):  # one short syllable: log, stop, pin
+        return verb + verb[-1] + "ed"
+    return verb + "ed"
+
+
 def _verb_action(word: str) -> Action | None:
     if word in STATE_VERBS:
         return "state"
@@ -266,8 +283,11 @@ CREATING_VERBS = frozenset({"create", "add", "new", "make", "register", "open", 
 
 @functools.lru_cache(maxsize=4_096)
 def tool_verb(tool: str) -> str:
-    """The first word of the name that is a known verb (``orders.cancel`` -> ``cancel``)."""
+    """The name's first word when it is a verb (``trash_file`` -> ``trash``, not the noun "file"),
+    else the first word that is a known verb (``orders.cancel`` -> ``cancel``)."""
     words = name_words(tool)
+    if words and is_action_verb(words[0]):
+        return words[0]
     return next((w for w in words if w in READ_VERBS or w in ACTIONS), words[0] if words else "")
 
 
