@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from digit_assets.engine.lexicon import (
+    acting_phrase,
+    flag_after,
+    state_stems,
     changes_state,
     name_words,
     parse_tool_name,
+    past_tense,
     singular,
     singularize,
     split_words,
@@ -41,3 +45,26 @@ def test_verbs_read_write_and_state() -> None:
     assert tool_context("get_order_details") == ("order", "detail")
     assert parse_tool_name("cancel_booking").action == "state"
     assert parse_tool_name("listOrders").action == "list"
+
+
+def test_flags_and_states_an_action_leaves():
+    assert flag_after("trash_file", "in_trash") is True
+    assert flag_after("restore_file", "in_trash") is False and flag_after("restoreFile", "isDeleted") is False
+    assert flag_after("mark_as_read", "is_read") is True and flag_after("mark_unread", "read") is False
+    assert flag_after("deactivate_user", "active") is False and flag_after("enable_alerts", "enabled") is True
+    assert flag_after("get_file_info", "in_trash") is None and flag_after("trash_file", "shared") is None
+    assert state_stems("cancel_order") == ("cancel", "void") and state_stems("close_ticket") == ("close",)
+    assert state_stems("get_order") == () and state_stems("create_ticket") == ()
+
+
+def test_an_unknown_verb_before_a_preposition_is_the_action():
+    assert acting_phrase("reply_to_ticket") == ("reply", "to", ("ticket",))
+    assert acting_phrase("respondToInvitation") == ("respond", "to", ("invitation",))
+    assert acting_phrase("get_order") is None and acting_phrase("search_by_name") is None
+
+
+def test_a_tool_named_after_a_verb_keeps_it_and_says_it_in_the_past():
+    assert tool_verb("trash_file") == "trash" and tool_verb("upload_file") == "upload" and tool_verb("orders.cancel") == "cancel"
+    assert [past_tense(verb) for verb in ("restore", "trash", "log", "reply", "pin", "print")] == [
+        "restored", "trashed", "logged", "replied", "pinned", "printed"
+    ]

@@ -135,6 +135,85 @@ def test_a_read_after_a_rename_that_shows_the_old_name_is_refused():
     assert "name='q3_report.pdf'" in problem and "'q3_final.pdf'" in problem
 
 
+# What an action does, what a list counts, what a session created: the mistakes an LLM simulator
+# makes when it answers one call without minding its verb or the session.
+TRASHED = {**FILE, "properties": {**FILE["properties"], "in_trash": {"type": "boolean"}}, "required": [*FILE["required"], "in_trash"]}
+TRASH_FILE = tool("trash_file", {"file_id": FILE_ID}, TRASHED)
+RESTORE_FILE = tool("restore_file", {"file_id": FILE_ID}, TRASHED)
+ORDER_STATUS = {"type": "string", "enum": ["pending", "shipped", "delivered", "cancelled", "returned"]}
+CANCEL_ORDER = tool(
+    "cancel_order",
+    {"order_id": {"type": "string"}, "reason": {"type": "string"}},
+    {"type": "object", "properties": {"order_id": {"type": "string"}, "status": ORDER_STATUS, "refund_amount": {"type": "number"}}, "required": ["order_id", "status"]},
+)
+TICKET = {
+    "type": "object",
+    "properties": {"ticket_id": {"type": "string", "pattern": "^TIC-[0-9]{5}$"}, "customer_id": {"type": "string"}, "subject": {"type": "string"}, "status": {"type": "string", "enum": ["open", "closed"]}},
+    "required": ["ticket_id", "customer_id", "subject", "status"],
+}
+CREATE_TICKET = tool("create_ticket", {"customer_id": {"type": "string"}, "subject": {"type": "string"}}, TICKET)
+LIST_TICKETS = tool(
+    "list_tickets",
+    {"customer_id": {"type": "string"}, "limit": {"type": "integer"}},
+    {"type": "object", "properties": {"tickets": {"type": "array", "items": TICKET}, "count": {"type": "integer"}}, "required": ["tickets", "count"]},
+)
+DELETE_TICKET = tool("delete_ticket", {"ticket_id": {"type": "string"}}, {"type": "object", "properties": {"ticket_id": {"type": "string"}, "deleted": {"type": "boolean"}}})
+CREATED = call(1, CREATE_TICKET, {"customer_id": "C1042", "subject": "Login fails"}, {"ticket_id": "TIC-10001", "customer_id": "C1042", "subject": "Login fails", "status": "open"})
+OLDER = {"ticket_id": "TIC-09876", "customer_id": "C1042", "subject": "Invoice copy", "status": "closed"}
+
+
+def test_an_action_whose_result_does_not_show_it_is_refused():
+    [trash] = consistency_problems(TRASH_FILE, {"file_id": "f_0412"}, {**REPORT, "in_trash": False}, [SEEN_REPORT])
+    assert trash == "trash_file output has in_trash=False, which the action does not leave"
+    [restore] = consistency_problems(RESTORE_FILE, {"file_id": "f_0412"}, {**REPORT, "in_trash": True}, [SEEN_REPORT])
+    assert "in_trash=True" in restore
+    [cancel] = consistency_problems(CANCEL_ORDER, {"order_id": "O93602", "reason": "ordered by mistake"}, {"order_id": "O93602", "status": "pending"}, [])
+    assert cancel == "cancel_order output has status='pending', which is not the state the action leaves"
+    nested = {"order": {"order_id": "O93602", "status": "shipped"}, "refund_amount": 12.5}
+    assert consistency_problems(CANCEL_ORDER, {"order_id": "O93602"}, nested, []) != []
+
+
+def test_an_action_that_shows_what_it_did_passes():
+    assert consistency_problems(TRASH_FILE, {"file_id": "f_0412"}, {**REPORT, "in_trash": True}, [SEEN_REPORT]) == []
+    assert consistency_problems(RESTORE_FILE, {"file_id": "f_0412"}, {**REPORT, "in_trash": False}, [SEEN_REPORT]) == []
+    cancelled = {"order_id": "O93602", "status": "cancelled", "refund_amount": 11.84}
+    assert consistency_problems(CANCEL_ORDER, {"order_id": "O93602"}, cancelled, []) == []
+    # a status the schema cannot fit to the action is not held to it
+    no_fit = tool("cancel_order", {"order_id": {"type": "string"}}, {"type": "object", "properties": {"status": {"type": "string", "enum": ["ok", "error"]}}})
+    assert consistency_problems(no_fit, {"order_id": "O93602"}, {"status": "ok"}, []) == []
+
+
+def test_a_list_whose_count_disagrees_with_its_items_is_refused():
+    [problem] = consistency_problems(LIST_TICKETS, {"customer_id": "C1042"}, {"tickets": [OLDER], "count": 3}, [])
+    assert problem == "list_tickets output has count=3 beside 1 tickets"
+    [fewer] = consistency_problems(LIST_TICKETS, {"customer_id": "C1042", "limit": 5}, {"tickets": [OLDER, OLDER], "count": 1}, [])
+    assert "count=1 beside 2 tickets" in fewer
+
+
+def test_a_count_that_may_cover_more_pages_passes():
+    assert consistency_problems(LIST_TICKETS, {"customer_id": "C1042", "limit": 1}, {"tickets": [OLDER], "count": 7}, []) == []
+    paged = {"tickets": [OLDER], "total_count": 7, "next_cursor": "abc"}
+    assert consistency_problems(LIST_TICKETS, {"customer_id": "C1042"}, paged, []) == []
+    assert consistency_problems(LIST_TICKETS, {"customer_id": "C1042"}, {"tickets": [OLDER], "count": 1}, []) == []
+
+
+def test_a_list_that_leaves_out_what_the_session_created_is_refused():
+    [problem] = consistency_problems(LIST_TICKETS, {"customer_id": "C1042"}, {"tickets": [OLDER], "count": 1}, [CREATED])
+    assert problem == "list_tickets lists tickets without the ticket TIC-10001 created earlier"
+
+
+def test_a_list_may_leave_out_a_creation_it_does_not_cover_or_that_is_gone():
+    mine = {"tickets": [OLDER], "count": 1}
+    # someone else's tickets, a page of them, or after the ticket was deleted
+    theirs = {"tickets": [{**OLDER, "customer_id": "C2211"}], "count": 1}
+    assert consistency_problems(LIST_TICKETS, {"customer_id": "C2211"}, theirs, [CREATED]) == []
+    assert consistency_problems(LIST_TICKETS, {"customer_id": "C1042", "limit": 1}, mine, [CREATED]) == []
+    deleted = call(2, DELETE_TICKET, {"ticket_id": "TIC-10001"}, {"ticket_id": "TIC-10001", "deleted": True})
+    assert consistency_problems(LIST_TICKETS, {"customer_id": "C1042"}, mine, [CREATED, deleted]) == []
+    both = {"tickets": [OLDER, CREATED.output], "count": 2}
+    assert consistency_problems(LIST_TICKETS, {"customer_id": "C1042"}, both, [CREATED]) == []
+
+
 # --- Good outputs pass ------------------------------------------------------------------------------
 
 
@@ -192,6 +271,19 @@ def test_offline_lists_honour_their_filters_and_pass_the_filter():
         assert consistency_problems(SEARCH_FILES, arguments, listed, [SEEN_REPORT]) == []
         customers = simulate(FIND_CUSTOMERS, {"name": "Kim Lee"}, [], seed)["customers"]
         assert [c["name"] for c in customers] == ["Kim Lee"]
+
+
+def test_offline_actions_lists_and_counts_obey_the_same_rules():
+    for seed in range(30):
+        trashed = simulate(TRASH_FILE, {"file_id": "f_0412"}, [SEEN_REPORT], seed)
+        assert trashed["in_trash"] is True
+        trash = call(2, TRASH_FILE, {"file_id": "f_0412"}, trashed)
+        assert simulate(RESTORE_FILE, {"file_id": "f_0412"}, [SEEN_REPORT, trash], seed)["in_trash"] is False
+        assert simulate(CANCEL_ORDER, {"order_id": "O93602"}, [], seed)["status"] == "cancelled"
+        listed = simulate(LIST_TICKETS, {"customer_id": "C1042"}, [CREATED], seed)
+        assert "TIC-10001" in [ticket["ticket_id"] for ticket in listed["tickets"]]
+        assert listed["count"] == len(listed["tickets"])
+        assert consistency_problems(LIST_TICKETS, {"customer_id": "C1042"}, listed, [CREATED]) == []
 
 
 # --- In the rollout, behind the real openai client: refused, re-asked once, or the turn dropped ----------

@@ -276,6 +276,18 @@ def test_a_summary_names_amounts_and_dates_of_the_final_result() -> None:
     assert re.search(r"\b(listed|looked up)\b", summary)
 
 
+def test_a_summary_says_a_named_action_in_its_own_verb() -> None:
+    """``restore_file`` was "restored", ``reply_to_ticket`` "replied to": never "handled the restore file"."""
+    calls = [
+        executed("$1", ToolView(name="restore_file", description="Restore a file.", parameters={"type": "object"}, output_schema={"type": "object"}), {"file_id": "f_0412"}, {"file_id": "f_0412", "in_trash": False}),
+        executed("$2", ToolView(name="reply_to_ticket", description="Reply.", parameters={"type": "object"}, output_schema={"type": "object"}), {"ticket_id": "T-1"}, {"message_id": "M-10442"}),
+    ]
+    for seed in range(10):
+        summary = summarize_turn_offline(SummarizeTurnRequest(request="Restore it and reply.", calls=calls), random.Random(seed)).summary
+        assert re.search(r"\brestored (?:the|your) file\b", summary) and re.search(r"\breplied to (?:the|your) ticket\b", summary), summary
+        assert "handled" not in summary, summary
+
+
 @pytest.mark.parametrize(
     ("summary", "expected"),
     [

@@ -567,3 +567,84 @@ def test_written_requests_name_no_parameter_and_vary_their_sentence_plans() -> N
         "context first": sum(bool(re.search(r"\b(Quick question about|I'm sorting out|It's about|Something came up)", text)) for text in texts),
     }
     assert all(count > 0 for count in starts.values()), starts
+
+
+# --- A person writes as themselves, states settings and counts in words --------------------------
+
+NOTIFY_PLAN = TurnPlan(
+    calls=[PlannedCall(ref="$1", tool="cancel_order", arguments={"order_id": "O70981", "reason": "late_delivery", "notify_customer": True})]
+)
+SEEN_ORDER = ["Your order O70981 is pending."]
+REMOVE_MEMBER = _tool(
+    "remove_user_from_group",
+    "Remove a user from a group.",
+    {"user_id": {"type": "string"}, "group": {"type": "string"}},
+    ["user_id", "group"],
+    {"type": "object", "properties": {"removed": {"type": "boolean"}}},
+)
+ADMIN_SCENARIO = SCENARIO.model_copy(update={"tools": [*TOOLS, REMOVE_MEMBER]})
+LIST_PLAN = _one_call("list_orders", {"date": "2026-05-03", "limit": 1})
+LIMITED = LIST_ORDERS.model_copy(
+    update={"parameters": {**LIST_ORDERS.parameters, "properties": {**LIST_ORDERS.parameters["properties"], "limit": {"type": "integer"}}}}
+)
+LIMIT_SCENARIO = SCENARIO.model_copy(update={"tools": [LIMITED, *TOOLS[1:]]})
+
+
+@pytest.mark.parametrize(
+    ("text", "scenario", "plan", "expected"),
+    [
+        ('The user wants to cancel order O70981 because "late_delivery" and notify the customer.', SCENARIO, NOTIFY_PLAN, "third person"),
+        ('Cancel order O70981 on behalf of the user because "late_delivery", and notify the customer.', SCENARIO, NOTIFY_PLAN, "third person"),
+        ("Show the user's orders from 2026-05-03, just the first one.", LIMIT_SCENARIO, LIST_PLAN, "third person"),
+        ('Cancel order O70981 because "late_delivery" with notify customer turned on.', SCENARIO, NOTIFY_PLAN, "as a switch"),
+        ('Cancel order O70981 because "late_delivery", notify_customer set to true.', SCENARIO, NOTIFY_PLAN, "as a switch"),
+        ('Cancel order O70981 because "late_delivery" with notify customer enabled.', SCENARIO, NOTIFY_PLAN, "as a switch"),
+        ("List my orders from 2026-05-03, just the first 1.", LIMIT_SCENARIO, LIST_PLAN, "counts like a machine"),
+        ("List my orders from 2026-05-03, up to 1 of them.", LIMIT_SCENARIO, LIST_PLAN, "counts like a machine"),
+    ],
+    ids=["the user wants", "on behalf of the user", "the user's orders", "turned on", "set to true", "enabled", "the first 1", "up to 1 of them"],
+)
+def test_narrators_switches_and_machine_counts_are_rejected(text: str, scenario: Scenario, plan: TurnPlan, expected: str) -> None:
+    problems = request_problems(text, plan, scenario, SEEN_ORDER)
+    assert any(expected in problem for problem in problems), problems
+
+
+@pytest.mark.parametrize(
+    ("text", "scenario", "plan"),
+    [
+        ('Please cancel order O70981 because "late_delivery" and notify the customer.', SCENARIO, NOTIFY_PLAN),
+        ('Cancel my order O70981 because "late delivery", and notify the customer please.', SCENARIO, NOTIFY_PLAN),
+        ("List my orders from 2026-05-03, just the first one.", LIMIT_SCENARIO, LIST_PLAN),
+        ("Show me only the latest one of my orders from May 3, 2026.", LIMIT_SCENARIO, LIST_PLAN),
+        (
+            'Please remove the user USR-10442 from the group "editors".',
+            ADMIN_SCENARIO,
+            _one_call("remove_user_from_group", {"user_id": "USR-10442", "group": "editors"}),
+        ),
+        (
+            "Please check the user's email for me, it's on order O70981.",
+            ADMIN_SCENARIO,
+            _one_call("get_order", {"order_id": "O70981"}),
+        ),
+    ],
+    ids=["notify in words", "a choice in words", "just the first one", "only the latest one", "remove the user from a group", "a user account's email"],
+)
+def test_first_person_requests_with_settings_and_counts_in_words_pass(text: str, scenario: Scenario, plan: TurnPlan) -> None:
+    seen = [*SEEN_ORDER, "User USR-10442 is in the group editors."]
+    assert request_problems(text, plan, scenario, seen) == []
+
+
+def test_written_requests_say_settings_choices_and_counts_in_words() -> None:
+    plan = TurnPlan(
+        calls=[
+            PlannedCall(ref="$1", tool="list_orders", arguments={"date": "2026-05-03", "limit": 5}),
+            PlannedCall(ref="$2", tool="cancel_order", arguments={"order_id": "$1.orders[0].order_id", "reason": "late_delivery", "notify_customer": False}),
+        ],
+        hidden=["$1"],
+    )
+    for seed in range(40):
+        text = write_request_offline(WriteRequestRequest(scenario=LIMIT_SCENARIO, plan=plan, earlier_requests=[], earlier_calls=[]), random.Random(seed)).request
+        assert '"late delivery"' in text and "late_delivery" not in text, text
+        assert re.search(r"\bfive\b", text) and not re.search(r"\b5\b", text), text
+        assert "without notifying the customer" in text and not re.search(r"turned|enabled|disabled|true|false", text), text
+        assert request_problems(text, plan, LIMIT_SCENARIO) in ([], [HIDDEN_FIRST]), text

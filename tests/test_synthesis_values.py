@@ -13,7 +13,7 @@ import pytest
 from digit_assets.engine.offline.simulator import simulate_tool_offline
 from digit_assets.engine.synthesis.model import ExecutedCall, ToolView
 from digit_assets.engine.synthesis.roles import SimulateToolRequest
-from digit_assets.engine.synthesis.values import ValueFactory, faker_pool
+from digit_assets.engine.synthesis.values import NOTE_FORMS, ValueFactory, faker_pool, status_choices
 
 TODAY = date(2026, 5, 20)
 FIRST_NAMES = set(faker_pool("first_name"))
@@ -152,3 +152,23 @@ def test_titles_subjects_and_paths_read_like_them():
     file_name = {"type": "string", "description": "File name with extension", "pattern": "^[A-Za-z0-9_.-]+$"}
     assert all(re.fullmatch(r"[a-z]+\.[a-z0-9]+", v) for v in values("new_name", file_name))
     assert all(v[0].isupper() and v.endswith(("renewal", "expansion", "pilot", "upgrade", "licences", "contract")) for v in values("opportunity_name"))
+
+
+def test_free_text_reads_like_a_person_wrote_it():
+    """Notes and messages are short plain sentences, not strings of random words ("Small call eye practice.")."""
+    english = set(re.findall(r"[a-z]+", " ".join(NOTE_FORMS).lower()))
+    for seed in range(60):
+        factory = ValueFactory(random.Random(seed), date(2026, 5, 20))
+        for name in ("description", "message_body", "notes", "resolution"):
+            text = factory.value({"type": "string"}, name)
+            assert re.fullmatch(r"[A-Z][^\n]{8,80}[.?!]", text), text
+            assert len(set(re.findall(r"[a-z]+", text.lower())) - english) <= 3, text  # slots: a name, a city, a thing
+        keyword = factory.value({"type": "string"}, "query")
+        assert len(keyword) >= 5 and keyword not in ("three", "everything", "something", "through"), keyword
+
+
+def test_a_status_fits_its_object():
+    factory = ValueFactory(random.Random(0), date(2026, 5, 20))
+    assert {factory.value({"type": "string"}, "order_status") for _ in range(30)} <= {"pending", "shipped", "delivered"}
+    assert {factory.value({"type": "string"}, "ticket_status") for _ in range(30)} <= {"open", "pending", "resolved"}
+    assert status_choices("event") == ("confirmed", "pending") and status_choices("widget") == ()

@@ -4,6 +4,7 @@ decides whether the derived plan replaces the original."""
 from __future__ import annotations
 
 import random
+import re
 import time
 
 import pytest
@@ -14,6 +15,7 @@ from digit_assets.engine.offline.request_writer import write_request_offline
 from digit_assets.engine.synthesis.verification import align_hidden, verification_problems
 from digit_assets.engine.offline.back_translator import back_translate_offline, derive_plan, read_values
 from tests.test_synthesis_requests import (
+    LIMITED,
     CANCEL_PLAN,
     CREATE_REFUND,
     CUSTOMER,
@@ -151,6 +153,20 @@ def test_switches_set_in_words_reach_boolean_parameters() -> None:
     text = 'Cancel my order with the reason "changed_mind" and with notify customer turned off. The date 2026-05-03.'
     cancel = next(call for call in translate(text) if call.tool == "cancel_order")
     assert cancel.arguments["notify_customer"] is False
+
+
+def test_settings_choices_and_counts_said_in_words_are_read_back() -> None:
+    """What the writer says and people write: "without notifying the customer", "late delivery" for
+    ``late_delivery``, "only the five newest" for a limit of 5."""
+    tools = [LIMITED, *[tool for tool in TOOLS if tool.name != "list_orders"]]
+    text = 'Cancel my order because "late delivery", without notifying the customer. It\'s among my orders from 2026-05-03, only the five newest.'
+    derived = translate(text, tools=tools)
+    cancel = next(call for call in derived if call.tool == "cancel_order")
+    listed = next(call for call in derived if call.tool == "list_orders")
+    assert cancel.arguments["notify_customer"] is False and cancel.arguments["reason"] == "late_delivery"
+    assert listed.arguments == {"date": "2026-05-03", "limit": 5}
+    notify = next(call for call in translate('Cancel my order because "changed mind" and notify the customer. The date 2026-05-03.') if call.tool == "cancel_order")
+    assert notify.arguments["notify_customer"] is True and notify.arguments["reason"] == "changed_mind"
 
 
 def test_objects_are_written_as_groups_and_read_back() -> None:
@@ -513,3 +529,38 @@ def test_a_request_without_the_value_that_finds_the_object_is_rejected() -> None
     text = 'Please cancel my order, it came late: "late_delivery".'
     problems = check(CANCEL_PLAN, translate(text), text)
     assert any("missing list_orders" in problem for problem in problems), problems
+
+
+def test_a_write_named_verb_preposition_object_is_asked_for_by_its_verb() -> None:
+    """``reply_to_ticket`` is a write: the user asks to "reply to my ticket", never to "pull up my reply"."""
+    reply = ToolView(
+        name="reply_to_ticket",
+        description="Add a message to a ticket.",
+        parameters={"type": "object", "properties": {"ticket_id": {"type": "string"}, "body": {"type": "string"}, "internal": {"type": "boolean"}}, "required": ["ticket_id", "body"]},
+        output_schema={"type": "object", "properties": {"message_id": {"type": "string"}}, "required": ["message_id"]},
+    )
+    tickets = ToolView(
+        name="list_tickets",
+        description="List tickets.",
+        parameters={"type": "object", "properties": {"status": {"type": "string", "enum": ["open", "closed"]}}},
+        output_schema={
+            "type": "object",
+            "properties": {"tickets": {"type": "array", "minItems": 1, "items": {"type": "object", "properties": {"ticket_id": {"type": "string"}}, "required": ["ticket_id"]}}},
+            "required": ["tickets"],
+        },
+    )
+    links = [Link(src_tool="list_tickets", src_field="tickets[].ticket_id", dst_tool="reply_to_ticket", dst_param="ticket_id")]
+    plan = TurnPlan(
+        calls=[
+            PlannedCall(ref="$1", tool="list_tickets", arguments={"status": "open"}),
+            PlannedCall(ref="$2", tool="reply_to_ticket", arguments={"ticket_id": "$1.tickets[0].ticket_id", "body": "Running about ten minutes late.", "internal": False}),
+        ],
+        hidden=["$1"],
+    )
+    scenario = SCENARIO.model_copy(update={"tools": [tickets, reply], "links": links})
+    for seed in range(20):
+        text = write_request_offline(WriteRequestRequest(scenario=scenario, plan=plan, earlier_requests=[], earlier_calls=[]), random.Random(seed)).request
+        assert re.search(r"\breply to (?:my|the) ticket\b", text, re.IGNORECASE) and "pull up" not in text, text
+        derived = translate(text, tools=[tickets, reply], links=links)
+        assert [call.tool for call in derived] == ["list_tickets", "reply_to_ticket"], (text, derived)
+        assert derived[1].arguments["internal"] is False, text

@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from typing import Literal
+from collections.abc import Sequence
 
 # --- Words: splitting identifiers, singular and plural ---------------------------------------------
 
@@ -179,6 +180,33 @@ def parse_tool_name(name: str) -> ToolName:
     return ToolName(action=action, verb=verb, entity=entity, collection=collection, view=tuple(view), camel=camel)
 
 
+def acting_phrase(name: str) -> tuple[str, str, tuple[str, ...]] | None:
+    """An unknown verb before a preposition, as in ``reply_to_ticket`` / ``respondToInvitation``:
+    (verb, preposition, singular object words), or None for any other name."""
+    words = [word for word in split_words(name) if not _VERSION.match(word)]
+    if len(words) < 3 or _verb_action(words[0]) or words[1] not in _PREPOSITIONS:
+        return None
+    rest = [word for word in words[2:] if word not in _FILLERS]
+    return (words[0], words[1], (*rest[:-1], singularize(rest[-1]))) if rest else None
+
+
+def is_action_verb(word: str) -> bool:
+    """A verb the lexicon knows a tool may be named after (``restore``, ``trash``, ``cancel``, ``log``)."""
+    return word in _VERBS or word in STATE_VERBS or word in _FLAGS or word in READ_VERBS
+
+
+def past_tense(verb: str) -> str:
+    """The regular past of an English verb: ``restore`` -> ``restored``, ``log`` -> ``logged``,
+    ``reply`` -> ``replied``, ``trash`` -> ``trashed``."""
+    if verb.endswith("e"):
+        return verb + "d"
+    if re.search(r"[^aeiou]y$", verb):
+        return verb[:-1] + "ied"
+    if re.fullmatch(r"[^aeiou]*[aeiou][bdglmnpt]", verb):  # one short syllable: log, stop, pin
+        return verb + verb[-1] + "ed"
+    return verb + "ed"
+
+
 def _verb_action(word: str) -> Action | None:
     if word in STATE_VERBS:
         return "state"
@@ -255,8 +283,11 @@ CREATING_VERBS = frozenset({"create", "add", "new", "make", "register", "open", 
 
 @functools.lru_cache(maxsize=4_096)
 def tool_verb(tool: str) -> str:
-    """The first word of the name that is a known verb (``orders.cancel`` -> ``cancel``)."""
+    """The name's first word when it is a verb (``trash_file`` -> ``trash``, not the noun "file"),
+    else the first word that is a known verb (``orders.cancel`` -> ``cancel``)."""
     words = name_words(tool)
+    if words and is_action_verb(words[0]):
+        return words[0]
     return next((w for w in words if w in READ_VERBS or w in ACTIONS), words[0] if words else "")
 
 
@@ -273,6 +304,75 @@ def changes_state(tool: str) -> bool:
 
 # Actions an object takes once: a later turn does not cancel or delete it again.
 ONCE_ONLY_VERBS = frozenset({"cancel", "void", "delete", "remove", "archive", "close", "refund"})
+
+
+# What an action leaves on the object it acts on, as boolean flags: (verbs, flags it makes true,
+# flags it makes false). ``trash_file`` shows ``in_trash: true``; ``restore_file`` shows it false.
+_FLAG_GROUPS: tuple[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]], ...] = (
+    (("trash",), ("trash", "trashed"), ()),
+    (("restore", "untrash", "recover"), (), ("trash", "trashed", "deleted", "archived")),
+    (("archive",), ("archived",), ()),
+    (("unarchive",), (), ("archived",)),
+    (("delete", "remove", "purge", "destroy", "erase"), ("deleted", "removed"), ()),
+    (("cancel", "void"), ("cancelled", "canceled", "voided"), ("active",)),
+    (("lock",), ("locked",), ()),
+    (("unlock",), (), ("locked",)),
+    (("block",), ("blocked",), ()),
+    (("unblock",), (), ("blocked",)),
+    (("enable", "activate"), ("enabled", "active"), ("disabled", "inactive")),
+    (("disable", "deactivate"), ("disabled", "inactive"), ("enabled", "active")),
+    (("suspend",), ("suspended",), ("active",)),
+    (("pause",), ("paused",), ("active", "running")),
+    (("resume",), ("active", "running"), ("paused", "suspended")),
+    (("publish",), ("published",), ("draft",)),
+    (("unpublish",), ("draft",), ("published",)),
+    (("pin",), ("pinned",), ()),
+    (("unpin",), (), ("pinned",)),
+    (("star",), ("starred",), ()),
+    (("unstar",), (), ("starred",)),
+    (("mute",), ("muted",), ()),
+    (("unmute",), (), ("muted",)),
+    (("subscribe",), ("subscribed",), ()),
+    (("unsubscribe",), (), ("subscribed",)),
+    (("approve",), ("approved",), ("rejected",)),
+    (("reject", "decline"), ("rejected", "declined"), ("approved",)),
+    (("resolve", "close"), ("resolved", "closed"), ("open",)),
+    (("reopen",), ("open",), ("resolved", "closed")),
+    (("complete", "finish"), ("completed", "complete", "done", "finished"), ()),
+)
+_FLAGS: dict[str, dict[str, bool]] = {
+    verb: {**dict.fromkeys(falses, False), **dict.fromkeys(trues, True)}
+    for verbs, trues, falses in _FLAG_GROUPS
+    for verb in verbs
+}
+_FLAG_PREFIXES = frozenset({"is", "has", "in", "was", "been"})
+
+
+def flag_after(tool: str, field: str) -> bool | None:
+    """The value an action leaves in a boolean field of the object it acts on (``trash_file``:
+    ``in_trash`` -> True; ``restore_file``: ``is_deleted`` -> False; ``mark_as_read``: ``read`` ->
+    True), or None when the action says nothing about that field."""
+    words = [word for word in name_words(field) if word not in _FLAG_PREFIXES]
+    if len(words) != 1:
+        return None
+    tool_words = [word for word in name_words(tool) if word != "as"]
+    if len(tool_words) > 1 and tool_words[0] == "mark":  # mark_read, mark_as_unread
+        marked = tool_words[1]
+        if marked == words[0]:
+            return True
+        if marked == "un" + words[0]:
+            return False
+    verb = next((word for word in tool_words if word in _FLAGS), None)
+    return None if verb is None else _FLAGS[verb].get(words[0])
+
+
+def state_stems(tool: str) -> tuple[str, ...]:
+    """The stems a status left by a state-changing action starts with (``cancel_order`` ->
+    ``cancel``, ``void``), or () when the tool's verb moves its object into no named state."""
+    verb = tool_verb(tool)
+    if verb not in STATE_VERBS:
+        return ()
+    return ACTIONS[verb][1] if verb in ACTIONS else (STATE_VERBS[verb][:-2],)
 
 
 
@@ -432,7 +532,7 @@ def value_shape(written: str) -> str | None:
 # "called ..."). A cue is a word or a two-word phrase just before the value.
 VALUE_ROLES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "minimum": (frozenset("min minimum least low lower floor over above from".split()), frozenset({"at least", "more than", "over", "above", "minimum", "min"})),
-    "maximum": (frozenset("max maximum most limit high upper cap under below budget".split()), frozenset({"at most", "up to", "under", "below", "no more than", "less than", "within", "max", "the first", "the top"})),
+    "maximum": (frozenset("max maximum most limit high upper cap under below budget".split()), frozenset({"at most", "up to", "under", "below", "no more than", "less than", "within", "max", "the first", "the top", "only the", "just the", "the latest", "the newest", "among the"})),
     "start": (frozenset("start from since begin after earliest departure depart check_in checkin arrival open".split()), frozenset({"from", "starting", "since", "after", "beginning"})),
     "end": (frozenset("end until to before due deadline latest return check_out checkout close expiry expire".split()), frozenset({"until", "through", "by", "before", "till", "ending"})),
     "place": (frozenset("city location place country region area address town state destination venue airport station".split()), frozenset({"in", "at", "near", "around", "to"})),
@@ -492,3 +592,84 @@ SCHEMA_WORDS = frozenset(
     "parameter parameters param params argument arguments arg args schema enum enums boolean bool "
     "string integer int float null nullable json payload".split()
 )
+
+
+# --- Counts, choices and yes/no settings as people say them -----------------------------------------
+
+NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve")
+_COUNT_WORD = "|".join(NUMBER_WORDS[1:])
+# "the first five", "the top three", "the latest one", "the five newest": how many of a list to show.
+SPELLED_COUNT = re.compile(
+    rf"\b(?:first|top|latest|newest)\s+(?P<before>{_COUNT_WORD})\b|\b(?P<after>{_COUNT_WORD})\s+(?:newest|latest|most\s+recent)\b",
+    re.IGNORECASE,
+)
+
+
+def spelled_counts(text: str) -> list[tuple[int, int, int]]:
+    """(start, end, number) of each count spelled in words in ``text`` ("only the five newest" -> 5)."""
+    found = []
+    for match in SPELLED_COUNT.finditer(text):
+        group = "before" if match.group("before") else "after"
+        found.append((match.start(group), match.end(group), NUMBER_WORDS.index(match.group(group).lower())))
+    return found
+
+
+def spoken_choice(value: str) -> str:
+    """A choice as people say it: ``in_transit`` -> ``in transit``, ``closed-won`` -> ``closed won``."""
+    return re.sub(r"[_]+", " ", value).strip()
+
+
+# How people state a yes/no setting, by what its name says (``available_only``, ``include_archived``,
+# ``is_urgent``, ``has_attachments``, ``notify_customer``, ``internal``): never "with X turned on".
+_ASKING_VERBS = frozenset({"notify", "send", "email", "alert", "remind", "confirm", "refund", "charge", "print", "share"})
+
+
+def boolean_phrases(words: Sequence[str]) -> dict[bool, tuple[str, ...]]:
+    """The phrases that say a yes/no setting is on (True) or off (False), first the most usual."""
+    words = [word.lower() for word in words]
+    if len(words) > 1 and words[-1] == "only":
+        rest = " ".join(words[:-1])
+        return {True: (f"only {rest} ones",), False: (f"{rest} or not",)}
+    if len(words) > 1 and words[0] == "only":
+        rest = " ".join(words[1:])
+        return {True: (f"only {rest} ones",), False: (f"{rest} or not",)}
+    if len(words) > 1 and words[0] in ("include", "including", "with", "show"):
+        rest = " ".join(words[1:]) + ("" if _is_plural(words[-1]) else " ones")  # "including shared ones"
+        return {True: (f"including {rest}",), False: (f"without {rest}", f"leaving out {rest}")}
+    if len(words) > 1 and words[0] in ("exclude", "without", "hide", "skip"):
+        rest = " ".join(words[1:]) + ("" if _is_plural(words[-1]) else " ones")
+        return {True: (f"without {rest}", f"leaving out {rest}"), False: (f"including {rest}",)}
+    if len(words) > 1 and words[0] == "has":
+        rest = " ".join(words[1:])
+        return {True: (f"with {rest}",), False: (f"without {rest}",)}
+    if len(words) > 1 and words[0] == "is":
+        rest = " ".join(words[1:])
+        return {True: (f"as {rest}",), False: (f"not {rest}",)}
+    if words and words[0] in _ASKING_VERBS:
+        verb = words[0]
+        them = f"the {' '.join(words[1:])}" if len(words) > 1 else "me"
+        doing = (verb[:-1] if verb.endswith("e") else verb) + "ing"
+        return {True: (f"and {verb} {them}",), False: (f"without {doing} {them}",)}
+    joined = " ".join(words)
+    if words and _is_plural(words[-1]):
+        return {True: (f"with {joined}",), False: (f"without {joined}",)}
+    return {True: (f"as {joined}", f"make it {joined}"), False: (f"not {joined}",)}
+
+
+@functools.lru_cache(maxsize=4_096)
+def _boolean_patterns(words: tuple[str, ...]) -> tuple[tuple[bool, re.Pattern[str]], ...]:
+    phrases = boolean_phrases(words)
+    # read without the joining "and": "please notify the customer" says it as well
+    ordered = sorted(
+        ((value, phrase.removeprefix("and ")) for value, group in phrases.items() for phrase in group), key=lambda pair: -len(pair[1])
+    )
+    return tuple((value, re.compile(r"(?<![\w-])" + re.escape(phrase).replace(r"\ ", r"\s+") + r"(?![\w-])", re.IGNORECASE)) for value, phrase in ordered)
+
+
+def read_boolean(words: Sequence[str], text: str) -> bool | None:
+    """The setting a text states in one of :func:`boolean_phrases`' phrases, else None; the longest
+    phrase wins, so "not internal" is not read as "internal"."""
+    for value, pattern in _boolean_patterns(tuple(word.lower() for word in words)):
+        if pattern.search(text):
+            return value
+    return None

@@ -34,12 +34,16 @@ from typing import Any
 from digit_assets.engine.lexicon import (
     ACTION_SYNONYMS,
     CURRENCY_WORDS,
+    acting_phrase,
     VALUE_SHAPES,
     changes_state,
     cue_roles,
     iso_of_spelled_date,
     parse_tool_name,
+    read_boolean,
     singularize,
+    spelled_counts,
+    spoken_choice,
     value_roles,
     words_of,
 )
@@ -48,7 +52,7 @@ from digit_assets.engine.synthesis.model import ExecutedCall, Link, PlannedCall,
 from digit_assets.engine.synthesis.planning import plannable_field
 from digit_assets.engine.synthesis.roles import BackTranslateRequest, BackTranslateResponse
 from digit_assets.engine.synthesis.simulation import IdentityCache
-from digit_assets.engine.synthesis.text import humanize, value_text
+from digit_assets.engine.synthesis.text import value_text
 
 _NO_VALUE: Any = object()
 
@@ -117,6 +121,9 @@ def read_values(text: str, enum_cues: Mapping[str, frozenset[str]] | None = None
                 span = _Span(match.start(), match.end(), match.group(0), "enum")
             spans.append(span)
             masked = masked[: span.start] + _BLANK * (span.end - span.start) + masked[span.end :]
+    for start, end, number in spelled_counts(masked):  # "only the five newest": a count of 5
+        spans.append(_Span(start, end, str(number), "number"))
+        masked = masked[:start] + _BLANK * (end - start) + masked[end:]
     return sorted(spans, key=lambda span: span.start), masked
 
 
@@ -220,6 +227,9 @@ def _read_tool(tool: ToolView) -> _ToolReading:
     verbs: dict[tuple[str, ...], int] = {tuple(phrase.split()): 1 for phrase in ACTION_SYNONYMS.get(name.action, ())}
     if name.verb:
         verbs[(name.verb,)] = 2
+    acting = acting_phrase(tool.name) if not tool.read_only and name.verb is None else None
+    if acting is not None:  # "reply to my ticket" asks for reply_to_ticket: the ticket is its object
+        verbs[(acting[0], acting[1])] = 2
     params = {}
     enum_cues = []
     for param, schema in tool.parameters.get("properties", {}).items():
@@ -238,10 +248,11 @@ def _read_tool(tool: ToolView) -> _ToolReading:
             roles=frozenset(value_roles(words_of(param))),
         )
         enum_cues += [
-            (item.lower(), params[param].words)
+            (spelling, params[param].words)
             for option in options
             for item in option.get("enum", ())
             if isinstance(item, str) and _BARE_ENUM.fullmatch(item)
+            for spelling in {item.lower(), spoken_choice(item).lower()}
         ]
     required = tuple(param for param in tool.parameters.get("required", ()) if param in params)
     branches = tool.parameters.get("anyOf") or tool.parameters.get("oneOf") or []
@@ -253,7 +264,7 @@ def _read_tool(tool: ToolView) -> _ToolReading:
     return _ToolReading(
         tool=tool,
         verbs=verbs,
-        entity=frozenset(name.entity),
+        entity=frozenset(acting[2] if acting else name.entity),
         view=frozenset(_word(w) for w in name.view),
         params=params,
         required=required,
@@ -298,8 +309,9 @@ def coerce(text: str, schema: Mapping[str, Any]) -> Any:
 
 
 def _coerce_option(text: str, schema: Mapping[str, Any]) -> Any:
-    if "enum" in schema:
-        return next((item for item in schema["enum"] if value_text(item).lower() == text.lower()), _NO_VALUE)
+    if "enum" in schema:  # a choice as said ("in transit") or as stored ("in_transit")
+        said = spoken_choice(text).lower()
+        return next((item for item in schema["enum"] if spoken_choice(value_text(item)).lower() == said), _NO_VALUE)
     types = _types(schema) or ["string"]
     if "integer" in types and _INTEGER.match(text):
         value: Any = int(text)
@@ -1028,12 +1040,15 @@ class _Derivation:
         return False
 
     def _switch(self, param: _Param) -> bool | None:
-        """A boolean the user set in words ("with notify customer turned on"), else None."""
+        """A yes/no setting the user stated in words ("only available ones", "not internal") or, as
+        requests the rules refuse do, as a switch ("with notify customer turned off"); else None."""
         if not param.is_boolean:
             return None
-        label = re.escape(humanize(param.name))
-        pattern = rf"\b{label}\s+(?:turned\s+)?(on|off|enabled|disabled)\b"
-        match = re.search(pattern, self.request.request, re.IGNORECASE)
+        said = read_boolean(param.spelled, self.request.request)
+        if said is not None:
+            return said
+        label = re.escape(" ".join(param.spelled))
+        match = re.search(rf"\b{label}\s+(?:turned\s+)?(on|off|enabled|disabled)\b", self.request.request, re.IGNORECASE)
         return None if match is None else match.group(1).lower() in ("on", "enabled")
 
     def _set_switches(self) -> None:

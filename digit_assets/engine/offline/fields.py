@@ -10,7 +10,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from digit_assets.engine.lexicon import name_words, singular
+from digit_assets.engine.lexicon import name_words
 
 # --- Dates ---------------------------------------------------------------------------------------
 
@@ -117,7 +117,6 @@ _UNIT_PRICES = ("unit_price", "price", "cost")
 _QUANTITIES = ("quantity", "qty")
 _ADDED = frozenset({"tax", "taxes", "shipping", "fee", "fees", "tip", "delivery", "service", "surcharge"})
 _SUBTRACTED = frozenset({"discount", "credit", "coupon", "savings", "promo"})
-_COUNT_NAMES = frozenset({"count", "total_count", "total_results", "result_count", "results_count", "num_results", "total_items"})
 
 
 @lru_cache(maxsize=16_384)
@@ -211,21 +210,6 @@ def aggregate_tolerance(obj: Mapping[str, Any]) -> float:
     """A cent per line and one more: amounts are rounded per line before they are summed."""
     lines = max((len(v) for v in obj.values() if isinstance(v, list)), default=0)
     return 0.01 * (lines + 1)
-
-
-def count_targets(obj: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(count field, list field) pairs where the count describes how many items the list holds."""
-    arrays = [field for field, value in obj.items() if isinstance(value, list)]
-    targets = []
-    for field, value in obj.items():
-        if not is_number(value) or isinstance(value, float):
-            continue
-        named = [a for a in arrays if field in (f"{a}_count", f"{singular(a)}_count", f"num_{a}", f"total_{a}")]
-        if named:
-            targets.append((field, named[0]))
-        elif field in _COUNT_NAMES and len(arrays) == 1:
-            targets.append((field, arrays[0]))
-    return targets
 
 
 # --- Placeholders --------------------------------------------------------------------------------

@@ -37,7 +37,6 @@ from typing import Any
 from digit_assets.engine.lexicon import name_words, singular
 from digit_assets.engine.offline.fields import (
     aggregate_tolerance,
-    count_targets,
     expected_aggregates,
     has_time,
     is_number,
@@ -51,6 +50,7 @@ from digit_assets.engine.offline.fields import (
 )
 from digit_assets.engine.synthesis.model import REFERENCE_LEAK, ExecutedCall
 from digit_assets.engine.synthesis.roles import JudgeRequest, JudgeResponse
+from digit_assets.engine.synthesis.simulation import count_targets
 from digit_assets.engine.synthesis.text import find_value, value_text
 
 # --- Rules ---------------------------------------------------------------------------------------

@@ -21,10 +21,14 @@ from typing import Any
 
 from digit_assets.engine.lexicon import (
     ACTION_SYNONYMS,
+    NUMBER_WORDS,
+    acting_phrase,
+    boolean_phrases,
     parse_tool_name,
     pluralize,
     singularize,
     spelled_date,
+    spoken_choice,
     value_roles,
     value_shape,
     words_of,
@@ -122,7 +126,6 @@ def _persona_name(persona: str) -> str | None:
 
 # --- Goals and mentions -------------------------------------------------------------------------------
 
-_SWITCHES = {True: ("turned on", "enabled"), False: ("turned off", "disabled")}
 # Context sentences carrying the hidden calls' values without saying what those calls do.
 _CONTEXT_TRAILING = ("It's the one {ms}.", "I mean the one {ms}.", "This is about the one {ms}.", "The one I mean is {ms}.")
 _CONTEXT_LEADING = ("About the one {ms}:", "Regarding the one {ms}.", "So, the one {ms}.")
@@ -159,13 +162,16 @@ class _Mention:
     words: tuple[str, ...]
     value: Any
     schema: Mapping[str, Any]
+    action: str = "other"  # of the call's tool (parse_tool_name): a list filters, an update sets
 
-    def render(self, rng: random.Random) -> str:
-        """The value in a phrase a person would write: "in "Lisbon"", "from 2026-05-03", "under 80 dollars"."""
+    def render(self, rng: random.Random, *, about_one: bool = False) -> str:
+        """The value in a phrase a person would write: "in "Lisbon"", "from 2026-05-03", "under 80 dollars".
+        ``about_one``: the phrase describes the one thing meant ("the one among the first five")."""
         value, words = self.value, self.words
-        if isinstance(value, bool):
-            return f"with {' '.join(words)} {rng.choice(_SWITCHES[value])}"
-        written = render_value(value)
+        if isinstance(value, bool):  # "only available ones", "not internal": never a switch
+            return rng.choice(boolean_phrases(words)[value])
+        is_choice = any("enum" in option for option in (self.schema, *self.schema.get("anyOf", ()), *self.schema.get("oneOf", ())))
+        written = render_value(spoken_choice(value) if is_choice and isinstance(value, str) else value)
         if isinstance(value, dict) or is_record(value):
             return f"with {written}"
         roles = set(value_roles(words))
@@ -192,11 +198,15 @@ class _Mention:
         if shape == "url":
             return rng.choice(("at {v}", "from {v}")).format(v=written)
         if isinstance(scalar, (int, float)):
-            return self._number(written, scalar, roles, rng)
-        if any("enum" in option for option in (self.schema, *self.schema.get("anyOf", ()), *self.schema.get("oneOf", ()))):
+            return self._number(written, scalar, roles, rng, about_one)
+        if is_choice:  # a choice is said the way the object is: "cancel it because "no longer needed""
             if "reason" in roles:
                 return f"because {written}"
-            return rng.choice(("marked {v}", "set to {v}", "that are {v}")).format(v=written)
+            if self.action == "update":
+                return f"to {written}"
+            if words[-1] in _KIND_WORDS:
+                return f"of the {written} {words[-1]}"
+            return rng.choice(("marked {v}",) if self.action == "list" else ("marked {v}", "as {v}")).format(v=written)
         if is_identifier_param("_".join(words)) and len(words) > 1:  # "order ORD-1", from a confirmation
             return f"for {' '.join(words[:-1])} {written}"
         if set(words) & _DESTINATIONS:
@@ -207,7 +217,7 @@ class _Mention:
         noun = words[-1]
         return rng.choice((f"with the {noun} {{v}}", f"for the {noun} {{v}}")).format(v=written)
 
-    def _number(self, written: str, number: float, roles: set[str], rng: random.Random) -> str:
+    def _number(self, written: str, number: float, roles: set[str], rng: random.Random, about_one: bool = False) -> str:
         """"under 80 dollars", "at least 500 bytes", "up to 10 results", "for 3 guests", "a priority of 2"."""
         words = self.words
         if "money" in roles:
@@ -226,8 +236,15 @@ class _Mention:
             if "minimum" in roles:
                 return rng.choice(("at least {v}", "more than {v}")).format(v=counted)
             return rng.choice(("for {v}", "with {v}")).format(v=counted)
-        if "maximum" in roles:
-            return rng.choice(("just the first {v}", "only the top {v}", "up to {v} of them")).format(v=written)
+        if "maximum" in roles:  # how many to show: "just the first one", "only the five newest"
+            if number == 1:
+                return _THE_NEWEST if about_one else rng.choice(("just the first one", "only the latest one"))
+            if isinstance(number, int) and number < len(NUMBER_WORDS):
+                spelled = NUMBER_WORDS[number]
+                if about_one:
+                    return rng.choice((f"among the first {spelled}", f"among the {spelled} newest"))
+                return rng.choice((f"only the {spelled} newest", f"just the first {spelled}", f"the top {spelled}"))
+            return rng.choice(("no more than {v}", "at most {v}")).format(v=written)
         if "minimum" in roles:
             return f"at least {written}"
         if noun == "page":
@@ -236,6 +253,9 @@ class _Mention:
 
 
 _DESTINATIONS = frozenset({"destination", "dest", "target"})
+_THE_NEWEST = "the newest one"  # the one thing meant, from a list of one: "I mean the newest one"
+# Choices that sort an object into a kind: "of the "meeting" type".
+_KIND_WORDS = frozenset({"type", "kind", "category", "genre", "format"})
 # What free text is to the person, by the role of its parameter (lexicon.VALUE_ROLES), first match wins.
 _TEXT_FRAMES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("surname", ("surname {v}",)),
@@ -272,9 +292,22 @@ def _description_goal(tool: ToolView, verbs: Iterable[str]) -> str | None:
     words = first.lower().split()
     if not _USABLE_DESCRIPTION.fullmatch(first) or not 2 <= len(words) <= 10 or words[0] not in verbs:
         return None
+    if re.search(r"\b(?:e|i|etc|vs|approx)$", first, re.IGNORECASE):  # cut at "e.g.": no sentence
+        return None
     if any(is_identifier_like(word) for word in first.split()):
         return None
     return first[0].lower() + first[1:]
+
+
+def _acting(tool: ToolView) -> tuple[str, str, tuple[str, ...]] | None:
+    """A write named verb-preposition-object (``reply_to_ticket``), see :func:`acting_phrase`."""
+    return acting_phrase(tool.name) if not tool.read_only and parse_tool_name(tool.name).verb is None else None
+
+
+def _object_words(tool: ToolView) -> tuple[str, ...]:
+    """What a call acts on: the ticket of ``reply_to_ticket``, the order of ``cancel_order``."""
+    acting = _acting(tool)
+    return acting[2] if acting else parse_tool_name(tool.name).entity
 
 
 def _goal_phrase(tool: ToolView, rng: random.Random, *, earlier_object: bool) -> str:
@@ -283,6 +316,10 @@ def _goal_phrase(tool: ToolView, rng: random.Random, *, earlier_object: bool) ->
     ``earlier_object``: the call acts on something from an earlier turn, so it is "that order".
     """
     name = parse_tool_name(tool.name)
+    acting = _acting(tool)
+    if acting is not None:  # "reply to my ticket", never "pull up my reply"
+        verb, preposition, noun = acting
+        return f"{verb} {preposition} {rng.choice(('that', 'the same') if earlier_object else ('my', 'the'))} {' '.join(noun)}"
     stand_ins = ACTION_SYNONYMS.get(name.action, ())
     own = (name.verb,) if name.verb else ()
     if not earlier_object and rng.random() < 0.2:
@@ -348,8 +385,9 @@ class _RequestWriter:
 
     def _mentions(self, call: PlannedCall) -> list[_Mention]:
         properties = self.tools[call.tool].parameters.get("properties", {})
+        action = parse_tool_name(call.tool).action
         return [
-            _Mention(tuple(words_of(param)), value, properties.get(param, {}) if isinstance(properties, Mapping) else {})
+            _Mention(tuple(words_of(param)), value, properties.get(param, {}) if isinstance(properties, Mapping) else {}, action)
             for param, value in call.literals().items()
             if is_mentionable(value) or isinstance(value, bool) or is_record(value)
         ]
@@ -381,7 +419,7 @@ class _RequestWriter:
 
     def _situation(self, call: PlannedCall) -> str:
         """A first sentence that sets the scene from the goal's object ("It's about my orders.")."""
-        entity = " ".join(parse_tool_name(call.tool).entity) or "account"
+        entity = " ".join(_object_words(self.tools[call.tool])) or "account"
         plural = pluralize(entity.split()[-1])
         return self.rng.choice(_SITUATIONS).format(noun=entity, nouns=" ".join([*entity.split()[:-1], plural]))
 
@@ -400,13 +438,14 @@ class _RequestWriter:
         referents = [
             _referent(param, path) for param, (producer, path) in call.references().items() if producer not in self.refs
         ]
-        entity = " ".join(parse_tool_name(call.tool).entity)
+        entity = " ".join(_object_words(self.tools[call.tool]))
         earlier_object = entity in referents
         goal = _goal_phrase(self.tools[call.tool], self.rng, earlier_object=earlier_object)
         other = next((noun for noun in referents if noun and noun != entity), None)
         if other and not earlier_object:
             goal += f" for {self.rng.choice(('that', 'the same'))} {other}"
-        mentions = [m.render(self.rng) for m in (*self._mentions(call), *extra)]
+        mentions = [m.render(self.rng) for m in self._mentions(call)]
+        mentions += [f"for {text}" if text == _THE_NEWEST else text for text in (m.render(self.rng, about_one=True) for m in extra)]
         return f"{goal} {', '.join(mentions)}" if mentions else goal
 
     def _join_goals(self, clauses: list[str]) -> str:
@@ -420,7 +459,10 @@ class _RequestWriter:
     def _context(self, mentions: list[_Mention], leading: bool) -> str:
         """The hidden calls' values in a sentence of their own, before or after the goals."""
         template = self.rng.choice(_CONTEXT_LEADING if leading else _CONTEXT_TRAILING)
-        return template.format(ms=", ".join(m.render(self.rng) for m in mentions))
+        said = ", ".join(m.render(self.rng, about_one=True) for m in mentions)
+        if said.startswith(_THE_NEWEST):  # "I mean the newest one", not "the one the newest one"
+            template = template.replace("the one {ms}", "{ms}")
+        return template.format(ms=said)
 
     def _frame(self, sentences: list[str], *, terse: bool = False) -> str:
         """Opener or continuity phrase, the sentences, a closer: the persona's voice around the content.

@@ -23,6 +23,7 @@ from digit_assets.engine.lexicon import (
     ACTIONS,
     CREATING_VERBS,
     changes_state,
+    flag_after,
     list_filter,
     name_words,
     removes,
@@ -33,7 +34,6 @@ from digit_assets.engine.lexicon import (
     tool_verb,
 )
 from digit_assets.engine.offline.fields import (
-    count_targets,
     expected_aggregates,
     has_time,
     is_number,
@@ -56,8 +56,8 @@ from digit_assets.engine.offline.session import (
     subject_key,
 )
 from digit_assets.engine.synthesis.roles import SimulateToolRequest, SimulateToolResponse
-from digit_assets.engine.synthesis.simulation import MISSING
-from digit_assets.engine.synthesis.values import ValueFactory
+from digit_assets.engine.synthesis.simulation import MISSING, count_targets, created_objects, exact_count, must_list
+from digit_assets.engine.synthesis.values import ValueFactory, status_choices
 
 _LOWER_MARKS = frozenset({"start", "from", "after", "since", "min", "minimum", "earliest", "begin"})
 _UPPER_MARKS = frozenset({"end", "to", "until", "before", "max", "maximum", "latest"})
@@ -73,7 +73,7 @@ def _tells_apart(spec: FieldShape, context: Sequence[str]) -> bool:
 # --- The simulator -------------------------------------------------------------------------------
 
 _RETRIES = 5
-_NAMED_BY_OBJECT = frozenset({"name", "title", "label", "subject"})
+_NAMED_BY_OBJECT = frozenset({"name", "title", "label", "subject", "status"})
 _NEGATIONS = frozenset({"not", "no", "non", "un", "failed", "fail", "failure", "error", "unable", "invalid"})
 _OPTIONAL_DEPTH = 4  # from this depth on, objects carry required fields only: recursive schemas end
 _MAX_DEPTH = 12
@@ -106,6 +106,7 @@ class _Simulation:
         self.rng = rng
         self.values = ValueFactory(rng, self.today)
         self.state = SessionState.read(request.history)
+        self.tool = request.tool.name
         verb = tool_verb(request.tool.name)
         self.action = ACTIONS.get(verb)
         self.creates = verb in CREATING_VERBS
@@ -136,6 +137,10 @@ class _Simulation:
             for name, value in self.arguments.items()
             if not self.writes and is_scalar(value) and (target := list_filter(name)) and target[1] in ("equal", "part")
         }
+        # What the session created that this read lists in full: the new objects are among the items.
+        self.created = [] if self.writes else [
+            (noun, ident, known) for (noun, ident), known in created_objects(request.history).items() if must_list(known, self.arguments)
+        ]
 
     def run(self) -> dict[str, Any]:
         root = self.schemas.resolve(self.schemas.root)
@@ -175,7 +180,7 @@ class _Simulation:
         shape = self.schemas.shape(schema)
         place = _Place(place.depth, place.in_list, place.position, context[0] if context else "")
         key = own_key([f.name for f in shape.fields], context)
-        acted_on = self.action is not None and place.position is None and place.depth <= 1
+        acted_on = self.writes and place.position is None and place.depth <= 1
         result: dict[str, Any] = {}
         echoed: set[str] = set()
         record: Mapping[str, Any] = {}
@@ -224,7 +229,9 @@ class _Simulation:
             shown = self.shown_setting(spec, place, record)
             if shown is not MISSING:
                 return shown, True
-        if acted_on:
+        if acted_on and spec.kind == "boolean" and (flag := flag_after(self.tool, spec.name)) is not None:
+            return flag, False
+        if acted_on and self.action is not None:
             mark = self.action_mark(spec)
             if mark is not MISSING:
                 return mark, False
@@ -354,8 +361,17 @@ class _Simulation:
                     ]
                     if matches:
                         return self.rng.choice(matches)
-            elif self.schemas.fits(status_word, spec.schema):
-                return status_word
+            else:  # free text: the word the session already uses for that state of such objects
+                fitting = [v for noun in self.context for v in status_choices(noun)]  # an event is confirmed, not active
+                seen = [v for v in self.state.pool.get(spec.name, ()) if isinstance(v, str)]
+                said = next(
+                    (v for pool in (fitting, seen) for stem in stems for v in pool if any(w.startswith(stem) for w in name_words(v)) and self.schemas.fits(v, spec.schema)),
+                    None,
+                )
+                if said is not None:
+                    return said
+                if self.schemas.fits(status_word, spec.schema):
+                    return status_word
         happened = (*stems, "creat") if self.creates else stems  # what this call did happened today
         if spec.past and any(w.startswith(stem) for w in name_words(spec.name) for stem in happened):
             drawn = self.values.value(spec.schema, spec.name)
@@ -385,7 +401,7 @@ class _Simulation:
             context = context_of(name)
             for position in range(count):
                 result.append(self.object(items, context, _Place(place.depth + 1, True, position), taken))
-            return result
+            return self.with_created(result, schema, items, context, _Place(place.depth + 1, True, count), taken)
         inner = _Place(place.depth + 1, True)
         for _ in range(count):
             item = self.value(items, singular(name), inner, result)
@@ -394,6 +410,29 @@ class _Simulation:
         wanted = self.item_filters.get(tuple(singular(w) for w in name_words(name))) if place.in_list else None
         if wanted is not None and wanted[1] == "equal" and wanted[0] not in result and self.schemas.fits(wanted[0], items):
             result = [*result[: max(0, count - 1)], wanted[0]]  # an item listed under a tag carries the tag
+        return result
+
+    def with_created(
+        self, result: list[Any], schema: Mapping[str, Any], items: Mapping[str, Any], context: Sequence[str], place: _Place, taken: dict[str, list[Any]]
+    ) -> list[Any]:
+        """The listed objects with those the session created that this read must show (see
+        :func:`~digit_assets.engine.synthesis.simulation.must_list`), in place of drawn ones or added."""
+        fields = {f.name: f.schema for f in self.schemas.shape(items).fields}
+        key = own_key(list(fields), context)
+        created = {ident for _, ident, _ in self.created}
+        for noun, ident, known in self.created:
+            if key is None or noun not in context or any(isinstance(item, dict) and str(item.get(key)) == ident for item in result):
+                continue
+            drawn = next((item for item in result if isinstance(item, dict) and str(item.get(key)) not in created), None)
+            base = drawn if drawn is not None else self.object(items, context, place, taken)
+            shown = {**base, key: known.get(key, ident)}
+            shown.update({name: value for name, value in known.items() if name in fields and name != key and self.schemas.fits(value, fields[name])})
+            if not self.schemas.fits(shown, items):
+                continue
+            if drawn is not None:
+                result[result.index(drawn)] = shown
+            elif len(result) < int(schema.get("maxItems", len(result) + 1)):
+                result.append(shown)
         return result
 
     def names_one(self, items: Mapping[str, Any]) -> bool:
@@ -511,7 +550,8 @@ class _Simulation:
         if shape.may_count:
             for count_name, list_name in count_targets(obj):
                 listed = len(obj[list_name])
-                if obj[count_name] < listed and count_name not in echoed and self.schemas.fits(listed, properties.get(count_name, {})):
+                wrong = obj[count_name] < listed or (obj[count_name] != listed and exact_count(count_name, list_name, self.arguments, obj))
+                if wrong and count_name not in echoed and self.schemas.fits(listed, properties.get(count_name, {})):
                     obj[count_name] = listed
 
 

@@ -11,7 +11,7 @@ import random
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from digit_assets.engine.lexicon import name_words, tool_context, tool_verb
+from digit_assets.engine.lexicon import acting_phrase, is_action_verb, name_words, past_tense, tool_context, tool_verb
 from digit_assets.engine.offline.fields import is_number, parse_moment
 from digit_assets.engine.offline.session import is_entity_key
 from digit_assets.engine.synthesis.model import ExecutedCall
@@ -50,6 +50,11 @@ def _step(call: ExecutedCall, rng: random.Random) -> str:
     owner = rng.choice(("the", "your"))
     if verb in PAST_TENSE:
         return f"{PAST_TENSE[verb]} {owner} {nouns}".rstrip() if nouns else PAST_TENSE[verb]
+    acting = acting_phrase(call.tool)
+    if acting is not None:  # reply_to_ticket: "replied to the ticket"
+        return f"{past_tense(acting[0])} {acting[1]} {owner} {' '.join(acting[2])}"
+    if is_action_verb(verb) and nouns:  # restore_file: "restored the file"
+        return f"{past_tense(verb)} {owner} {nouns}"
     return f"handled {owner} {' '.join(name_words(call.tool))}"
 
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from digit_assets.engine.lexicon import words_of
 from digit_assets.engine.synthesis.model import REFERENCE_LEAK, Scenario, TurnPlan
 from digit_assets.engine.synthesis.text import (
+    awkward_counts,
     find_value,
     is_mentionable,
     is_system_identifier,
@@ -18,7 +20,9 @@ from digit_assets.engine.synthesis.text import (
     labelled_parameters,
     leaked_identifiers,
     schema_vocabulary,
+    switch_readouts,
     system_codes,
+    third_person_speaker,
     value_text,
 )
 
@@ -47,6 +51,15 @@ def request_problems(text: str, plan: TurnPlan, scenario: Scenario, seen: Sequen
         if name not in leaked_identifiers(stripped, [name])
     ]
     problems += [f"The request uses the schema word {word!r}." for word in schema_vocabulary(stripped)]
+    problems += [
+        f"The request speaks of its writer in the third person ({phrase!r}); the user writes as themselves."
+        for phrase in third_person_speaker(stripped, _users_are_objects(scenario))
+    ]
+    problems += [
+        f"The request reads a yes/no setting out as a switch ({phrase!r}); a person says what they want."
+        for phrase in switch_readouts(stripped, _boolean_parameters(scenario))
+    ]
+    problems += [f"The request counts like a machine ({phrase!r}); a person says \"just the first one\"." for phrase in awkward_counts(stripped)]
     known = [scenario.persona, *seen]
     unknown_codes = [code for code in system_codes(stripped) if not known_to_user(code, known)]
     problems += [f"The request carries the identifier {code}, which the user has not seen." for code in unknown_codes]
@@ -103,3 +116,33 @@ def _all_parameter_names(scenario: Scenario) -> set[str]:
         elif isinstance(schema, list):
             stack.extend(schema)
     return names
+
+
+def _schemas(scenario: Scenario) -> list[dict]:
+    """Every schema in the scenario's parameters, nested ones included."""
+    found: list[dict] = []
+    stack: list[object] = [tool.parameters for tool in scenario.tools]
+    while stack:
+        schema = stack.pop()
+        if isinstance(schema, dict):
+            found.append(schema)
+            stack.extend(value for value in schema.values() if isinstance(value, (dict, list)))
+        elif isinstance(schema, list):
+            stack.extend(schema)
+    return found
+
+
+def _boolean_parameters(scenario: Scenario) -> set[str]:
+    return {
+        name
+        for schema in _schemas(scenario)
+        if isinstance(schema.get("properties"), dict)
+        for name, prop in schema["properties"].items()
+        if isinstance(prop, dict) and prop.get("type") == "boolean"
+    }
+
+
+def _users_are_objects(scenario: Scenario) -> bool:
+    """Whether the tools manage users (``remove_user``, ``user_id``): then "the user" may be one."""
+    names = [tool.name for tool in scenario.tools] + [name for schema in _schemas(scenario) for name in schema.get("properties", {}) or {}]
+    return any(word in ("user", "users") for name in names for word in words_of(name))

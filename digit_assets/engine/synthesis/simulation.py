@@ -15,8 +15,11 @@ import jsonschema_rs
 
 from digit_assets.engine.lexicon import (
     CLOCK_WORDS,
+    CREATING_VERBS,
+    ONCE_ONLY_VERBS,
     FilterKind,
     changes_state,
+    flag_after,
     list_filter,
     name_words,
     normalize_name,
@@ -24,7 +27,9 @@ from digit_assets.engine.lexicon import (
     setter_field,
     shows_setter,
     singular,
+    state_stems,
     tool_context,
+    tool_verb,
 )
 from digit_assets.engine.synthesis.model import ExecutedCall, PlannedCall, ToolView, parse_reference, resolve_path
 from digit_assets.engine.schema_refs import refuse_uri
@@ -392,10 +397,164 @@ def changed_entities(tool: str, output: Any, history: Sequence[ExecutedCall]) ->
     return problems
 
 
+def _marked(tool: str, output: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
+    """The fields of the object an action acts on: the output's own, and those of an object field
+    named after the tool's noun (``{"file": {...}}``)."""
+    context = tool_context(tool)
+    yield from output.items()
+    for name, value in output.items():
+        words = name_words(str(name))
+        if isinstance(value, dict) and words and singular(words[-1]) in context:
+            yield from value.items()
+
+
+def _enum_of(schema: Mapping[str, Any], field: str) -> list[Any] | None:
+    properties = schema.get("properties")
+    declared = properties.get(field) if isinstance(properties, Mapping) else None
+    return list(declared["enum"]) if isinstance(declared, Mapping) and isinstance(declared.get("enum"), list) else None
+
+
+def unmarked_actions(tool: str, output: Mapping[str, Any], output_schema: Mapping[str, Any] = {}) -> list[str]:
+    """An action whose result does not show what it did to its object: ``cancel_order`` with a
+    status other than cancelled, ``trash_file`` with ``in_trash: false``, ``restore_file`` with
+    ``is_deleted: true``. A status is only held to the action when the schema allows a fitting one."""
+    stems = state_stems(tool)
+    problems: list[str] = []
+    for name, value in _marked(tool, output):
+        if isinstance(value, bool):
+            wanted = flag_after(tool, str(name))
+            if wanted is not None and value != wanted:
+                problems.append(f"{tool} output has {name}={value!r}, which the action does not leave")
+        elif stems and isinstance(value, str) and name_words(str(name))[-1:] in (("status",), ("state",)):
+            allowed = _enum_of(output_schema, str(name))
+            fitting = lambda text: any(w.startswith(stem) for w in name_words(str(text)) for stem in stems)  # noqa: E731
+            if not fitting(value) and (allowed is None or any(fitting(option) for option in allowed)):
+                problems.append(f"{tool} output has {name}={value!r}, which is not the state the action leaves")
+    return problems
+
+
+_COUNT_NAMES = frozenset({"count", "total_count", "total_results", "result_count", "results_count", "num_results", "total_items"})
+# Count fields that count the items of this response (a ``total`` may count every page).
+_EXACT_COUNT_NAMES = frozenset({"count", "result_count", "results_count", "num_results"})
+_PAGING_WORDS = frozenset({"limit", "page", "offset", "cursor", "next", "more", "token", "size", "per", "top", "max"})
+
+
+def count_targets(obj: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(count field, list field) pairs where the count describes how many items the list holds."""
+    arrays = [field for field, value in obj.items() if isinstance(value, list)]
+    targets = []
+    for field, value in obj.items():
+        if type(value) is not int:
+            continue
+        named = [a for a in arrays if field in (f"{a}_count", f"{singular(a)}_count", f"num_{a}", f"total_{a}")]
+        if named:
+            targets.append((field, named[0]))
+        elif field in _COUNT_NAMES and len(arrays) == 1:
+            targets.append((field, arrays[0]))
+    return targets
+
+
+def _paged(arguments: Mapping[str, Any], obj: Mapping[str, Any]) -> bool:
+    """Whether a list may be one page of more: the call limits or pages it, or the result says so."""
+    return any(set(name_words(str(name))) & _PAGING_WORDS for name in (*arguments, *obj))
+
+
+def exact_count(count_field: str, list_field: str, arguments: Mapping[str, Any], obj: Mapping[str, Any]) -> bool:
+    """Whether a count must equal the number of items listed: a ``count`` (not a ``total``) of a
+    list that is not one page of more."""
+    return (count_field in _EXACT_COUNT_NAMES or not count_field.startswith("total")) and not _paged(arguments, obj)
+
+
+def miscounted_lists(tool: str, arguments: Mapping[str, Any], output: Any) -> list[str]:
+    """A count that disagrees with the items listed beside it: fewer than listed, or another number
+    than listed where nothing is paged (``{"count": 5, "orders": [two orders]}``)."""
+    problems: list[str] = []
+    stack = [output]
+    while stack:
+        obj = stack.pop()
+        if isinstance(obj, list):
+            stack.extend(obj)
+            continue
+        if not isinstance(obj, dict):
+            continue
+        stack.extend(obj.values())
+        for count_field, list_field in count_targets(obj):
+            count, listed = obj[count_field], len(obj[list_field])
+            if count < listed or (count != listed and exact_count(count_field, list_field, arguments, obj)):
+                problems.append(f"{tool} output has {count_field}={count} beside {listed} {list_field}")
+    return problems
+
+
+def created_objects(history: Sequence[ExecutedCall]) -> dict[EntityKey, dict[str, Any]]:
+    """Objects the session created and did not take away since: their key and what is known of
+    them (the creating call's arguments and output fields)."""
+    created: dict[EntityKey, dict[str, Any]] = {}
+    for call in history:
+        if call.output is None or call.error is not None or not isinstance(call.output, dict):
+            continue
+        verb = tool_verb(call.tool)
+        if verb in CREATING_VERBS:
+            key = next((key for key, entity in entities(call.tool, call.output) if entity is call.output), None)
+            if key is not None:
+                known = {name: value for name, value in call.arguments.items() if _is_scalar(value)}
+                created[key] = {**known, **{name: value for name, value in call.output.items() if _is_scalar(value)}}
+        elif verb in ONCE_ONLY_VERBS or removes(call.tool):
+            named = {str(leaf) for _, value in _field_values(call.arguments) for leaf in _leaves(value)}
+            for key in [key for key in created if key[1] in named]:
+                del created[key]
+            continue
+        for key, entity in entities(call.tool, call.output):  # what later calls said of it
+            if key in created:
+                created[key].update({name: value for name, value in entity.items() if _is_scalar(value)})
+        if changes_state(call.tool):
+            for key in _subjects(call):
+                if key in created:
+                    created[key].update({name: value for name, value in call.arguments.items() if _is_scalar(value)})
+    return created
+
+
+def must_list(known: Mapping[str, Any], arguments: Mapping[str, Any]) -> bool:
+    """Whether a read with these arguments lists every object it could, and this one fits it: no
+    limit, paging or free-text search, and every argument is a field the object is known to match
+    (``list_opportunities(account_id=A)`` after ``create_opportunity(account_id=A)``)."""
+    for argument, value in arguments.items():
+        words = name_words(argument)
+        if set(words) & (_PAGING_WORDS | {"query", "q", "search", "keyword", "sort", "order"}) or not _is_scalar(value):
+            return False
+        if argument not in known or not _same(known[argument], value):
+            return False
+    return True
+
+
+def missing_creations(tool: str, arguments: Mapping[str, Any], output: Any, history: Sequence[ExecutedCall]) -> list[str]:
+    """A list of some kind of object that leaves out one the session created, although nothing in
+    the call narrows it past that object (see :func:`must_list`)."""
+    if not isinstance(output, dict):
+        return []
+    problems: list[str] = []
+    for (noun, ident), known in created_objects(history).items():
+        if not must_list(known, arguments):
+            continue
+        for list_name, items in _listed(output):
+            words = name_words(list_name)
+            if not words or singular(words[-1]) != noun:
+                continue
+            if not any(_own_key(item, noun) == (noun, ident) for item in items):
+                problems.append(f"{tool} lists {list_name} without the {noun} {ident} created earlier")
+    return problems
+
+
 def consistency_problems(tool: ToolView, arguments: Mapping[str, Any], output: Mapping[str, Any], history: Sequence[ExecutedCall]) -> list[str]:
     """Why a simulated output contradicts its call or the session (empty: it does not). A write must
-    show what it set; a read must honour its filters and agree with what the session said before. The
-    catalog's side-effect class decides which one a tool is."""
+    show what it set and what it did; a read must honour its filters, list what the session created
+    and agree with what the session said before; a count must agree with its items. The catalog's
+    side-effect class decides which one a tool is."""
+    counted = miscounted_lists(tool.name, arguments, output)
     if not tool.read_only:
-        return unreflected_setters(tool.name, arguments, output)
-    return ignored_filters(tool.name, arguments, output) + changed_entities(tool.name, output, history)
+        return unreflected_setters(tool.name, arguments, output) + unmarked_actions(tool.name, output, tool.output_schema) + counted
+    return (
+        ignored_filters(tool.name, arguments, output)
+        + changed_entities(tool.name, output, history)
+        + missing_creations(tool.name, arguments, output, history)
+        + counted
+    )

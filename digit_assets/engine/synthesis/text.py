@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from digit_assets.engine.lexicon import SCHEMA_WORDS, spelled_date_pattern, text_words, words_of
+from digit_assets.engine.lexicon import SCHEMA_WORDS, spelled_counts, spelled_date_pattern, spoken_choice, text_words, words_of
 
 
 _ISO_DAY_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -43,9 +43,15 @@ def find_value(text: str, value: Any) -> int:
     if isinstance(value, (list, tuple)):
         positions = [find_value(text, item) for item in value]
         return -1 if not positions or min(positions) < 0 else min(positions)
+    if type(value) is int:  # a count said in words ("only the five newest") is the count itself
+        spelled = next((start for start, _, number in spelled_counts(text) if number == value), -1)
+        if spelled >= 0:
+            return spelled
     match = _token_pattern(written).search(text)
     if match is None and _ISO_DAY_ONLY.fullmatch(written):  # "2026-05-03" written "May 3, 2026"
         match = spelled_date_pattern(written).search(text)
+    if match is None and "_" in written:  # "in_transit" said "in transit"
+        match = _token_pattern(spoken_choice(written)).search(text)
     return match.start() if match else -1
 
 
@@ -184,3 +190,47 @@ def _items(value: Any) -> list[Any]:
 def schema_vocabulary(text: str) -> list[str]:
     """Words about schemas (``parameter``, ``enum``, ``boolean`` ...) outside quoted data."""
     return sorted(set(text_words(without_quotes(text))) & SCHEMA_WORDS)
+
+
+# --- How a person does not write: of themselves as "the user", of settings as switches ---------------
+
+# The speaker is the user: "The user wants to ...", "on behalf of the user", "the user's order" are a
+# narrator's words. "Remove the user from the group" is about an account and stays.
+_THIRD_PERSON = re.compile(
+    r"\b(?:the|this|our)\s+(?:user|customer|client)\s+(?:wants|would(?:\s+like)?|needs|asks|is\s+asking|has\s+asked|requests|"
+    r"is\s+looking|is\s+trying|wishes|intends|plans|prefers|likes|'d|is\s+requesting|wanted|asked)\b"
+    r"|\bon\s+behalf\s+of\s+the\s+user\b|\bas\s+the\s+user\b|\bthe\s+user(?:'s|s')\s+own\b",
+    re.IGNORECASE,
+)
+# Only a narrator's words where users are no objects of the tools: "for the user.", "the user's orders".
+_THIRD_PERSON_OWNER = re.compile(r"\bfor\s+the\s+user\s*(?:[.,;!?]|$)|\bthe\s+user's\s+\w+", re.IGNORECASE)
+
+
+def third_person_speaker(text: str, users_are_objects: bool = False) -> list[str]:
+    """Phrases in which the request speaks of its own writer as "the user" (outside quoted data).
+    ``users_are_objects``: the tools manage user accounts, so "the user's email" may be one of them."""
+    plain = without_quotes(text)
+    patterns = (_THIRD_PERSON,) if users_are_objects else (_THIRD_PERSON, _THIRD_PERSON_OWNER)
+    return [match.group(0) for pattern in patterns for match in pattern.finditer(plain)]
+
+
+_SWITCH_VALUES = r"(?:(?:is|set\s+to|=|:)\s*(?:true|false|yes|no|on|off|enabled|disabled)|turned\s+(?:on|off)|enabled|disabled|true|false)"
+
+
+def switch_readouts(text: str, boolean_params: Iterable[str]) -> list[str]:
+    """Yes/no settings read out as switches: "with notify customer turned on", "internal set to
+    true", "available_only = false". People say "only available ones" or "not internal"."""
+    plain = without_quotes(text)
+    found = [match.group(0) for match in re.finditer(r"\b(?:set\s+to|=|:)\s*(?:true|false)\b", plain, re.IGNORECASE)]
+    for param in sorted(set(boolean_params)):
+        phrase = r"[\s_-]+".join(map(re.escape, words_of(param)))
+        found += [match.group(0) for match in re.finditer(rf"\b{phrase}\s+{_SWITCH_VALUES}\b", plain, re.IGNORECASE)]
+    return sorted(set(found))
+
+
+_COUNT_OF_ONE = re.compile(r"\b(?:first|top|latest|newest|last)\s+1\b(?![.,]\d)|\bup\s+to\s+1\b(?![.,]?\d)|\b1\s+of\s+them\b", re.IGNORECASE)
+
+
+def awkward_counts(text: str) -> list[str]:
+    """Counts no one writes: "the first 1", "up to 1 of them" (people say "just the first one")."""
+    return [match.group(0) for match in _COUNT_OF_ONE.finditer(without_quotes(text))]

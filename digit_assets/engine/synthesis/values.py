@@ -50,6 +50,65 @@ _TOPICS = ("Gardening", "Climate", "Leadership", "Jazz", "Photography", "Cooking
 _TITLE_FORMS = ("The Art of {topic}", "{topic} for Beginners", "A Short History of {topic}", "Notes on {topic}", "The {last} Papers", "Letters from {city}", "{topic} and the City")
 _PROBLEMS = ("Problem with", "Question about", "Cannot access", "Refund for", "Error on", "Change to", "Missing")
 _PROBLEM_OBJECTS = ("my order", "my account", "the invoice", "billing", "delivery", "my subscription", "the mobile app", "password reset", "my booking")
+# Free text as people write it in notes, messages and descriptions: short, plain, about something.
+NOTE_FORMS = (
+    "Please call me back after {hour}.",
+    "The {thing} arrived damaged.",
+    "I was charged twice for the same {thing}.",
+    "Can we move this to {weekday}?",
+    "Thanks for the quick help yesterday.",
+    "The app logs me out every few minutes.",
+    "{first} will join from the {city} office.",
+    "Still waiting on the replacement {thing}.",
+    "Let's go over the numbers before {weekday}.",
+    "Please leave the parcel with my neighbour.",
+    "Following up on my message from {weekday}.",
+    "The invoice shows my old address.",
+    "I no longer need it, sorry for the trouble.",
+    "Bring the signed contract to the meeting.",
+    "The error shows up right after I log in.",
+    "Customer confirmed the new delivery date.",
+    "Agenda: budget, hiring and the {city} launch.",
+    "Resetting the password fixed it.",
+    "Wrong size, I need a larger one.",
+    "Sent the quote to {first} for approval.",
+    "The call went well, they want a second demo.",
+    "Please add {first} to the thread.",
+    "It works on my laptop but not on my phone.",
+    "The {thing} stopped working after two days.",
+    "Running about ten minutes late.",
+    "Please use the side entrance on {weekday}.",
+    "Checked with {first}, the order can ship {weekday}.",
+    "Lunch is on us, see you at {hour}.",
+)
+_NOT_KEYWORDS = frozenset(
+    "about above after again against among another because before behind being below between both could during "
+    "either every everything from further himself herself itself might never other others ourselves perhaps rather "
+    "really should since something sometimes their theirs themselves there these thing think those though three "
+    "through under until which while whose would yourself seven eight eleven twelve".split()
+)
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday")
+# What state a kind of object is in, in the words its owners use; the first fits a fresh one.
+_STATUSES = (
+    (("order", "purchase"), ("pending", "shipped", "delivered")),
+    (("ticket", "case", "issue", "request", "incident"), ("open", "pending", "resolved")),
+    (("booking", "reservation", "appointment", "event", "meeting"), ("confirmed", "pending")),
+    (("payment", "invoice", "bill", "fee"), ("paid", "pending", "due")),
+    (("account", "user", "member", "customer", "subscription", "membership"), ("active", "suspended")),
+    (("task", "project", "job"), ("open", "in progress", "done")),
+    (("shipment", "delivery", "parcel", "package"), ("in transit", "delivered")),
+    (("hold",), ("waiting", "ready")),
+    (("loan", "checkout"), ("active", "overdue", "returned")),
+    (("opportunity", "deal", "lead"), ("open", "won", "lost")),
+    (("file", "document", "draft", "post", "article"), ("draft", "published")),
+)
+
+
+def status_choices(noun: str) -> tuple[str, ...]:
+    """The states a kind of object is usually in (``order`` -> pending, shipped, delivered), or ()."""
+    return next((statuses for nouns, statuses in _STATUSES if noun in nouns), ())
+
+
 _DEALS = ("renewal", "expansion", "pilot", "enterprise upgrade", "new licences", "annual contract")
 _MEETINGS = ("Team sync", "Project kickoff", "Quarterly review", "Dentist appointment", "1:1 with {first}", "Lunch with {first}", "Client call: {company}", "Budget planning", "Interview: {first} {last}")
 # What a generic field's description says it is named for: "File name with extension".
@@ -294,13 +353,13 @@ class ValueFactory:
         if any(h in words for h in TITLE_HINTS):
             return self.titled(words)
         if any(h in words for h in TEXT_HINTS):
-            return self.fake("sentence")
+            return self.note()
         if last in ("query", "keyword", "keywords", "search", "q", "term"):
-            return self.fake("word")
+            return self.keyword()
         if last in ("tag", "tags", "label", "category", "type", "kind"):
             return self.fake("word")
-        if last == "status":
-            return self.rng.choice(("active", "pending", "completed"))
+        if last == "status":  # "order_status": a state orders are in
+            return self.rng.choice(next((status_choices(w) for w in words if status_choices(w)), ("active", "inactive")))
         if last in ("language", "locale"):
             return self.fake("language_code")
         return self.fake("word")
@@ -327,6 +386,26 @@ class ValueFactory:
         if set(words) & {"product", "item"}:
             return self.product_name()
         return self.rng.choice(_TITLE_FORMS).format(topic=self.rng.choice(_TOPICS), last=last, city=self.fake("city"))
+
+    def keyword(self) -> str:
+        """A word someone searches for: a content word, not "the" or "three"."""
+        word = self.fake("word")
+        for _ in range(8):
+            if len(word) >= 5 and word not in _NOT_KEYWORDS:
+                break
+            word = self.fake("word")
+        return word
+
+    def note(self) -> str:
+        """A short plausible sentence of a note, message or description."""
+        form = self.rng.choice(NOTE_FORMS)
+        return form.format(
+            hour=f"{self.rng.randint(1, 5)}pm",
+            thing=self.rng.choice(_PRODUCT_THINGS).lower(),
+            weekday=self.rng.choice(_WEEKDAYS),
+            first=self.fake("first_name"),
+            city=self.fake("city"),
+        )
 
     def person_name(self) -> str:
         """First and last name: Faker's ``name`` adds titles and degrees ("Ralph Harris MD") people do not type."""
