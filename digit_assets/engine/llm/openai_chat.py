@@ -45,6 +45,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import openai
+import orjson
 import tenacity
 from pydantic import ValidationError
 
@@ -254,25 +255,26 @@ class OpenAIChatLLM:
         if self._loop.is_closed():
             raise LLMError(role.name, "the client is closed")
         self.breaker.check()
-        return asyncio.run_coroutine_threadsafe(self._fetch(role, messages, seed, response_format), self._loop).result()
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": messages,
+            "temperature": self.temperature,
+            "seed": seed % _SEED_RANGE,
+            "response_format": response_format,
+        }
+        if self.max_tokens is not None:
+            body["max_tokens"] = self.max_tokens
+        return asyncio.run_coroutine_threadsafe(self._fetch(role, _encoded(body)), self._loop).result()
 
-    async def _fetch(self, role: Role, messages: list[dict[str, str]], seed: int, response_format: dict[str, Any]) -> str:
+    async def _fetch(self, role: Role, payload: bytes) -> str:
         async def send() -> str:
             self.meter.add(role.name, requests=1)
-            # A plain POST with the raw body back: the typed ``create`` walks every request through
-            # its TypedDict transform (milliseconds of GIL-bound work per call, the limit under
-            # concurrency), and its parsing lets a malformed 200 through as AttributeError. The
-            # client still brings auth, base URL, timeout and error mapping.
-            body = {
-                "model": self.model,
-                "messages": messages,
-                "temperature": self.temperature,
-                "seed": seed % _SEED_RANGE,
-                "response_format": response_format,
-            }
-            if self.max_tokens is not None:
-                body["max_tokens"] = self.max_tokens
-            return await self._client.post("/chat/completions", cast_to=str, body=body)
+            # A plain POST of the encoded body with the raw body back: the typed ``create`` walks
+            # every request through its TypedDict transform and the SDK encodes with the standard
+            # json module (milliseconds of GIL-bound work per call with a plan's schema, the limit
+            # under concurrency), and its parsing lets a malformed 200 through as AttributeError.
+            # The client still brings auth, base URL, headers, timeout and error mapping.
+            return await self._client.post("/chat/completions", cast_to=str, content=payload)
 
         def before_sleep(state: tenacity.RetryCallState) -> None:
             self.meter.add(role.name, retries=1)
@@ -400,10 +402,19 @@ def _host_of(base_url: str) -> str:
     return f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
 
 
+def _encoded(body: dict[str, Any]) -> bytes:
+    """The request as JSON, by orjson (a plan's schema is tens of kilobytes: about 0.1 ms against 0.5 ms
+    for the json module); the json module for what orjson refuses (an integer past 64 bits)."""
+    try:
+        return orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS)
+    except orjson.JSONEncodeError:
+        return json.dumps(body).encode()
+
+
 def _parse(body: str) -> Any:
     try:
-        return json.loads(body)
-    except ValueError as exc:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
         raise _Invalid(f"the server's reply is not JSON: {exc}") from None
 
 
