@@ -163,10 +163,17 @@ def labelled_parameters(text: str, params: Iterable[str], values: Iterable[Any])
     """The parameters whose name ``text`` uses as a label for one of ``values`` (see
     :func:`_label_patterns`); "my zip code is 12345" is how people talk and is not a label."""
     written_values = sorted({value_text(item) for value in values for item in _items(value)} - {""})
+    # Every pattern holds the value itself: a value the text does not contain needs no pattern
+    # compiled (values change with every conversation, so compiling is most of this filter's cost).
+    # Exact for ASCII, where IGNORECASE matches what lower() does; anything else goes to the patterns.
+    lowered = text.lower()
+    written_values = [
+        written for written in written_values if not (written.isascii() and text.isascii()) or written.lower() in lowered
+    ]
     found = []
     for param in sorted(set(params)):
         words = tuple(words_of(param))
-        if not words or not any(word in text.lower() for word in words):
+        if not words or not written_values or not any(word in lowered for word in words):
             continue
         if any(pattern.search(text) for written in written_values for pattern in _label_patterns(words, written)):
             found.append(param)
