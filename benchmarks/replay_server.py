@@ -30,7 +30,8 @@ def http_response(status: int, payload: bytes, headers: dict[str, str] | None = 
 
 class ReplayTable:
     """Request body digest -> complete response bytes; a miss asks ``inner`` (the request parsed as
-    :class:`tests.fake_openai_server.RecordedRequest`) and keeps its answer when it is a 200."""
+    :class:`tests.fake_openai_server.RecordedRequest`, a deterministic responder) and keeps its
+    answer, an error (the offline engine's refusal) included."""
 
     def __init__(self, inner: Callable[[Any], Any]):
         self._inner = inner
@@ -51,9 +52,7 @@ class ReplayTable:
             parsed = None
         reply = self._inner(RecordedRequest(method=method, path=path, headers={}, raw=body, body=parsed))
         payload, headers = reply.encoded()
-        response = http_response(reply.status, payload, headers)
-        if reply.status == 200:
-            self._table[key] = response
+        response = self._table[key] = http_response(reply.status, payload, headers)
         return response
 
 
