@@ -85,7 +85,7 @@ def in_flight(args: argparse.Namespace) -> None:
     )
     header = [
         "in flight", "conv.", "accepted/s", "ideal/s", "efficiency", "whole run", "CPU ceiling", "calls/acc",
-        "tokens/acc", "client ms/call", "server ms/call", "load 1m",
+        "tokens/acc", "client ms/call", "server ms/call", "peak at server", "load 1m",
     ]
     print(" | ".join(header))
     with ReplayServerProcess(_offline_responder) as server:
@@ -99,6 +99,7 @@ def in_flight(args: argparse.Namespace) -> None:
             conversations = slots * args.waves
             runs = []
             for _ in range(args.repeat):
+                server.reset_peak()
                 before = server.cpu_s()
                 outcomes, usage, elapsed, cpu, steady = _rollout(
                     server.base_url, catalog, settings, conversations, workers=slots, steady_after=conversations - slots + 1
@@ -113,14 +114,14 @@ def in_flight(args: argparse.Namespace) -> None:
                 runs.append((
                     steady_requests / steady_s / per, ideal, accepted / elapsed / ideal, ceiling / ideal, per,
                     (totals["prompt_tokens"] + totals["completion_tokens"]) / accepted, 1000 * client, 1000 * server_cpu,
-                    os.getloadavg()[0],
+                    server.peak_since_reset(), os.getloadavg()[0],
                 ))
-            rate, ideal, whole, ceiling, per, tokens, client, server_cpu, load = (
-                statistics.median(run[i] for run in runs) for i in range(9)
+            rate, ideal, whole, ceiling, per, tokens, client, server_cpu, peak, load = (
+                statistics.median(run[i] for run in runs) for i in range(10)
             )
             row = [
                 slots, conversations, f"{rate:.2f}", f"{ideal:.2f}", f"{rate / ideal:.2f}", f"{whole:.2f}", f"{min(1.0, ceiling):.2f}",
-                f"{per:.1f}", f"{tokens:,.0f}", f"{client:.2f}", f"{server_cpu:.2f}", f"{load:.1f}",
+                f"{per:.1f}", f"{tokens:,.0f}", f"{client:.2f}", f"{server_cpu:.2f}", f"{peak:.0f}", f"{load:.1f}",
             ]
             print(" | ".join(str(value).rjust(len(name)) for value, name in zip(row, header)), flush=True)
         if server.misses > warmed:
@@ -128,7 +129,7 @@ def in_flight(args: argparse.Namespace) -> None:
     print(
         "accepted/s and efficiency: the steady window (every slot busy); whole run: end to end, tail included; "
         "CPU ceiling: the efficiency the measured CPU per call allows on an idle machine; load 1m: the machine's "
-        "load average after the run"
+        "load average after the run; peak at server: the most requests waiting at the server at once"
     )
 
 

@@ -15,6 +15,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -37,6 +38,9 @@ class ReplayTable:
         self._inner = inner
         self._table: dict[bytes, bytes] = {}
         self.misses = 0
+        self.waiting = 0
+        self.peak = 0
+        """Requests waiting out their latency now, and at most so far (the client's real concurrency)."""
 
     def respond(self, method: str, path: str, body: bytes) -> bytes:
         key = hashlib.sha256(body).digest()
@@ -90,14 +94,17 @@ class _Connection(asyncio.Protocol):
             del self._buffer[: end + 4 + length]
             method, path, _ = request_line.split(" ", 2)
             response = self._table.respond(method, path, body)
+            self._table.waiting += 1
+            self._table.peak = max(self._table.peak, self._table.waiting)
             asyncio.get_running_loop().call_later(self._latency.value, self._send, response)
 
     def _send(self, response: bytes) -> None:
+        self._table.waiting -= 1
         if self._transport is not None and not self._transport.is_closing():
             self._transport.write(response)
 
 
-def _serve(responder_factory, latency, misses, urls, stop) -> None:
+def _serve(responder_factory, latency, counters, urls, stop) -> None:
     table = ReplayTable(responder_factory())
 
     async def main() -> None:
@@ -105,7 +112,9 @@ def _serve(responder_factory, latency, misses, urls, stop) -> None:
         server = await loop.create_server(lambda: _Connection(table, latency), "127.0.0.1", 0, backlog=1024)
         urls.put(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1")
         while not stop.is_set():
-            misses.value = table.misses
+            if counters[2]:  # the parent asks for a new peak
+                table.peak = table.waiting
+            counters[0], counters[1], counters[2] = table.misses, table.peak, 0
             await asyncio.sleep(0.1)
         server.close()
 
@@ -121,9 +130,9 @@ class ReplayServerProcess:
         self._urls = context.Queue()
         self._stop = context.Event()
         self.latency = context.Value("d", latency_s)
-        self._misses = context.Value("q", 0)
+        self._counters = context.Array("q", 3)  # misses, peak, reset-the-peak request
         self._process = context.Process(
-            target=_serve, args=(responder_factory, self.latency, self._misses, self._urls, self._stop), daemon=True
+            target=_serve, args=(responder_factory, self.latency, self._counters, self._urls, self._stop), daemon=True
         )
 
     def __enter__(self) -> "ReplayServerProcess":
@@ -133,8 +142,17 @@ class ReplayServerProcess:
 
     @property
     def misses(self) -> int:
-        """Requests answered by the inner responder so far (read every 0.1 s by the server)."""
-        return self._misses.value
+        """Requests answered by the inner responder so far (published every 0.1 s by the server)."""
+        return self._counters[0]
+
+    def peak_since_reset(self) -> int:
+        """The most requests the server held at once since :meth:`reset_peak` (published every 0.1 s)."""
+        return self._counters[1]
+
+    def reset_peak(self) -> None:
+        self._counters[2] = 1
+        while self._counters[2]:
+            time.sleep(0.02)
 
     def cpu_s(self) -> float:
         """CPU seconds the server process has used (Linux /proc)."""
