@@ -21,7 +21,6 @@ filters. Every answer a schema admits also validates against the role's response
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -220,33 +219,6 @@ def _chains(
     return found
 
 
-class _PlanSchemas:
-    """Plan schemas by the identity of what they are built from (the scenario's tools and links and
-    the executed calls, never mutated in place) and the numbers: a plan re-asked after a rejection,
-    and often its back-translation, gets the same schema, which costs about a millisecond to build.
-    An entry holds its inputs, so their ids cannot be reused while it exists; the oldest goes first."""
-
-    def __init__(self, limit: int):
-        self._entries: dict[tuple[Any, ...], tuple[tuple[Any, ...], dict[str, Any]]] = {}
-        self._limit = limit
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[Any, ...]) -> dict[str, Any] | None:
-        with self._lock:
-            entry = self._entries.get(key)
-        return entry[1] if entry is not None else None
-
-    def put(self, key: tuple[Any, ...], held: tuple[Any, ...], schema: dict[str, Any]) -> dict[str, Any]:
-        with self._lock:
-            while len(self._entries) >= self._limit:
-                del self._entries[next(iter(self._entries))]
-            self._entries[key] = (held, schema)
-        return schema
-
-
-_PLAN_SCHEMAS = _PlanSchemas(512)
-
-
 def plan_schema(
     tools: Sequence[ToolView],
     links: Sequence[Link],
@@ -261,27 +233,7 @@ def plan_schema(
     """The schema of a plan (``{"calls": [...]}``) the scenario's data flow allows; see the module doc.
 
     ``start_from_earlier_turn``: in a later turn, the first call consumes an earlier turn's output
-    where some tool can (the planner's plans must cross turns; the back-translation may cross anywhere).
-    Built once per inputs and shared: do not mutate."""
-    numbers = (next_ref, min_calls, max_calls, start_from_earlier_turn, chain_limit)
-    key = (tuple(map(id, tools)), tuple(map(id, links)), tuple(map(id, earlier_calls)), numbers)
-    found = _PLAN_SCHEMAS.get(key)
-    if found is not None:
-        return found
-    built = _built_plan_schema(tools, links, earlier_calls, *numbers)
-    return _PLAN_SCHEMAS.put(key, (*tools, *links, *earlier_calls), built)
-
-
-def _built_plan_schema(
-    tools: Sequence[ToolView],
-    links: Sequence[Link],
-    earlier_calls: Sequence[ExecutedCall],
-    next_ref: int,
-    min_calls: int,
-    max_calls: int,
-    start_from_earlier_turn: bool,
-    chain_limit: int,
-) -> dict[str, Any]:
+    where some tool can (the planner's plans must cross turns; the back-translation may cross anywhere)."""
     by_name = {tool.name: tool for tool in tools}
     names = sorted(by_name)
     feeds = _feeds(tools, links)
