@@ -108,11 +108,12 @@ def in_flight(args: argparse.Namespace) -> None:
                 requests, accepted = totals["requests"], sum(o.accepted for o in outcomes)
                 per = requests / accepted
                 ideal = slots / (per * args.latency)
-                steady_s, steady_requests = steady
+                steady_s, sent = steady
+                answered = sent - slots  # the meter counts a request as it goes out; each slot has at most one out
                 client, server_cpu = cpu / requests, (server.cpu_s() - before) / requests
                 ceiling = min(1 / client, cores / (client + server_cpu)) / per
                 runs.append((
-                    steady_requests / steady_s / per, ideal, accepted / elapsed / ideal, ceiling / ideal, per,
+                    answered / steady_s / per, ideal, accepted / elapsed / ideal, ceiling / ideal, per,
                     (totals["prompt_tokens"] + totals["completion_tokens"]) / accepted, 1000 * client, 1000 * server_cpu,
                     server.peak_since_reset(), os.getloadavg()[0],
                 ))
