@@ -1,26 +1,31 @@
 """How busy the real OpenAI client path keeps a server, and what a conversation costs in calls and tokens.
 
-A local OpenAI-compatible server (tests/fake_openai_server.py, in its own process so it does not
-share the client's GIL) answers every role validly through the offline default. Part 1 rolls out
-whole conversations with N in flight against a server that answers each request after a fixed
-latency (default 200 ms) and reports accepted conversations per second against the ideal
-``in-flight / (calls per accepted conversation x latency)``: the share of the time the N in-flight
-slots had a request at the server. The server answers from a table it fills in a warm-up pass
-(the same requests: synthesis is deterministic per seed and index), so its own CPU per reply is a
-hash and a lookup and the figure measures the client. Part 2 reports calls, HTTP requests and
-tokens per accepted conversation, per variant and per role (tokens are the server's estimate,
-about four characters a token).
+A local OpenAI-compatible server (benchmarks/replay_server.py: raw HTTP on asyncio in its own
+process, so it shares neither the client's GIL nor its CPU accounting) answers every role validly
+through the offline default. Part 1 rolls out whole conversations with N in flight against a server
+that answers each request after a fixed latency (default 200 ms) and reports accepted conversations
+per second against the ideal ``in-flight / (calls per accepted conversation x latency)``: the share
+of the time the N in-flight slots had a request at the server. The rate is taken over the steady
+window, while every slot has a conversation (from the start until the last conversation begins),
+so the ramp-down tail of the longest conversations does not weigh in; the whole run's rate is
+printed beside it. The server answers from a table of pre-serialized responses it fills in a
+warm-up pass (the same requests: synthesis is deterministic per seed and index), so its own CPU
+per reply is a hash and a write and the figure measures the client.
+
+CPU per call comes from the processes' CPU times (robust to load, unlike wall time), and the CPU
+ceiling is what they allow on an idle machine: the client is one process (one core under its GIL),
+client and server share the machine's cores, so calls/s <= min(1 / client, cores / (client + server)).
+Part 2 reports calls, HTTP requests and tokens per accepted conversation, per variant and per role
+(tokens are the server's estimate, about four characters a token).
 
     .venv/bin/python benchmarks/llm_bench.py
-    .venv/bin/python benchmarks/llm_bench.py --in-flight 16 64 256 --latency 0.2 --waves 2 --conversations 40
+    .venv/bin/python benchmarks/llm_bench.py --in-flight 16 64 256 --latency 0.2 --waves 3 --conversations 40
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
-import multiprocessing
+import itertools
 import os
 import statistics
 import sys
@@ -29,109 +34,104 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.replay_server import ReplayServerProcess  # noqa: E402
 from benchmarks.synthesis_bench import build_catalog  # noqa: E402
 from digit_assets.engine.llm.openai_chat import OpenAIChatLLM  # noqa: E402
 from digit_assets.engine.llm.usage import MeteredLLM, UsageMeter  # noqa: E402
 from digit_assets.engine.synthesis.rollout import SynthesisSettings, synthesize  # noqa: E402
-from tests.fake_openai_server import FakeOpenAIServer, PrefixCache, Reply, offline_responder  # noqa: E402
+from tests.fake_openai_server import PrefixCache, offline_responder  # noqa: E402
 
 VARIANTS = {"digit_tc": (True, True), "no_impl": (False, True), "no_bt": (True, False)}
 
 
-def _serve(latency, urls, stop) -> None:
-    responder = offline_responder(build_catalog(), prefix_cache=PrefixCache())  # the catalog the client's runs use
-    with FakeOpenAIServer(_replaying(latency, responder)) as server:
-        urls.put(server.base_url)
-        stop.wait()
-
-
-def _replaying(latency, inner):
-    """Answers a request seen before from a table of encoded replies, after ``latency.value`` seconds;
-    a new request through ``inner`` (the warm-up pass fills the table)."""
-    table: dict[bytes, bytes] = {}
-
-    def respond(request):
-        key = hashlib.sha256(request.raw).digest()
-        payload = table.get(key)
-        if payload is None:
-            reply = inner(request)
-            if reply.status != 200:
-                return reply
-            payload = table.setdefault(key, json.dumps(reply.body).encode())
-        return Reply(body=payload, headers={"Content-Type": "application/json"}, delay_s=latency.value)
-
-    return respond
-
-
-class ServerProcess:
-    """The fake server in a child process, for as long as the ``with`` block lasts."""
-
-    def __init__(self, latency_s: float = 0.0):
-        context = multiprocessing.get_context("spawn")
-        self._urls = context.Queue()
-        self._stop = context.Event()
-        self.latency = context.Value("d", latency_s)
-        self._process = context.Process(target=_serve, args=(self.latency, self._urls, self._stop), daemon=True)
-
-    def __enter__(self) -> "ServerProcess":
-        self._process.start()
-        self.base_url = self._urls.get(timeout=60)
-        return self
-
-    def cpu_s(self) -> float:
-        """CPU seconds the server process has used (Linux /proc), to show it is not the bottleneck."""
-        fields = Path(f"/proc/{self._process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        self._process.join(timeout=10)
+def _offline_responder():
+    """The server's answers (built in the server process: a picklable factory)."""
+    return offline_responder(build_catalog(), prefix_cache=PrefixCache())  # the catalog the client's runs use
 
 
 def _llm(base_url: str, meter: UsageMeter | None = None) -> OpenAIChatLLM:
     return OpenAIChatLLM(model="bench-model", base_url=base_url, api_key="sk-bench", timeout_s=30.0, meter=meter)
 
 
-def _rollout(base_url: str, catalog, settings: SynthesisSettings, conversations: int, workers: int):
+def _rollout(base_url: str, catalog, settings: SynthesisSettings, conversations: int, workers: int, steady_after: int | None = None):
+    """Outcomes, usage, wall seconds, client CPU seconds; with ``steady_after``, also the wall seconds
+    and HTTP requests at the moment that many conversations had finished (the steady window's end)."""
     meter = UsageMeter()
+    steady: list[tuple[float, int]] = []
+    finished = itertools.count(1)
     with _llm(base_url, meter) as llm:
         cpu, started = time.process_time(), time.perf_counter()
+
+        def on_outcome(_outcome) -> None:
+            if next(finished) == steady_after:  # count's next() is atomic under the GIL
+                steady.append((time.perf_counter() - started, meter.snapshot().totals()["requests"]))
+
         outcomes = synthesize(
-            catalog, MeteredLLM(llm, meter), settings, base_seed=2026, indices=range(conversations), workers=workers
+            catalog, MeteredLLM(llm, meter), settings, base_seed=2026, indices=range(conversations), workers=workers,
+            on_outcome=on_outcome,
         )
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
-    return outcomes, meter.snapshot(), elapsed, cpu
+    return outcomes, meter.snapshot(), elapsed, cpu, (steady[0] if steady else None)
 
 
 def in_flight(args: argparse.Namespace) -> None:
     """Accepted DiGiT-TC conversations per second with N in flight, against the ideal."""
     catalog = build_catalog()
     settings = SynthesisSettings()
+    cores = os.cpu_count() or 1
     print(
         f"DiGiT-TC conversations through OpenAIChatLLM, server latency {args.latency * 1000:.0f} ms, cache off, "
-        f"{args.waves} conversations per in-flight slot, median of {args.repeat}"
+        f"{args.waves} conversations per in-flight slot, median of {args.repeat}, {cores} cores"
     )
-    header = ["in flight", "conversations", "accepted/s", "ideal/s", "efficiency", "calls/accepted", "client CPU ms/call", "server CPU ms/call"]
+    header = [
+        "in flight", "conv.", "accepted/s", "ideal/s", "efficiency", "whole run", "CPU ceiling", "calls/acc",
+        "tokens/acc", "client ms/call", "server ms/call", "peak at server", "load 1m",
+    ]
     print(" | ".join(header))
-    with ServerProcess(0.0) as server:
+    with ReplayServerProcess(_offline_responder) as server:
         largest = max(args.in_flight) * args.waves
+        started = time.perf_counter()
         _rollout(server.base_url, catalog, settings, largest, workers=32)  # warm-up: the server's table
+        print(f"(warm-up: {largest} conversations in {time.perf_counter() - started:.0f} s, {server.misses} requests answered)")
+        warmed = server.misses
         server.latency.value = args.latency
         for slots in args.in_flight:
             conversations = slots * args.waves
             runs = []
             for _ in range(args.repeat):
+                server.reset_peak()
                 before = server.cpu_s()
-                outcomes, usage, elapsed, cpu = _rollout(server.base_url, catalog, settings, conversations, workers=slots)
-                requests = usage.totals()["requests"]
-                accepted = sum(o.accepted for o in outcomes)
-                ideal = slots / (requests / accepted * args.latency)
-                runs.append(
-                    (accepted / elapsed, ideal, requests / accepted, 1000 * cpu / requests, 1000 * (server.cpu_s() - before) / requests)
+                outcomes, usage, elapsed, cpu, steady = _rollout(
+                    server.base_url, catalog, settings, conversations, workers=slots, steady_after=conversations - slots + 1
                 )
-            rate, ideal, per, client, server_cpu = (statistics.median(run[i] for run in runs) for i in range(5))
-            row = [slots, conversations, f"{rate:.2f}", f"{ideal:.2f}", f"{rate / ideal:.2f}", f"{per:.1f}", f"{client:.2f}", f"{server_cpu:.2f}"]
+                totals = usage.totals()
+                requests, accepted = totals["requests"], sum(o.accepted for o in outcomes)
+                per = requests / accepted
+                ideal = slots / (per * args.latency)
+                steady_s, sent = steady
+                answered = sent - slots  # the meter counts a request as it goes out; each slot has at most one out
+                client, server_cpu = cpu / requests, (server.cpu_s() - before) / requests
+                ceiling = min(1 / client, cores / (client + server_cpu)) / per
+                runs.append((
+                    answered / steady_s / per, ideal, accepted / elapsed / ideal, ceiling / ideal, per,
+                    (totals["prompt_tokens"] + totals["completion_tokens"]) / accepted, 1000 * client, 1000 * server_cpu,
+                    server.peak_since_reset(), os.getloadavg()[0],
+                ))
+            rate, ideal, whole, ceiling, per, tokens, client, server_cpu, peak, load = (
+                statistics.median(run[i] for run in runs) for i in range(10)
+            )
+            row = [
+                slots, conversations, f"{rate:.2f}", f"{ideal:.2f}", f"{rate / ideal:.2f}", f"{whole:.2f}", f"{min(1.0, ceiling):.2f}",
+                f"{per:.1f}", f"{tokens:,.0f}", f"{client:.2f}", f"{server_cpu:.2f}", f"{peak:.0f}", f"{load:.1f}",
+            ]
             print(" | ".join(str(value).rjust(len(name)) for value, name in zip(row, header)), flush=True)
+        if server.misses > warmed:
+            print(f"note: {server.misses - warmed} requests missed the warm-up table (answered by the offline engine)")
+    print(
+        "accepted/s and efficiency: the steady window (every slot busy); whole run: end to end, tail included; "
+        "CPU ceiling: the efficiency the measured CPU per call allows on an idle machine; load 1m: the machine's "
+        "load average after the run; peak at server: the most requests waiting at the server at once"
+    )
 
 
 def cost_per_conversation(args: argparse.Namespace) -> None:
@@ -142,8 +142,8 @@ def cost_per_conversation(args: argparse.Namespace) -> None:
     by_role = {}
     for variant, (hidden, back_translation) in VARIANTS.items():
         settings = SynthesisSettings(hidden_calls=hidden, back_translation=back_translation)
-        with ServerProcess(0.0) as server:  # a fresh prefix cache per variant
-            outcomes, usage, _, _ = _rollout(server.base_url, catalog, settings, args.conversations, workers=8)
+        with ReplayServerProcess(_offline_responder) as server:  # a fresh prefix cache per variant
+            outcomes, usage, _, _, _ = _rollout(server.base_url, catalog, settings, args.conversations, workers=8)
         accepted = sum(o.accepted for o in outcomes)
         totals = usage.totals()
         tokens = totals["prompt_tokens"] + totals["completion_tokens"]
@@ -171,7 +171,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--in-flight", nargs="*", type=int, default=[16, 64, 256])
     parser.add_argument("--latency", type=float, default=0.2, help="server latency per reply, seconds")
-    parser.add_argument("--waves", type=int, default=2, help="conversations per in-flight slot")
+    parser.add_argument("--waves", type=int, default=3, help="conversations per in-flight slot")
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--conversations", type=int, default=40, help="per variant, for the cost table")
     parser.add_argument("--skip", choices=["in-flight", "cost"], nargs="*", default=[])

@@ -104,10 +104,9 @@ def error_reply(status: int, message: str = "scripted failure", headers: Mapping
 class FakeOpenAIServer:
     """An aiohttp server on an ephemeral port, its event loop in a daemon thread while in its ``with`` block.
 
-    Asynchronous so a delayed reply holds no thread: the benchmark keeps 64 requests waiting at
-    once at well under a millisecond of server CPU each. Replies come from the queue first, then
-    from the responder; with neither, the server answers 500 so a test that forgot to script a
-    reply fails loudly instead of hanging.
+    Asynchronous so a delayed reply holds no thread (the concurrency tests keep many requests
+    waiting at once). Replies come from the queue first, then from the responder; with neither, the
+    server answers 500 so a test that forgot to script a reply fails loudly instead of hanging.
     """
 
     def __init__(self, responder: Responder | None = None):

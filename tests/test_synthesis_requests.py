@@ -488,6 +488,20 @@ def _one_call(tool: str, arguments: dict[str, Any]) -> TurnPlan:
 
 
 @pytest.mark.parametrize(
+    ("text", "labelled"),
+    [
+        ("Hotels please, the city is LISBON.", ["city"]),
+        ("Hotels please, the city is İSTANBUL.", ["city"]),  # re's IGNORECASE: "İ" is "i"; lower() is not
+        ("Hotels please, the city is Porto.", []),
+        ("Hotels in Lisbon please.", []),
+    ],
+    ids=["other case", "non-ascii case", "another value", "no label"],
+)
+def test_a_label_is_found_in_any_case_and_only_before_a_value_given(text: str, labelled: list[str]) -> None:
+    assert labelled_parameters(text, ["city"], ["Lisbon", "Istanbul"]) == labelled
+
+
+@pytest.mark.parametrize(
     ("text", "plan", "expected"),
     [
         ("Call get_order with order_id O70981.", _one_call("get_order", {"order_id": "O70981"}), "names the tool get_order"),

@@ -27,7 +27,7 @@ from typing import Any
 from digit_assets.engine.schema_refs import RefProblem, standalone
 from digit_assets.engine.synthesis.model import ExecutedCall, Link, ToolView, resolve_path
 from digit_assets.engine.synthesis.planning import MIN_CONNECTED_CALLS, plannable_field, reference_path, usable_outputs
-from digit_assets.engine.synthesis.simulation import IdentityCache, argument_problems
+from digit_assets.engine.synthesis.simulation import MISSING, IdentityCache, argument_problems
 
 CHAIN_LIMIT = 64
 """Chains listed one by one at most; a scenario with more gets the per-position schema."""
@@ -126,11 +126,18 @@ def _indexed_paths(output: Any, path: str) -> list[str]:
     return found
 
 
+_SINGLE_PARAMETERS = IdentityCache(4_096)
+"""tool -> the tool with no parameter required, to check one argument at a time."""
+
+
 def _earlier_refs(tool: ToolView, links: Sequence[Link], earlier: Mapping[str, ExecutedCall]) -> dict[str, list[str]]:
     """param -> references into executed calls of earlier turns, along a link, whose actual value the
     parameter takes (the actual output counts: an optional field it carries may be read)."""
     found: dict[str, list[str]] = {}
-    single = ToolView(name=tool.name, description="", parameters={**tool.parameters, "required": []}, output_schema={})
+    single = _SINGLE_PARAMETERS.get(tool)
+    if single is MISSING:
+        view = ToolView(name=tool.name, description="", parameters={**tool.parameters, "required": []}, output_schema={})
+        single = _SINGLE_PARAMETERS.put(view, tool)
     for ref, call in earlier.items():
         for link in links:
             path = reference_path(link.src_field) if link.src_tool == call.tool and link.dst_tool == tool.name else None
@@ -242,6 +249,17 @@ def plan_schema(
     def ref(position: int) -> str:
         return f"${next_ref + position}"
 
+    built: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+    def shape(name: str, position: int, fed: Mapping[str, list[str]], consume: bool) -> dict[str, Any]:
+        """One call's schema, built once per plan schema: chains share their calls (a third of the
+        shapes are distinct), and a shared object encodes to the same JSON."""
+        key = (name, position, consume, tuple(sorted((param, tuple(sorted(set(refs)))) for param, refs in fed.items())))
+        found = built.get(key)
+        if found is None:
+            found = built[key] = _call_shape(by_name[name], ref(position), fed, consume)
+        return found
+
     chains = _chains(names, feeds, first, lengths, chain_limit, frozenset(crossing))
     plans: list[dict[str, Any]] = []
     if chains is not None:
@@ -253,7 +271,7 @@ def plan_schema(
                     for param, path in feeds.get((producer, name), ()):
                         fed.setdefault(param, []).append(f"{ref(earlier_position)}.{path}")
                 consume = position > 0 or starts_crossing
-                items.append(_call_shape(by_name[name], ref(position), fed, consume))
+                items.append(shape(name, position, fed, consume))
             plans.append({"type": "array", "prefixItems": items, "minItems": len(chain), "maxItems": len(chain)})
     else:
         for length in lengths:
@@ -268,7 +286,7 @@ def plan_schema(
                     if position > 0 and not any(fed.values()):
                         continue
                     consume = position > 0 or starts_crossing
-                    shapes.append(_call_shape(by_name[name], ref(position), fed, consume))
+                    shapes.append(shape(name, position, fed, consume))
                 items.append(shapes[0] if len(shapes) == 1 else {"anyOf": shapes})
             plans.append({"type": "array", "prefixItems": items, "minItems": length, "maxItems": length})
     calls: dict[str, Any] = plans[0] if len(plans) == 1 else {"anyOf": plans} if plans else {"type": "array", "maxItems": 0}

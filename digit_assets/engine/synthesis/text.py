@@ -144,37 +144,83 @@ def without_quotes(text: str) -> str:
     return _QUOTED.sub(" ", text)
 
 
-@functools.lru_cache(maxsize=16_384)
-def _label_patterns(words: tuple[str, ...], written: str) -> tuple[re.Pattern[str], ...]:
-    """How a text labels ``written`` with a parameter's words: "the min size bytes is 500", "set the
-    city to X", "X as the city", "member id: M1", "the min size bytes 500". One plain word before a
-    value ("with the subject ...") is how people talk; several words are a field's name."""
+@functools.lru_cache(maxsize=4_096)
+def _label_forms(words: tuple[str, ...]) -> tuple[re.Pattern[str], re.Pattern[str], tuple[str, ...]]:
+    """How a text labels a value with a parameter's words: what ends right before the value ("the min
+    size bytes is 500", "set the city to X", "member id: M1", "the min size bytes 500") and what
+    starts right after it ("X as the city"). One plain word before a value ("with the subject ...")
+    is how people talk; several words are a field's name. Compiled once per parameter, not per value
+    (values change with every conversation): the value is found by :func:`_value_spans`. The third
+    item: the words one of the forms before a value ends with (a quote and spaces aside)."""
     phrase = r"[\s_-]+".join(map(re.escape, words))
-    value = r"[\"']?" + re.escape(written) + r"(?![\w-])"
     link = r"(?:is|are|should\s+be|will\s+be|equals|=|:)"
-    patterns = [
-        rf"\bthe\s+{phrase}\s+{link}\s*{value}",
-        rf"\b(?:set|change|update|make)\s+(?:the\s+)?{phrase}\s+(?:to|as)\s+{value}",
-        rf"\b{phrase}\s*[:=]\s*{value}",
-        rf"{value}[\"']?\s+as\s+(?:the\s+|an?\s+)?{phrase}\b",
+    before = [
+        rf"\bthe\s+{phrase}\s+{link}\s*",
+        rf"\b(?:set|change|update|make)\s+(?:the\s+)?{phrase}\s+(?:to|as)\s+",
+        rf"\b{phrase}\s*[:=]\s*",
     ]
+    endings = ("is", "are", "be", "equals", "=", ":", "to", "as")
     if len(words) >= 2:  # several words before a value name a field, unless they are the user's own
-        patterns.append(rf"\b(?:where|whose|with|using|for)\s+(?:the\s+)?{phrase}\s+(?:is\s+|of\s+|equals?\s+)?{value}")
+        endings += ("of", "equal", words[-1].lower())
+        before.append(rf"\b(?:where|whose|with|using|for)\s+(?:the\s+)?{phrase}\s+(?:is\s+|of\s+|equals?\s+)?")
         not_own = "".join(rf"(?<!\b{owner}\s)" for owner in sorted(_OWNERS))
-        patterns.append(rf"(?<![\w-]){not_own}{phrase}\s+(?:{link}\s+|of\s+|to\s+)?{value}")
-    return tuple(re.compile(pattern, re.IGNORECASE) for pattern in patterns)
+        before.append(rf"(?<![\w-]){not_own}{phrase}\s+(?:{link}\s+|of\s+|to\s+)?")
+    return (
+        re.compile("(?:" + "|".join(before) + r")[\"']?\Z", re.IGNORECASE),
+        re.compile(rf"[\"']?\s+as\s+(?:the\s+|an?\s+)?{phrase}\b", re.IGNORECASE),
+        endings,
+    )
+
+
+def _may_follow_label(text: str, start: int, endings: tuple[str, ...]) -> bool:
+    """Whether the text before ``start`` ends with one of ``endings`` (after an optional quote and
+    spaces, as ``\\s`` and ``rstrip`` agree): a search that cannot succeed is skipped, so the whole
+    text is scanned only where a label may end. Outside ASCII, IGNORECASE and lower() part ways: True."""
+    if not text.isascii():
+        return True
+    tail = text[:start]
+    if tail.endswith(('"', "'")):
+        tail = tail[:-1]
+    return tail.rstrip().lower().endswith(endings)
+
+
+def _value_spans(text: str, lowered: str, written: str) -> list[tuple[int, int]]:
+    """Where ``written`` stands in ``text`` in any case (as ``re.IGNORECASE`` compares, one character
+    for one), not run into a following word character or hyphen."""
+    if written.isascii() and text.isascii():  # IGNORECASE is lower() here: a plain find
+        needle, starts = written.lower(), []
+        start = lowered.find(needle)
+        while start >= 0:
+            starts.append(start)
+            start = lowered.find(needle, start + 1)
+    else:
+        starts = [match.start() for match in re.finditer(f"(?={re.escape(written)})", text, re.IGNORECASE)]
+    return [
+        (start, start + len(written))
+        for start in starts
+        if not _WORD_OR_HYPHEN.match(text, start + len(written))
+    ]
+
+
+_WORD_OR_HYPHEN = re.compile(r"[\w-]")
 
 
 def labelled_parameters(text: str, params: Iterable[str], values: Iterable[Any]) -> list[str]:
     """The parameters whose name ``text`` uses as a label for one of ``values`` (see
-    :func:`_label_patterns`); "my zip code is 12345" is how people talk and is not a label."""
+    :func:`_label_forms`); "my zip code is 12345" is how people talk and is not a label."""
     written_values = sorted({value_text(item) for value in values for item in _items(value)} - {""})
+    lowered = text.lower()
+    spans = [span for written in written_values for span in _value_spans(text, lowered, written)]
     found = []
     for param in sorted(set(params)):
         words = tuple(words_of(param))
-        if not words or not any(word in text.lower() for word in words):
+        if not words or not spans or not any(word in lowered for word in words):
             continue
-        if any(pattern.search(text) for written in written_values for pattern in _label_patterns(words, written)):
+        before, after, endings = _label_forms(words)
+        if any(
+            after.match(text, end) or (_may_follow_label(text, start, endings) and before.search(text, 0, start))
+            for start, end in spans
+        ):
             found.append(param)
     return found
 
