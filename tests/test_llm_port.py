@@ -123,22 +123,6 @@ def test_request_shape(server):
     assert response_format["json_schema"]["strict"] is False
 
 
-def test_a_schema_with_an_integer_past_64_bits_is_still_sent_exactly(server):
-    """orjson refuses such an integer (a catalog may have one as a bound); the body falls back to json."""
-    huge = 2**70
-    role = Role(
-        name="bounded",
-        instructions="Answer with n.",
-        request_model=OutputSchemaRequest,
-        response_model=OutputSchemaResponse,
-        schema_for=lambda request: {"type": "object", "properties": {"n": {"type": "integer", "maximum": huge}}},
-    )
-    server.enqueue(completion_reply(json.dumps(VALID_ANSWER)))
-    _llm(server).call(role, REQUEST, seed=1)
-    [request] = server.requests
-    assert request.body["response_format"]["json_schema"]["schema"]["properties"]["n"]["maximum"] == huge
-
-
 def test_a_valid_reply_is_parsed_into_the_response_model(server):
     server.enqueue(completion_reply(json.dumps(VALID_ANSWER)))
     answer = _llm(server).call(INFER_OUTPUT_SCHEMA, REQUEST, seed=1)
