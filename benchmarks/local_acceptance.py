@@ -76,10 +76,12 @@ def report(variant: str, outcomes, meter: UsageMeter, elapsed: float) -> None:
             (passed if event.accepted else failed)[event.stage] += 1
             if not event.accepted:
                 reasons.setdefault(event.stage, Counter())[event.reason[:110]] += 1
-    print(f"  {'stage':<20} {'passed':>6} {'failed':>6}  commonest reason")
+    print(f"  {'stage':<20} {'passed':>6} {'failed':>6}  commonest reasons (count)")
     for stage in sorted(set(passed) | set(failed), key=lambda s: -(passed[s] + failed[s])):
-        common = reasons.get(stage, Counter()).most_common(1)
-        print(f"  {stage:<20} {passed[stage]:>6} {failed[stage]:>6}  {common[0][0] if common else ''}")
+        common = reasons.get(stage, Counter()).most_common(3)
+        print(f"  {stage:<20} {passed[stage]:>6} {failed[stage]:>6}  {common[0][0] + f' ({common[0][1]})' if common else ''}")
+        for reason, count in common[1:]:
+            print(f"  {'':<34}{reason} ({count})")
     usage = meter.snapshot()
     print(f"  {'role':<20} {'model':<10} {'calls':>5} {'failed':>6} {'repairs':>7} {'prompt':>7} {'cached':>7}")
     for row in usage.rows():

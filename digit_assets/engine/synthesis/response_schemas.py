@@ -46,13 +46,15 @@ EMAIL = "^[a-z0-9][a-z0-9._-]{0,30}@[a-z0-9-]{1,30}([.][a-z]{2,10}){1,2}$"
 ``johnny_paul_johnny_johnny...`` there)."""
 _ENFORCED_FORMATS = frozenset({"date", "time", "date-time", "uuid"})
 """Formats llama.cpp's grammar builder enforces itself (a pattern would replace them)."""
-SUMMARY_TEXT = "^([A-Za-z ]{1,24}[.:] )?I [^$\n\r\t]{1,560}$"
-"""A turn's closing message: first person from its first clause (``I ...``, ``Done: I ...``), one line,
-bounded, no ``$`` reference."""
+_IN_SENTENCE = '([^$"\n\r\t.!?]|[.!?][^$"\n\r\t .!?])'
+SUMMARY_TEXT = f"^([A-Za-z ]{{1,24}}[.:] )?I {_IN_SENTENCE}{{1,200}}([.!?] {_IN_SENTENCE}{{1,200}}){{0,2}}[.!?]?$"
+"""A turn's closing message: first person from its first clause (``I ...``, ``Done: I ...``), at most
+three sentences after it (a stop inside ``12.50`` or ``a@b.com`` ends none), one bounded line, no
+``$`` reference, no ``"``. SmolLM2-135M wrote ``The ...`` summaries and sentence after sentence to its cap."""
 OUTPUT_ITEMS = 3
 """Items a simulated list holds at most where its schema sets no bound (the offline simulator's own
 default): under a 256-token cap a small model's open-ended list is cut mid-item."""
-OUTPUT_TEXT = 80
+OUTPUT_TEXT = 60
 """Characters a simulated free string holds at most, for the same reason."""
 _DROPPED = frozenset({"$schema", "$id", "$defs", "definitions", "examples", "default", "title"})
 _SANITIZED = IdentityCache(4_096)
@@ -344,16 +346,22 @@ def text_schema(field: str, pattern: str = NO_DOLLAR) -> dict[str, Any]:
     return _closed({field: {"type": "string", "pattern": pattern}}, [field])
 
 
+JUDGE_PROBLEMS = 5
+"""Problems a rejection lists at most, each one bounded: a rejection needs one, and a 135M model
+listed them until its token cap, which made the verdict unreadable."""
 JUDGE_SCHEMA = {
     "anyOf": [
         _closed({"accept": {"const": True}, "problems": {"type": "array", "maxItems": 0}}, ["accept", "problems"]),
         _closed(
-            {"accept": {"const": False}, "problems": {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}}},
+            {
+                "accept": {"const": False},
+                "problems": {"type": "array", "minItems": 1, "maxItems": JUDGE_PROBLEMS, "items": {"type": "string", "minLength": 1, "maxLength": 200}},
+            },
             ["accept", "problems"],
         ),
     ]
 }
-"""Accepted with no problem, or rejected with at least one."""
+"""Accepted with no problem, or rejected with one to :data:`JUDGE_PROBLEMS`."""
 
 
 ERROR_SCHEMA = _closed(
