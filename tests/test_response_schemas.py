@@ -199,7 +199,7 @@ def test_literals_outputs_and_summaries_refuse_what_the_small_model_wrote(catalo
     summary = Draft202012Validator(roles.SUMMARIZE_TURN.schema_for(roles.SummarizeTurnRequest(request="r", calls=[])))
     for written in ("I reserved Dune for you.", "Done: I found the member and placed the hold.", "Here is what I did: I renewed it."):
         assert summary.is_valid({"summary": written}), written
-    for written in ("The book Dune has been reserved.", "Reserved $2.hold_id.", "I reserved it.\nAnd more.", "I did. I did. I did. I did. I did."):
+    for written in ("The book Dune has been reserved.", "Reserved $2.hold_id.", "I reserved it.\nAnd more.", "I did. I did. I did. I did.", "All set. I did. I did. I did."):
         assert not summary.is_valid({"summary": written}), written
 
 

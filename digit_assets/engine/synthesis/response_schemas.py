@@ -47,10 +47,12 @@ EMAIL = "^[a-z0-9][a-z0-9._-]{0,30}@[a-z0-9-]{1,30}([.][a-z]{2,10}){1,2}$"
 _ENFORCED_FORMATS = frozenset({"date", "time", "date-time", "uuid"})
 """Formats llama.cpp's grammar builder enforces itself (a pattern would replace them)."""
 _IN_SENTENCE = '([^$"\n\r\t.!?]|[.!?][^$"\n\r\t .!?])'
-SUMMARY_TEXT = f"^([A-Za-z ]{{1,24}}[.:] )?I {_IN_SENTENCE}{{1,200}}([.!?] {_IN_SENTENCE}{{1,200}}){{0,2}}[.!?]?$"
-"""A turn's closing message: first person from its first clause (``I ...``, ``Done: I ...``), at most
-three sentences after it (a stop inside ``12.50`` or ``a@b.com`` ends none), one bounded line, no
-``$`` reference, no ``"``. SmolLM2-135M wrote ``The ...`` summaries and sentence after sentence to its cap."""
+_SENTENCES = f"I {_IN_SENTENCE}{{1,200}}([.!?] {_IN_SENTENCE}{{1,200}}){{0,%d}}[.!?]?"
+SUMMARY_TEXT = f"^({_SENTENCES % 2}|[A-Za-z ]{{1,24}}: {_SENTENCES % 2}|[A-Za-z ]{{1,24}}[.!] {_SENTENCES % 1})$"
+"""A turn's closing message: first person from its first clause (``I ...``, ``Done: I ...``, ``All set.
+I ...``), three sentences at most (a stop inside ``12.50`` or ``a@b.com`` ends none), one bounded line,
+no ``$`` reference, no ``"``. SmolLM2-135M wrote ``The ...`` summaries and sentence after sentence to
+its cap."""
 OUTPUT_ITEMS = 3
 """Items a simulated list holds at most where its schema sets no bound (the offline simulator's own
 default): under a 256-token cap a small model's open-ended list is cut mid-item."""
