@@ -89,12 +89,12 @@ def report(variant: str, outcomes, meter: UsageMeter, elapsed: float) -> None:
         for reason, count in common[1:]:
             print(f"  {'':<34}{reason} ({count})")
     usage = meter.snapshot()
-    print(f"  {'role':<20} {'model':<10} {'calls':>5} {'cache':>5} {'failed':>6} {'repairs':>7} {'prompt':>7} {'cached':>7}")
+    print(f"  {'role':<20} {'model':<10} {'calls':>5} {'cache':>5} {'failed':>6} {'repairs':>7} {'prompt':>7} {'cached':>7} {'completion':>10}")
     for row in usage.rows():
         model = "offline" if row["model"] == "offline" else "local"
         print(
             f"  {row['role']:<20} {model:<10} {row['calls']:>5} {row['cache_hits']:>5} {row['failures']:>6} {row['repairs']:>7} "
-            f"{row['prompt_tokens']:>7} {row['cached_prompt_tokens']:>7}"
+            f"{row['prompt_tokens']:>7} {row['cached_prompt_tokens']:>7} {row['completion_tokens']:>10}"
         )
     sys.stdout.flush()
 
