@@ -211,6 +211,7 @@ def test_pipeline_materializes_against_the_real_model(server, connections, data_
     assert {address for address in connections} == {("127.0.0.1", _port(server.base_url))}
 
 
+@pytest.mark.timeout(1200)  # nine conversations on two cores; other jobs on a shared runner slow llama.cpp tenfold
 def test_the_local_model_gets_conversations_accepted_in_every_variant(server, tmp_path):
     """The local run's routing (the roles SmolLM2-135M cannot yet pass on the offline engine, the rest
     on the model, under per-request schemas): at least one accepted conversation per variant. The
