@@ -5,6 +5,8 @@ name-based data flow, so every attempt sees the same tools), then rolls out N co
 variant on the local run's short scenarios with the synthesis roles sent to the model, except
 those ``--offline`` names, which go to the embedded offline engine. Prints per variant the
 accepted share, and per stage how many attempts passed and failed, with the commonest reasons.
+The variants share a response cache, as in the pipeline: a request an earlier variant sent with the
+same seed (the ablations' plans, most simulations) is answered from it, which changes the cost only.
 
     .venv/bin/python benchmarks/local_acceptance.py --conversations 20
     .venv/bin/python benchmarks/local_acceptance.py --conversations 20 --offline write_request back_translate
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -26,6 +29,7 @@ from digit_assets.engine.llm.usage import MeteredLLM, UsageMeter  # noqa: E402
 from digit_assets.engine.offline.dispatch import default_offline_llm  # noqa: E402
 from digit_assets.engine.synthesis.rollout import SynthesisSettings, synthesize  # noqa: E402
 from digit_assets.local_model import LOCAL_ROLE_TEMPERATURE, LOCAL_SYNTHESIS, fetch_model, local_catalog, local_server  # noqa: E402
+from digit_assets.store.llm_cache import CachingLLM, ResponseCache  # noqa: E402
 
 VARIANTS = {"digit_tc": (True, True), "no_impl": (False, True), "no_bt": (True, False)}
 
@@ -38,7 +42,9 @@ def main() -> None:
     parser.add_argument("--parallel", type=int, default=2)
     args = parser.parse_args()
     catalog = local_catalog()
-    with local_server(fetch_model(), parallel=args.parallel) as server:
+    with tempfile.TemporaryDirectory() as scratch, ResponseCache(Path(scratch) / "cache.duckdb") as cache, local_server(
+        fetch_model(), parallel=args.parallel
+    ) as server:
         print(f"local model at {server.base_url}; offline roles: {', '.join(args.offline) or 'none'}", flush=True)
         for variant in args.variants:
             hidden, back_translation = VARIANTS[variant]
@@ -52,7 +58,7 @@ def main() -> None:
                 for role, value in LOCAL_ROLE_TEMPERATURE.items()
                 if role not in args.offline
             }
-            llm = MeteredLLM(RoutedLLM(remote, routes), meter)
+            llm = MeteredLLM(CachingLLM(RoutedLLM(remote, routes), cache, meter=meter), meter)
             started = time.perf_counter()
             outcomes = synthesize(
                 catalog, llm, SynthesisSettings(hidden_calls=hidden, back_translation=back_translation, **LOCAL_SYNTHESIS),
@@ -76,17 +82,19 @@ def report(variant: str, outcomes, meter: UsageMeter, elapsed: float) -> None:
             (passed if event.accepted else failed)[event.stage] += 1
             if not event.accepted:
                 reasons.setdefault(event.stage, Counter())[event.reason[:110]] += 1
-    print(f"  {'stage':<20} {'passed':>6} {'failed':>6}  commonest reason")
+    print(f"  {'stage':<20} {'passed':>6} {'failed':>6}  commonest reasons (count)")
     for stage in sorted(set(passed) | set(failed), key=lambda s: -(passed[s] + failed[s])):
-        common = reasons.get(stage, Counter()).most_common(1)
-        print(f"  {stage:<20} {passed[stage]:>6} {failed[stage]:>6}  {common[0][0] if common else ''}")
+        common = reasons.get(stage, Counter()).most_common(3)
+        print(f"  {stage:<20} {passed[stage]:>6} {failed[stage]:>6}  {common[0][0] + f' ({common[0][1]})' if common else ''}")
+        for reason, count in common[1:]:
+            print(f"  {'':<34}{reason} ({count})")
     usage = meter.snapshot()
-    print(f"  {'role':<20} {'model':<10} {'calls':>5} {'failed':>6} {'repairs':>7} {'prompt':>7} {'cached':>7}")
+    print(f"  {'role':<20} {'model':<10} {'calls':>5} {'cache':>5} {'failed':>6} {'repairs':>7} {'prompt':>7} {'cached':>7} {'completion':>10}")
     for row in usage.rows():
         model = "offline" if row["model"] == "offline" else "local"
         print(
-            f"  {row['role']:<20} {model:<10} {row['calls']:>5} {row['failures']:>6} {row['repairs']:>7} "
-            f"{row['prompt_tokens']:>7} {row['cached_prompt_tokens']:>7}"
+            f"  {row['role']:<20} {model:<10} {row['calls']:>5} {row['cache_hits']:>5} {row['failures']:>6} {row['repairs']:>7} "
+            f"{row['prompt_tokens']:>7} {row['cached_prompt_tokens']:>7} {row['completion_tokens']:>10}"
         )
     sys.stdout.flush()
 

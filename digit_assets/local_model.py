@@ -158,13 +158,15 @@ def local_server(
     batch_threads: int | None = None,
     parallel: int = 2,
     context_per_slot: int = 8192,
-    max_tokens: int = 256,
+    max_tokens: int = 384,
     start_timeout_s: float = 60.0,
 ) -> Iterator[LocalServer]:
     """Serve ``model_path`` on 127.0.0.1 (a free port the OS picks) until the block ends.
 
     ``max_tokens`` caps every answer on the server side: the client sends no limit, and a small
-    model under a JSON grammar can otherwise ramble until its context is full. Generation runs on
+    model under a JSON grammar can otherwise ramble until its context is full. The response schemas
+    bound every synthesis answer; a whole simulated record (a title's holdings in three branches)
+    runs past 256 tokens, so the cap is 384. Generation runs on
     ``threads`` (default one): llama.cpp's threads spin-wait on each other, and on a busy two-core
     machine two of them generated 4-45 tokens/s where one steadily made ~30. Prompt processing
     (``batch_threads``, default every core) is batched and gains from more.
@@ -229,9 +231,10 @@ LOCAL_SYNTHESIS = {"min_turns": 1, "max_turns": 1, "min_tools": 3, "max_tools": 
 LOCAL_ROLE_TEMPERATURE = {"summarize_turn": 0.7}
 # Roles SmolLM2-135M cannot yet pass, sent to the offline engine (measured in docs/real-models.md):
 # the request must mention every argument value verbatim and name nothing, and the back-translation
-# must re-derive the same plan with the same values; the data-flow proposal costs a 3,000-token prompt
+# must re-derive the same plan with the same values; the judge's verdicts were rejections listed to
+# the token cap (no readable verdict in 3 calls); the data-flow proposal costs a 3,000-token prompt
 # for links the name matcher already finds.
-LOCAL_OFFLINE_ROLES = ("write_request", "back_translate", "propose_dataflow")
+LOCAL_OFFLINE_ROLES = ("write_request", "back_translate", "judge_conversation", "propose_dataflow")
 
 
 def local_role_routes(offline: tuple[str, ...] = LOCAL_OFFLINE_ROLES) -> dict[str, dict[str, object]]:

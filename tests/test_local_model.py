@@ -211,11 +211,7 @@ def test_pipeline_materializes_against_the_real_model(server, connections, data_
     assert {address for address in connections} == {("127.0.0.1", _port(server.base_url))}
 
 
-@pytest.mark.xfail(
-    reason="not yet measured to pass: the mixed runs ended 0 accepted per variant, the plans' free string "
-    "arguments posing as references (docs/real-models.md)",
-    strict=False,
-)
+@pytest.mark.timeout(1200)  # nine conversations on two cores; other jobs on a shared runner slow llama.cpp tenfold
 def test_the_local_model_gets_conversations_accepted_in_every_variant(server, tmp_path):
     """The local run's routing (the roles SmolLM2-135M cannot yet pass on the offline engine, the rest
     on the model, under per-request schemas): at least one accepted conversation per variant. The
@@ -235,19 +231,20 @@ def test_the_local_model_gets_conversations_accepted_in_every_variant(server, tm
     for role, route in local_role_routes().items():
         ports[role] = default_offline_llm() if route.get("provider") == "offline" else OpenAIChatLLM(temperature=route["temperature"], **client)
     remote = OpenAIChatLLM(**client)
-    accepted = {}
+    accepted, tried = {}, {}
     with ResponseCache(tmp_path / "cache.duckdb") as cache:
         llm = MeteredLLM(CachingLLM(RoutedLLM(remote, ports), cache, meter=meter), meter)
         for variant, (hidden, back_translation) in {"digit_tc": (True, True), "no_impl": (False, True), "no_bt": (True, False)}.items():
             settings = SynthesisSettings(hidden_calls=hidden, back_translation=back_translation, **LOCAL_SYNTHESIS)
             outcomes = synthesize(catalog, llm, settings, base_seed=2026, indices=range(LOCAL_ATTEMPTS), workers=2)
+            tried[variant] = outcomes
             accepted[variant] = [o for o in outcomes if o.accepted]
             for outcome in outcomes:  # every attempt is accounted for: accepted, or rejected with a stage and reason
                 assert outcome.accepted or (outcome.reject_stage and outcome.reject_reason.strip())
     for port in [remote, *ports.values()]:
         if isinstance(port, OpenAIChatLLM):
             port.close()
-    assert all(accepted.values()), {variant: len(kept) for variant, kept in accepted.items()}
+    assert all(accepted.values()), {variant: [(o.accepted, o.reject_stage, o.reject_reason[:200]) for o in outcomes] for variant, outcomes in tried.items()}
     usage = meter.snapshot()
     on_model = {row["role"] for row in usage.rows() if row["model"].startswith("openai:") and row["requests"]}
-    assert {"plan_turn", "simulate_tool"} <= on_model  # the model really filled roles
+    assert {"plan_turn", "simulate_tool", "summarize_turn"} <= on_model  # the model really filled roles

@@ -23,7 +23,8 @@ from digit_assets.engine.offline.dispatch import default_offline_llm
 from digit_assets.engine.synthesis import roles
 from digit_assets.engine.synthesis.model import ExecutedCall, PlannedCall
 from digit_assets.engine.synthesis.planning import plan_problems, sample_scenario
-from digit_assets.engine.synthesis.response_schemas import plan_schema
+from digit_assets.engine.synthesis.response_schemas import EMAIL, LITERAL_TEXT, OUTPUT_ITEMS, output_schema_for, plan_schema
+from digit_assets.engine.synthesis.values import faker_pool
 from digit_assets.engine.synthesis.rollout import Catalog, SynthesisSettings, synthesize
 from tests.fake_openai_server import FakeOpenAIServer, RequestRestorer, offline_responder
 
@@ -170,6 +171,36 @@ def test_the_plan_schema_rejects_what_the_small_model_wrote(catalog):
     }
     for what, change in cases.items():
         assert not validator.is_valid(broken(change)), what
+
+
+def test_literals_outputs_and_summaries_refuse_what_the_small_model_wrote(catalog):
+    """What SmolLM2-135M wrote under the looser schemas is impossible under these: a tool name or
+    snake_case junk as a free literal, an email with no @, an answer list cut at the token cap by
+    growing without end, a summary not in the first person; real values still fit."""
+    tools = {tool.name: tool for tool in catalog.tools["library"]}
+    schema = plan_schema(list(tools.values()), catalog.links["library"], [], next_ref=1, min_calls=2, max_calls=2, chain_limit=0)
+    first = json.dumps(schema)
+    assert json.dumps(EMAIL)[1:-1] in first and json.dumps(LITERAL_TEXT)[1:-1] in first  # find_member(email), search_catalog(query)
+    literal = Draft202012Validator({"type": "string", "pattern": LITERAL_TEXT})
+    email = Draft202012Validator({"type": "string", "pattern": EMAIL})
+    for junk in ("search_catalog", "$2.orders[0].order_id", "johnny_paul_johnny_johnny", 'Dune" , "x'):
+        assert not literal.is_valid(junk), junk
+    assert literal.is_valid("Dune by Frank Herbert") and literal.is_valid("MEM-10234")
+    assert not email.is_valid("johnny_paul_johnny_johnny_johnny") and not email.is_valid("$1.email")
+    assert all(email.is_valid(address) for address in faker_pool("email"))
+
+    search = tools["search_catalog"]
+    output = Draft202012Validator(output_schema_for(search, {"query": "Dune"}))
+    item = {"isbn": "9780441172719", "title": "Dune", "author": "Frank Herbert", "media_type": "book", "available_copies": 2}
+    assert output.is_valid({"output": {"results": [item] * OUTPUT_ITEMS}})
+    assert not output.is_valid({"output": {"results": [item] * (OUTPUT_ITEMS + 1)}})
+    assert not output.is_valid({"output": {"results": [{**item, "title": "Dune " * 40}]}})
+
+    summary = Draft202012Validator(roles.SUMMARIZE_TURN.schema_for(roles.SummarizeTurnRequest(request="r", calls=[])))
+    for written in ("I reserved Dune for you.", "Done: I found the member and placed the hold.", "Here is what I did: I renewed it."):
+        assert summary.is_valid({"summary": written}), written
+    for written in ("The book Dune has been reserved.", "Reserved $2.hold_id.", "I reserved it.\nAnd more.", "I did. I did. I did. I did.", "All set. I did. I did. I did."):
+        assert not summary.is_valid({"summary": written}), written
 
 
 def _valid_plan(validator, scenario) -> tuple:

@@ -35,10 +35,29 @@ NO_DOLLAR = "^[^$\n\r\t]{1,600}$"
 """Free text that cannot leak a ``$k`` reference, on one line (the class holds the control characters
 themselves, not escapes) and bounded, so a small model can neither put a raw line break inside the
 JSON string nor ramble to its token cap (HTTP 500 ``Failed to parse input`` from llama.cpp)."""
-LITERAL_TEXT = '^[^$"\n\r\t][^"\n\r\t]{0,199}$'
-"""A free string argument written as a literal: it cannot pose as a ``$k.field`` reference. No ``"``:
-llama.cpp applies a pattern to the raw characters between the quotes, so a class that admits ``"``
-lets the model end the JSON string early (and an escape in the pattern its grammar builder rejects)."""
+LITERAL_TEXT = '^[^$"\n\r\t_][^"\n\r\t_]{0,99}$'
+"""A free string argument written as a literal: it cannot pose as a ``$k.field`` reference, and holds
+no ``_`` (a 135M model fills free strings with ``snake_case`` junk and tool names; what a person types
+there, names, titles, search words, has none). No ``"``: llama.cpp applies a pattern to the raw
+characters between the quotes, so a class that admits ``"`` lets the model end the JSON string early
+(and an escape in the pattern its grammar builder rejects)."""
+EMAIL = "^[a-z0-9][a-z0-9._-]{0,30}@[a-z0-9-]{1,30}([.][a-z]{2,10}){1,2}$"
+"""A ``format: email`` argument (llama.cpp enforces no ``email`` format; a 135M model wrote
+``johnny_paul_johnny_johnny...`` there)."""
+_ENFORCED_FORMATS = frozenset({"date", "time", "date-time", "uuid"})
+"""Formats llama.cpp's grammar builder enforces itself (a pattern would replace them)."""
+_IN_SENTENCE = '([^$"\n\r\t.!?]|[.!?][^$"\n\r\t .!?])'
+_SENTENCES = f"I {_IN_SENTENCE}{{1,200}}([.!?] {_IN_SENTENCE}{{1,200}}){{0,%d}}[.!?]?"
+SUMMARY_TEXT = f"^({_SENTENCES % 2}|[A-Za-z ]{{1,24}}: {_SENTENCES % 2}|[A-Za-z ]{{1,24}}[.!] {_SENTENCES % 1})$"
+"""A turn's closing message: first person from its first clause (``I ...``, ``Done: I ...``, ``All set.
+I ...``), three sentences at most (a stop inside ``12.50`` or ``a@b.com`` ends none), one bounded line,
+no ``$`` reference, no ``"``. SmolLM2-135M wrote ``The ...`` summaries and sentence after sentence to
+its cap."""
+OUTPUT_ITEMS = 3
+"""Items a simulated list holds at most where its schema sets no bound (the offline simulator's own
+default): under a 256-token cap a small model's open-ended list is cut mid-item."""
+OUTPUT_TEXT = 60
+"""Characters a simulated free string holds at most, for the same reason."""
 _DROPPED = frozenset({"$schema", "$id", "$defs", "definitions", "examples", "default", "title"})
 _SANITIZED = IdentityCache(4_096)
 
@@ -155,11 +174,14 @@ def _earlier_refs(tool: ToolView, links: Sequence[Link], earlier: Mapping[str, E
 
 
 def _literal(schema: Any) -> Any:
-    """A string parameter with no shape of its own takes :data:`LITERAL_TEXT` (a 135M model wrote
-    ``"$2.orders[0].order_id"`` into a first call's email: llama.cpp enforces no ``format``)."""
-    if isinstance(schema, dict) and schema.get("type") == "string" and not ({"pattern", "enum", "const", "anyOf", "oneOf"} & schema.keys()):
-        return {**schema, "pattern": LITERAL_TEXT}
-    return schema
+    """A string parameter with no shape of its own takes :data:`LITERAL_TEXT`, an email :data:`EMAIL`
+    (a 135M model wrote ``"$2.orders[0].order_id"`` into a first call's email: llama.cpp enforces no
+    ``email`` format); the formats llama.cpp enforces keep their own grammar."""
+    if not isinstance(schema, dict) or schema.get("type") != "string" or {"pattern", "enum", "const", "anyOf", "oneOf"} & schema.keys():
+        return schema
+    if schema.get("format") in _ENFORCED_FORMATS:
+        return schema
+    return {**schema, "pattern": EMAIL if schema.get("format") == "email" else LITERAL_TEXT}
 
 
 def _call_shape(tool: ToolView, ref: str, fed: Mapping[str, list[str]], consume: bool) -> dict[str, Any]:
@@ -308,7 +330,27 @@ def output_schema_for(tool: ToolView, arguments: Mapping[str, Any]) -> dict[str,
             if isinstance(schema, dict) and not isinstance(value, (dict, list)) and _valid(schema, name, value):
                 echoed[name] = {"const": value}
         output = {**output, "properties": echoed}
-    return _closed({"output": output}, ["output"])
+    return _closed({"output": _bounded(output)}, ["output"])
+
+
+def _bounded(schema: Any) -> Any:
+    """Lists and free strings without a bound of their own get :data:`OUTPUT_ITEMS` and
+    :data:`OUTPUT_TEXT`, so a whole answer fits a small server's token cap."""
+    if isinstance(schema, list):
+        return [_bounded(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {
+        key: value if key in ("enum", "const", "required") else
+        {name: _bounded(item) for name, item in value.items()} if key in ("properties", "patternProperties") and isinstance(value, dict) else
+        _bounded(value)
+        for key, value in schema.items()
+    }
+    if out.get("type") == "array" and "maxItems" not in out:
+        out["maxItems"] = max(OUTPUT_ITEMS, int(out.get("minItems", 0)))
+    if out.get("type") == "string" and not ({"pattern", "enum", "const", "format", "maxLength"} & out.keys()):
+        out["maxLength"] = max(OUTPUT_TEXT, int(out.get("minLength", 0)))
+    return out
 
 
 def _valid(schema: Mapping[str, Any], name: str, value: Any) -> bool:
@@ -319,21 +361,27 @@ def _valid(schema: Mapping[str, Any], name: str, value: Any) -> bool:
 # --- Text and verdicts ---------------------------------------------------------------------------------
 
 
-def text_schema(field: str) -> dict[str, Any]:
+def text_schema(field: str, pattern: str = NO_DOLLAR) -> dict[str, Any]:
     """One non-empty free-text field with no ``$`` in it."""
-    return _closed({field: {"type": "string", "pattern": NO_DOLLAR}}, [field])
+    return _closed({field: {"type": "string", "pattern": pattern}}, [field])
 
 
+JUDGE_PROBLEMS = 5
+"""Problems a rejection lists at most, each one bounded: a rejection needs one, and a 135M model
+listed them until its token cap, which made the verdict unreadable."""
 JUDGE_SCHEMA = {
     "anyOf": [
         _closed({"accept": {"const": True}, "problems": {"type": "array", "maxItems": 0}}, ["accept", "problems"]),
         _closed(
-            {"accept": {"const": False}, "problems": {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}}},
+            {
+                "accept": {"const": False},
+                "problems": {"type": "array", "minItems": 1, "maxItems": JUDGE_PROBLEMS, "items": {"type": "string", "minLength": 1, "maxLength": 200}},
+            },
             ["accept", "problems"],
         ),
     ]
 }
-"""Accepted with no problem, or rejected with at least one."""
+"""Accepted with no problem, or rejected with one to :data:`JUDGE_PROBLEMS`."""
 
 
 ERROR_SCHEMA = _closed(

@@ -238,7 +238,7 @@ SUMMARIZE_TURN = Role(
     ),
     request_model=SummarizeTurnRequest,
     response_model=SummarizeTurnResponse,
-    schema_for=lambda request: schemas.text_schema("summary"),
+    schema_for=lambda request: schemas.text_schema("summary", schemas.SUMMARY_TEXT),
     render=prompts.render_json,
 )
 
