@@ -38,7 +38,8 @@ figure (writes reflected, contradictions). The detectors:
   list, or its only ``*_id``) seen earlier in the conversation with shared scalar fields. It
   contradicts when a listed item does not contain the filter value (``filters_ignored``), or a
   read returns a field value different from the entity's last seen value with no write mentioning
-  the entity in between (``entity_fields_changed``); time-like fields are not compared.
+  the entity in between (``entity_fields_changed``); an object a write created (its output's own id
+  is not among the arguments) holds the write's arguments; time-like fields are not compared.
 - ``error_texts_with_advice`` (over error results): the text coaches instead of stating a cause:
   a sentence starting with an imperative (:data:`ADVICE_VERBS`: "Use ...", "Try ...") or an
   advisory phrase anywhere (:data:`ADVICE_PHRASES`: "please", "make sure", "you should", ...).
@@ -614,6 +615,9 @@ def _conversation(record: _Parsed, flat_calls: list[dict[str, Any]], tally: _Tal
                 del views[key]
         for key, entity in _entities(call.tool, call.output):
             fields = _comparable_fields(entity)
+            if is_write and entity is call.output and key[1] not in informative_leaves(call.arguments):
+                # a write answering with a new id created that object from its arguments
+                fields = {**_comparable_fields(call.arguments), **fields}
             seen = views.get(key)
             if seen is not None and reads:
                 shared = [name for name in fields if name in seen and name != key[0]]

@@ -267,6 +267,31 @@ def test_a_source_without_outputs_has_no_value():
     assert figure(metrics, "import:calls", "error_rate") == (0, 1)
 
 
+TICKET_TOOLS = [
+    {"type": "function", "function": {"name": name, "description": "", "parameters": {"type": "object", "properties": props}}}
+    for name, props in (
+        ("create_ticket", {"customer_id": {"type": "string"}, "subject": {"type": "string"}}),
+        ("list_tickets", {"customer_id": {"type": "string"}}),
+    )
+]
+
+
+@pytest.mark.parametrize(("listed_subject", "changed"), [("Question about my subscription", 1), ("Login fails", 0)])
+def test_a_created_object_read_back_with_other_values_than_it_was_created_with(listed_subject, changed):
+    """A create answers with the new id only; a later list must show what it was created with."""
+    messages = [
+        user("Open a ticket about my login failing."),
+        call(1, "create_ticket", customer_id="C1042", subject="Login fails"),
+        result(1, "create_ticket", {"ticket_id": "TIC-10001", "status": "open"}),
+        call(2, "list_tickets", customer_id="C1042"),
+        result(2, "list_tickets", {"tickets": [{"ticket_id": "TIC-10001", "customer_id": "C1042", "subject": listed_subject, "status": "open"}]}),
+        say("Your ticket is open."),
+    ]
+    record = ConversationRecord(conversation_id="t-1", source="digit_tc", variant="digit_tc", domain="helpdesk", messages=messages, tools=TICKET_TOOLS)
+    metrics = measure([record]).metrics
+    assert figure(metrics, "digit_tc", "entity_fields_changed") == (changed, 1)
+
+
 # --- Store and dashboard ---------------------------------------------------------------------------
 
 

@@ -214,6 +214,18 @@ def test_a_list_may_leave_out_a_creation_it_does_not_cover_or_that_is_gone():
     assert consistency_problems(LIST_TICKETS, {"customer_id": "C1042"}, both, [CREATED]) == []
 
 
+# A real create answers with little more than the new id; the object holds what it was created with.
+CREATED_TERSE = call(1, CREATE_TICKET, {"customer_id": "C1042", "subject": "Login fails"}, {"ticket_id": "TIC-10001", "status": "open"})
+
+
+def test_a_created_object_listed_with_other_values_than_it_was_created_with_is_refused():
+    renamed = {"ticket_id": "TIC-10001", "customer_id": "C1042", "subject": "Question about my subscription", "status": "open"}
+    [problem] = consistency_problems(LIST_TICKETS, {"customer_id": "C1042"}, {"tickets": [renamed, OLDER], "count": 2}, [CREATED_TERSE])
+    assert problem == "list_tickets returns ticket TIC-10001 with subject='Question about my subscription', but the session says 'Login fails'"
+    same = {**renamed, "subject": "Login fails"}
+    assert consistency_problems(LIST_TICKETS, {"customer_id": "C1042"}, {"tickets": [same, OLDER], "count": 2}, [CREATED_TERSE]) == []
+
+
 # --- Good outputs pass ------------------------------------------------------------------------------
 
 
@@ -284,6 +296,10 @@ def test_offline_actions_lists_and_counts_obey_the_same_rules():
         assert "TIC-10001" in [ticket["ticket_id"] for ticket in listed["tickets"]]
         assert listed["count"] == len(listed["tickets"])
         assert consistency_problems(LIST_TICKETS, {"customer_id": "C1042"}, listed, [CREATED]) == []
+        listed = simulate(LIST_TICKETS, {"customer_id": "C1042"}, [CREATED_TERSE], seed)
+        [made] = [ticket for ticket in listed["tickets"] if ticket["ticket_id"] == "TIC-10001"]
+        assert made["subject"] == "Login fails" and made["customer_id"] == "C1042"
+        assert consistency_problems(LIST_TICKETS, {"customer_id": "C1042"}, listed, [CREATED_TERSE]) == []
 
 
 # --- In the rollout, behind the real openai client: refused, re-asked once, or the turn dropped ----------

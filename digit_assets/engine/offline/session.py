@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from digit_assets.engine.lexicon import changes_state, name_words, singular, tool_context
+from digit_assets.engine.lexicon import CREATING_VERBS, changes_state, name_words, singular, tool_context, tool_verb
 from digit_assets.engine.synthesis.model import ExecutedCall
 from digit_assets.engine.synthesis.simulation import MISSING, IdentityCache
 
@@ -118,6 +118,11 @@ def _contribution(call: ExecutedCall) -> _Contribution:
 
     collect(call.arguments, "")
     collect(call.output, "")
+    if tool_verb(call.tool) in CREATING_VERBS and isinstance(call.output, dict):
+        # a created object holds what it was created with (the output's fields win where both say)
+        key = subject_key(list(call.output), context)
+        if key is not None and key not in call.arguments and is_scalar(call.output[key]):
+            updates.append((_entity_key(key, call.output[key]), {f: v for f, v in call.arguments.items() if is_scalar(v)}))
     remember(call.output, context, False)
     if changes_state(call.tool):  # the arguments of an action are its object's new state
         key = subject_key(list(call.arguments), context)

@@ -375,6 +375,10 @@ def session_views(history: Sequence[ExecutedCall]) -> dict[EntityKey, dict[str, 
             }
             for key in _subjects(call) if set_fields else ():
                 views.setdefault(key, {}).update(set_fields)
+            if tool_verb(call.tool) in CREATING_VERBS:  # a created object holds what it was created with
+                made = next((key for key, entity in found if entity is call.output), None)
+                if made is not None:
+                    views.setdefault(made, {}).update(_comparable({n: v for n, v in call.arguments.items() if v is not None}))
         for key, entity in found:
             views.setdefault(key, {}).update(_comparable(entity))
             nested = [value for value in entity.values() if isinstance(value, (dict, list))]
