@@ -610,13 +610,14 @@ LIMIT_SCENARIO = SCENARIO.model_copy(update={"tools": [LIMITED, *TOOLS[1:]]})
         ('The user wants to cancel order O70981 because "late_delivery" and notify the customer.', SCENARIO, NOTIFY_PLAN, "third person"),
         ('Cancel order O70981 on behalf of the user because "late_delivery", and notify the customer.', SCENARIO, NOTIFY_PLAN, "third person"),
         ("Show the user's orders from 2026-05-03, just the first one.", LIMIT_SCENARIO, LIST_PLAN, "third person"),
+        ('Cancel an order the user owns, O70981, because "late_delivery" and notify the customer.', SCENARIO, NOTIFY_PLAN, "third person"),
         ('Cancel order O70981 because "late_delivery" with notify customer turned on.', SCENARIO, NOTIFY_PLAN, "as a switch"),
         ('Cancel order O70981 because "late_delivery", notify_customer set to true.', SCENARIO, NOTIFY_PLAN, "as a switch"),
         ('Cancel order O70981 because "late_delivery" with notify customer enabled.', SCENARIO, NOTIFY_PLAN, "as a switch"),
         ("List my orders from 2026-05-03, just the first 1.", LIMIT_SCENARIO, LIST_PLAN, "counts like a machine"),
         ("List my orders from 2026-05-03, up to 1 of them.", LIMIT_SCENARIO, LIST_PLAN, "counts like a machine"),
     ],
-    ids=["the user wants", "on behalf of the user", "the user's orders", "turned on", "set to true", "enabled", "the first 1", "up to 1 of them"],
+    ids=["the user wants", "on behalf of the user", "the user's orders", "an order the user owns", "turned on", "set to true", "enabled", "the first 1", "up to 1 of them"],
 )
 def test_narrators_switches_and_machine_counts_are_rejected(text: str, scenario: Scenario, plan: TurnPlan, expected: str) -> None:
     problems = request_problems(text, plan, scenario, SEEN_ORDER)
@@ -662,3 +663,14 @@ def test_written_requests_say_settings_choices_and_counts_in_words() -> None:
         assert re.search(r"\bfive\b", text) and not re.search(r"\b5\b", text), text
         assert "without notifying the customer" in text and not re.search(r"turned|enabled|disabled|true|false", text), text
         assert request_problems(text, plan, LIMIT_SCENARIO) in ([], [HIDDEN_FIRST]), text
+
+
+def test_the_writer_does_not_take_a_specs_narrator_for_the_person_asking() -> None:
+    """A description written about "the user" ("Cancel an order the user owns") is no goal a person states."""
+    narrated = CANCEL_ORDER.model_copy(update={"description": "Cancel an order the user owns."})
+    scenario = SCENARIO.model_copy(update={"tools": [narrated if tool is CANCEL_ORDER else tool for tool in TOOLS]})
+    for seed in range(40):
+        request = WriteRequestRequest(scenario=scenario, plan=NOTIFY_PLAN, earlier_requests=SEEN_ORDER, earlier_calls=[])
+        text = write_request_offline(request, random.Random(seed)).request
+        assert "the user" not in text.lower(), text
+        assert not any("third person" in problem for problem in request_problems(text, NOTIFY_PLAN, scenario, SEEN_ORDER)), text

@@ -296,6 +296,8 @@ def _description_goal(tool: ToolView, verbs: Iterable[str]) -> str | None:
         return None
     if any(is_identifier_like(word) for word in first.split()):
         return None
+    if re.search(r"\bthe\s+user\b", first, re.IGNORECASE):  # a spec's narrator ("an event the user organizes"), not the person asking
+        return None
     return first[0].lower() + first[1:]
 
 

@@ -249,7 +249,11 @@ _THIRD_PERSON = re.compile(
     re.IGNORECASE,
 )
 # Only a narrator's words where users are no objects of the tools: "for the user.", "the user's orders".
-_THIRD_PERSON_OWNER = re.compile(r"\bfor\s+the\s+user\s*(?:[.,;!?]|$)|\bthe\s+user's\s+\w+", re.IGNORECASE)
+_THIRD_PERSON_OWNER = re.compile(
+    r"\bfor\s+the\s+user\s*(?:[.,;!?]|$)|\bthe\s+user's\s+\w+"
+    r"|\bthe\s+user\s+(?:organi[sz]es|owns|created|made|booked|manages|holds|is\s+(?:in|on|part\s+of))\b",  # "an event the user organizes"
+    re.IGNORECASE,
+)
 
 
 def third_person_speaker(text: str, users_are_objects: bool = False) -> list[str]:
