@@ -347,6 +347,13 @@ def _subjects(call: ExecutedCall) -> list[EntityKey]:
     ]
 
 
+def _created_key(call: ExecutedCall) -> EntityKey | None:
+    """The object a creating call made: the output's own key (``create_ticket`` -> its ticket)."""
+    if tool_verb(call.tool) not in CREATING_VERBS or not isinstance(call.output, dict):
+        return None
+    return next((key for key, entity in entities(call.tool, call.output) if entity is call.output), None)
+
+
 def session_views(history: Sequence[ExecutedCall]) -> dict[EntityKey, dict[str, Any]]:
     """What the session last said about each object. A write that names an object (its id among the
     arguments or in its output) forgets what was known of it and records what it set instead: a read
@@ -375,10 +382,9 @@ def session_views(history: Sequence[ExecutedCall]) -> dict[EntityKey, dict[str, 
             }
             for key in _subjects(call) if set_fields else ():
                 views.setdefault(key, {}).update(set_fields)
-            if tool_verb(call.tool) in CREATING_VERBS:  # a created object holds what it was created with
-                made = next((key for key, entity in found if entity is call.output), None)
-                if made is not None:
-                    views.setdefault(made, {}).update(_comparable({n: v for n, v in call.arguments.items() if v is not None}))
+            made = _created_key(call)  # a created object holds what it was created with
+            if made is not None:
+                views.setdefault(made, {}).update(_comparable({n: v for n, v in call.arguments.items() if v is not None}))
         for key, entity in found:
             views.setdefault(key, {}).update(_comparable(entity))
             nested = [value for value in entity.values() if isinstance(value, (dict, list))]
@@ -498,7 +504,7 @@ def created_objects(history: Sequence[ExecutedCall]) -> dict[EntityKey, dict[str
             continue
         verb = tool_verb(call.tool)
         if verb in CREATING_VERBS:
-            key = next((key for key, entity in entities(call.tool, call.output) if entity is call.output), None)
+            key = _created_key(call)
             if key is not None:
                 known = {name: value for name, value in call.arguments.items() if _is_scalar(value)}
                 created[key] = {**known, **{name: value for name, value in call.output.items() if _is_scalar(value)}}
