@@ -36,9 +36,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.replay_server import ReplayServerProcess  # noqa: E402
 from benchmarks.synthesis_bench import build_catalog  # noqa: E402
-from digit_assets.engine.llm.openai_chat import OpenAIChatLLM  # noqa: E402
+from digit_assets.engine.llm.openai_chat import OpenAIChatLLM, OpenAIChatSettings  # noqa: E402
 from digit_assets.engine.llm.usage import MeteredLLM, UsageMeter  # noqa: E402
+from digit_assets.engine.ports import PortRecipe  # noqa: E402
+from digit_assets.engine.synthesis.processes import synthesize_in_processes  # noqa: E402
 from digit_assets.engine.synthesis.rollout import SynthesisSettings, synthesize  # noqa: E402
+from digit_assets.store.llm_cache import CachedPorts  # noqa: E402
 from tests.fake_openai_server import PrefixCache, offline_responder  # noqa: E402
 
 VARIANTS = {"digit_tc": (True, True), "no_impl": (False, True), "no_bt": (True, False)}
@@ -49,28 +52,41 @@ def _offline_responder():
     return offline_responder(build_catalog(), prefix_cache=PrefixCache())  # the catalog the client's runs use
 
 
-def _llm(base_url: str, meter: UsageMeter | None = None) -> OpenAIChatLLM:
-    return OpenAIChatLLM(model="bench-model", base_url=base_url, api_key="sk-bench", timeout_s=30.0, meter=meter)
+def _settings(base_url: str) -> OpenAIChatSettings:
+    return OpenAIChatSettings(model="bench-model", base_url=base_url, api_key="sk-bench", timeout_s=30.0)
 
 
-def _rollout(base_url: str, catalog, settings: SynthesisSettings, conversations: int, workers: int, steady_after: int | None = None):
-    """Outcomes, usage, wall seconds, client CPU seconds; with ``steady_after``, also the wall seconds
-    and HTTP requests at the moment that many conversations had finished (the steady window's end)."""
+def _rollout(
+    server: ReplayServerProcess, catalog, settings: SynthesisSettings, conversations: int, workers: int,
+    processes: int = 1, steady_after: int | None = None,
+):
+    """Outcomes, usage, wall seconds, client CPU seconds (every client process's); with ``steady_after``,
+    also the wall seconds and the requests the server had received when that many conversations had
+    finished (the steady window's end)."""
     meter = UsageMeter()
     steady: list[tuple[float, int]] = []
     finished = itertools.count(1)
-    with _llm(base_url, meter) as llm:
-        cpu, started = time.process_time(), time.perf_counter()
+    cpu, started = time.process_time(), time.perf_counter()
 
-        def on_outcome(_outcome) -> None:
-            if next(finished) == steady_after:  # count's next() is atomic under the GIL
-                steady.append((time.perf_counter() - started, meter.snapshot().totals()["requests"]))
+    def on_outcome(_outcome) -> None:
+        if next(finished) == steady_after:  # count's next() is atomic under the GIL
+            steady.append((time.perf_counter() - started, server.received - received))
 
-        outcomes = synthesize(
-            catalog, MeteredLLM(llm, meter), settings, base_seed=2026, indices=range(conversations), workers=workers,
-            on_outcome=on_outcome,
+    received = server.received
+    if processes > 1:
+        outcomes, reports = synthesize_in_processes(
+            catalog, CachedPorts(PortRecipe(default=_settings(server.base_url))), settings, base_seed=2026,
+            indices=range(conversations), processes=processes, workers=workers, meter=meter, on_outcome=on_outcome,
         )
-        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+        children = sum(report.cpu_s for report in reports)
+    else:
+        with OpenAIChatLLM(_settings(server.base_url), meter=meter) as llm:
+            outcomes = synthesize(
+                catalog, MeteredLLM(llm, meter), settings, base_seed=2026, indices=range(conversations), workers=workers,
+                on_outcome=on_outcome,
+            )
+        children = 0.0
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu + children
     return outcomes, meter.snapshot(), elapsed, cpu, (steady[0] if steady else None)
 
 
@@ -81,7 +97,8 @@ def in_flight(args: argparse.Namespace) -> None:
     cores = os.cpu_count() or 1
     print(
         f"DiGiT-TC conversations through OpenAIChatLLM, server latency {args.latency * 1000:.0f} ms, cache off, "
-        f"{args.waves} conversations per in-flight slot, median of {args.repeat}, {cores} cores"
+        f"{args.waves} conversations per in-flight slot, median of {args.repeat}, {cores} cores, "
+        f"{args.processes} client process{'es' if args.processes > 1 else ''}"
     )
     header = [
         "in flight", "conv.", "accepted/s", "ideal/s", "efficiency", "whole run", "CPU ceiling", "calls/acc",
@@ -91,7 +108,7 @@ def in_flight(args: argparse.Namespace) -> None:
     with ReplayServerProcess(_offline_responder) as server:
         largest = max(args.in_flight) * args.waves
         started = time.perf_counter()
-        _rollout(server.base_url, catalog, settings, largest, workers=32)  # warm-up: the server's table
+        _rollout(server, catalog, settings, largest, workers=32)  # warm-up: the server's table
         print(f"(warm-up: {largest} conversations in {time.perf_counter() - started:.0f} s, {server.misses} requests answered)")
         warmed = server.misses
         server.latency.value = args.latency
@@ -102,16 +119,17 @@ def in_flight(args: argparse.Namespace) -> None:
                 server.reset_peak()
                 before = server.cpu_s()
                 outcomes, usage, elapsed, cpu, steady = _rollout(
-                    server.base_url, catalog, settings, conversations, workers=slots, steady_after=conversations - slots + 1
+                    server, catalog, settings, conversations, workers=slots, processes=args.processes,
+                    steady_after=conversations - slots + 1,
                 )
                 totals = usage.totals()
                 requests, accepted = totals["requests"], sum(o.accepted for o in outcomes)
                 per = requests / accepted
                 ideal = slots / (per * args.latency)
                 steady_s, sent = steady
-                answered = sent - slots  # the meter counts a request as it goes out; each slot has at most one out
+                answered = sent - slots  # each slot has at most one request at the server
                 client, server_cpu = cpu / requests, (server.cpu_s() - before) / requests
-                ceiling = min(1 / client, cores / (client + server_cpu)) / per
+                ceiling = min(args.processes / client, cores / (client + server_cpu)) / per
                 runs.append((
                     answered / steady_s / per, ideal, accepted / elapsed / ideal, ceiling / ideal, per,
                     (totals["prompt_tokens"] + totals["completion_tokens"]) / accepted, 1000 * client, 1000 * server_cpu,
@@ -143,7 +161,7 @@ def cost_per_conversation(args: argparse.Namespace) -> None:
     for variant, (hidden, back_translation) in VARIANTS.items():
         settings = SynthesisSettings(hidden_calls=hidden, back_translation=back_translation)
         with ReplayServerProcess(_offline_responder) as server:  # a fresh prefix cache per variant
-            outcomes, usage, _, _, _ = _rollout(server.base_url, catalog, settings, args.conversations, workers=8)
+            outcomes, usage, _, _, _ = _rollout(server, catalog, settings, args.conversations, workers=8)
         accepted = sum(o.accepted for o in outcomes)
         totals = usage.totals()
         tokens = totals["prompt_tokens"] + totals["completion_tokens"]
@@ -173,6 +191,7 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.2, help="server latency per reply, seconds")
     parser.add_argument("--waves", type=int, default=3, help="conversations per in-flight slot")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--processes", type=int, default=1, help="client processes sharing the conversations in flight")
     parser.add_argument("--conversations", type=int, default=40, help="per variant, for the cost table")
     parser.add_argument("--skip", choices=["in-flight", "cost"], nargs="*", default=[])
     args = parser.parse_args()

@@ -38,6 +38,7 @@ class ReplayTable:
         self._inner = inner
         self._table: dict[bytes, bytes] = {}
         self.misses = 0
+        self.received = 0
         self.waiting = 0
         self.peak = 0
         """Requests waiting out their latency now, and at most so far (the client's real concurrency)."""
@@ -94,6 +95,7 @@ class _Connection(asyncio.Protocol):
             del self._buffer[: end + 4 + length]
             method, path, _ = request_line.split(" ", 2)
             response = self._table.respond(method, path, body)
+            self._table.received += 1
             self._table.waiting += 1
             self._table.peak = max(self._table.peak, self._table.waiting)
             asyncio.get_running_loop().call_later(self._latency.value, self._send, response)
@@ -114,8 +116,8 @@ def _serve(responder_factory, latency, counters, urls, stop) -> None:
         while not stop.is_set():
             if counters[2]:  # the parent asks for a new peak
                 table.peak = table.waiting
-            counters[0], counters[1], counters[2] = table.misses, table.peak, 0
-            await asyncio.sleep(0.1)
+            counters[0], counters[1], counters[2], counters[3] = table.misses, table.peak, 0, table.received
+            await asyncio.sleep(0.02)
         server.close()
 
     asyncio.run(main())
@@ -130,7 +132,7 @@ class ReplayServerProcess:
         self._urls = context.Queue()
         self._stop = context.Event()
         self.latency = context.Value("d", latency_s)
-        self._counters = context.Array("q", 3)  # misses, peak, reset-the-peak request
+        self._counters = context.Array("q", 4)  # misses, peak, reset-the-peak request, requests received
         self._process = context.Process(
             target=_serve, args=(responder_factory, self.latency, self._counters, self._urls, self._stop), daemon=True
         )
@@ -142,11 +144,16 @@ class ReplayServerProcess:
 
     @property
     def misses(self) -> int:
-        """Requests answered by the inner responder so far (published every 0.1 s by the server)."""
+        """Requests answered by the inner responder so far (published every 0.02 s by the server)."""
         return self._counters[0]
 
+    @property
+    def received(self) -> int:
+        """Requests received so far (published every 0.02 s by the server)."""
+        return self._counters[3]
+
     def peak_since_reset(self) -> int:
-        """The most requests the server held at once since :meth:`reset_peak` (published every 0.1 s)."""
+        """The most requests the server held at once since :meth:`reset_peak` (published every 0.02 s)."""
         return self._counters[1]
 
     def reset_peak(self) -> None:

@@ -26,7 +26,7 @@ PAIRS = [
     (SynthesisConfig, SynthesisSettings, {"conversations", "seed", "ablations"}),
     (FidelityConfig, DivergenceSettings, set()),
     (StatefulSearchConfig, SearchSettings, {"seed", "conversations", "max_attempts", "max_turns"}),
-    (LLMResource, OpenAIChatSettings, {"provider", "concurrency", "cache", "roles"}),
+    (LLMResource, OpenAIChatSettings, {"provider", "concurrency", "processes", "cache", "roles"}),
     (RoleRouteConfig, RoleRoute, set()),
     (DedupConfig, DedupSettings, set()),
     (DatasetConfig, DatasetSettings, {"seed"}),

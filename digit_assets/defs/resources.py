@@ -19,14 +19,14 @@ import dagster as dg
 from digit_assets import settings
 from digit_assets.defs.settings_config import config_from, settings_of
 from digit_assets.engine.llm import LLM
-from digit_assets.engine.offline.dispatch import default_offline_llm
-from digit_assets.engine.llm.openai_chat import OpenAIChatLLM, OpenAIChatSettings
+from digit_assets.engine.llm.openai_chat import OpenAIChatSettings
 from digit_assets.engine.llm.port import Role
-from digit_assets.engine.llm.routing import RoleRoute, RoutedLLM
+from digit_assets.engine.llm.routing import RoleRoute
 from digit_assets.engine.llm.usage import MeteredLLM, UsageMeter
+from digit_assets.engine.ports import PortRecipe, close_port
 from digit_assets.engine.synthesis import roles as method_roles
 from digit_assets.store import Store
-from digit_assets.store.llm_cache import CachingLLM, ResponseCache
+from digit_assets.store.llm_cache import CachedPorts, CacheServer, CachingLLM, ResponseCache
 
 
 class StoreResource(dg.ConfigurableResource):
@@ -53,13 +53,15 @@ class LLMResource(config_from(OpenAIChatSettings, dg.ConfigurableResource)):
     are retried up to ``max_attempts`` requests per answer within ``retry_budget_s``, an invalid
     answer gets one ``repair`` re-ask, and ``breaker_*`` bound an outage (that many failed calls in a
     row, or a failed share above the limit after ``breaker_min_calls`` calls, fail the run).
-    ``concurrency`` conversations are in flight at once (default 8; offline: 1), and validated
+    ``concurrency`` conversations are in flight at once (default 8; offline: 1), spread over
+    ``processes`` client processes (one process's GIL caps it near a few hundred calls a second), and validated
     answers are kept in the store's ``llm_cache`` table (``cache``) so re-materializing does not pay
     twice.
     """
 
     provider: Literal["offline", "openai"] = "offline"
     concurrency: int | None = None
+    processes: int = 1
     cache: bool = True
     roles: dict[str, RoleRouteConfig] = {}
 
@@ -69,24 +71,28 @@ class LLMResource(config_from(OpenAIChatSettings, dg.ConfigurableResource)):
             return max(1, self.concurrency)
         return 8 if self.provider == "openai" else 1
 
-    def build(self, meter: UsageMeter | None = None) -> LLM:
-        """The port without the cache (each call is answered afresh); routed when roles have their own."""
-        default = self._port(RoleRoute(provider=self.provider), meter)
+    def recipe(self) -> PortRecipe:
+        """The port as settings: the default route and each role's own (offline or a server)."""
         routes = {role: settings_of(config, RoleRoute) for role, config in self.roles.items()}
         unknown = sorted(set(routes) - ROLE_NAMES)
         if unknown:
             raise ValueError(f"llm.roles names no role of the method: {unknown} (roles: {sorted(ROLE_NAMES)})")
-        if not routes:
-            return default
-        return RoutedLLM(default, {role: self._port(route, meter) for role, route in sorted(routes.items())})
+        return PortRecipe(
+            default=self._route(RoleRoute(provider=self.provider)),
+            by_role={role: self._route(route) for role, route in sorted(routes.items())},
+        )
 
-    def _port(self, route: RoleRoute, meter: UsageMeter | None) -> LLM:
+    def build(self, meter: UsageMeter | None = None) -> LLM:
+        """The port without the cache (each call is answered afresh); routed when roles have their own."""
+        return self.recipe().build(meter)
+
+    def _route(self, route: RoleRoute) -> OpenAIChatSettings | None:
         provider = route.provider or self.provider
         if provider == "offline":
-            return default_offline_llm()
+            return None
         if provider != "openai":
             raise ValueError(f"llm.roles: provider {provider!r} is neither 'offline' nor 'openai'")
-        return OpenAIChatLLM(settings_of(self, OpenAIChatSettings, **route.overrides()), meter=meter)
+        return settings_of(self, OpenAIChatSettings, **route.overrides())
 
     @property
     def remote(self) -> bool:
@@ -96,22 +102,33 @@ class LLMResource(config_from(OpenAIChatSettings, dg.ConfigurableResource)):
     @contextmanager
     def session(self, store: Store, meter: UsageMeter) -> Iterator[LLM]:
         """The metered port for one asset execution; a remote one answers from the cache in ``store`` first."""
-        inner = self.build(meter)
+        with self.rollout_session(store, meter) as (port, _):
+            yield port
+
+    @contextmanager
+    def rollout_session(self, store: Store, meter: UsageMeter) -> Iterator[tuple[LLM, CachedPorts | None]]:
+        """:meth:`session`'s port and, when ``processes`` > 1, what each rollout process opens: the same
+        routes and the same cache, which this process serves to them while the block runs."""
+        recipe = self.recipe()
+        inner = recipe.build(meter)
         try:
             if not self.remote or not self.cache:
-                yield MeteredLLM(inner, meter)
+                yield MeteredLLM(inner, meter), (CachedPorts(recipe) if self.processes > 1 else None)
                 return
             with ResponseCache(store.path) as cache:
-                yield MeteredLLM(CachingLLM(inner, cache, meter=meter), meter)
+                port = MeteredLLM(CachingLLM(inner, cache, meter=meter), meter)
+                if self.processes <= 1:
+                    yield port, None
+                    return
+                with CacheServer(cache) as server:
+                    yield port, CachedPorts(recipe, server.address)
         finally:
-            ports = [inner.default, *inner.by_role.values()] if isinstance(inner, RoutedLLM) else [inner]
-            for port in ports:
-                if isinstance(port, OpenAIChatLLM):
-                    port.close()
+            close_port(inner)
 
 
 _TUNING = {
     "concurrency": ("DIGIT_TC_LLM_CONCURRENCY", int),
+    "processes": ("DIGIT_TC_LLM_PROCESSES", int),
     "timeout_s": ("DIGIT_TC_LLM_TIMEOUT_S", float),
     "max_attempts": ("DIGIT_TC_LLM_MAX_ATTEMPTS", int),
     "breaker_consecutive_failures": ("DIGIT_TC_LLM_BREAKER_FAILURES", int),
@@ -123,7 +140,7 @@ _TUNING = {
 def llm_from_environment() -> LLMResource:
     roles = _roles_from_environment()
     if os.environ.get("DIGIT_TC_LLM_PROVIDER", "offline") != "openai":
-        return LLMResource(provider="offline", roles=roles, **_tuning_from_environment(("concurrency",)))
+        return LLMResource(provider="offline", roles=roles, **_tuning_from_environment(("concurrency", "processes")))
     return LLMResource(
         provider="openai",
         model=dg.EnvVar("DIGIT_TC_LLM_MODEL"),

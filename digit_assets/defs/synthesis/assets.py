@@ -16,6 +16,7 @@ from digit_assets.engine.progress import Progress
 from digit_assets.engine.provenance import Provenance
 from digit_assets.engine.synthesis.export import export_jsonl
 from digit_assets.engine.synthesis.funnel import funnel_markdown, funnel_rows, zero_yield_problem
+from digit_assets.engine.synthesis.processes import synthesize_in_processes
 from digit_assets.engine.synthesis.rollout import Catalog, Outcome, SynthesisSettings, synthesize
 from digit_assets.store import delete_where, insert_rows
 from digit_assets.store.catalog import load_dataflow_edges, load_enriched_tools
@@ -66,22 +67,26 @@ def synthetic_conversations(
     outcomes: list[Outcome] = []
     usage_by_variant: dict[str, Usage] = {}
     started = time.perf_counter()
-    with llm.session(store.store(), meter) as port:
+    with llm.rollout_session(store.store(), meter) as (port, process_ports):
         provenance = Provenance.for_config(
             context.run.run_id, config.seed, {**config.model_dump(), "llm": port.label, "shards": SHARDS}
         )
         for variant in config.variants():
             progress = Progress(context.log.info, f"shard {shard} {variant.variant}", total=len(indices))
             before = meter.snapshot()
-            batch = synthesize(
-                catalog,
-                port,
-                variant,
-                base_seed=config.seed,
-                indices=indices,
-                workers=llm.workers,
-                on_outcome=lambda o: progress.advance(**{"accepted" if o.accepted else "rejected": 1}),
-            )
+
+            def on_outcome(outcome: Outcome, progress: Progress = progress) -> None:
+                progress.advance(**{"accepted" if outcome.accepted else "rejected": 1})
+
+            if process_ports is None:
+                batch = synthesize(
+                    catalog, port, variant, base_seed=config.seed, indices=indices, workers=llm.workers, on_outcome=on_outcome
+                )
+            else:
+                batch, _ = synthesize_in_processes(
+                    catalog, process_ports, variant, base_seed=config.seed, indices=indices,
+                    processes=llm.processes, workers=llm.workers, meter=meter, on_outcome=on_outcome,
+                )
             progress.finish()
             usage_by_variant[variant.variant] = meter.snapshot() - before
             outcomes += batch
@@ -130,6 +135,7 @@ def synthetic_conversations(
             "accepted_per_second": round(sum(accepted.values()) / elapsed, 1) if elapsed else 0.0,
             "llm": port.label,
             "llm_concurrency": llm.workers,
+            "llm_processes": llm.processes,
             **usage.metadata(),
             "llm_usage": dg.MetadataValue.md(usage.markdown()),
             "llm_per_accepted": dg.MetadataValue.md(_per_accepted_markdown(usage_by_variant, accepted)),

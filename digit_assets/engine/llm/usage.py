@@ -92,6 +92,13 @@ class UsageMeter:
         with self._lock:
             self._counts.setdefault(role, Counter()).update(counts)
 
+    def absorb(self, usage: Usage) -> None:
+        """Add what another meter counted (a rollout process's)."""
+        with self._lock:
+            for role, counts in usage.by_role.items():
+                self._counts.setdefault(role, Counter()).update({name: counts[name] for name in counts if counts[name]})
+            self._models.update(usage.models)
+
     def snapshot(self) -> Usage:
         with self._lock:
             return Usage({role: dict(counts) for role, counts in self._counts.items()}, dict(self._models))

@@ -466,6 +466,10 @@ def chat_messages(turns: Sequence[Turn]) -> list[dict[str, Any]]:
     return messages
 
 
+def conversation_id(settings: SynthesisSettings, base_seed: int, index: int) -> str:
+    return f"{settings.variant}-{base_seed}-{index:06d}"
+
+
 def synthesize(
     catalog: Catalog,
     llm: LLM,
@@ -485,8 +489,9 @@ def synthesize(
     """
 
     def build(index: int) -> Outcome:
-        conversation_id = f"{settings.variant}-{base_seed}-{index:06d}"
-        outcome = ConversationBuilder(catalog, llm, settings, derive_seed(base_seed, index), conversation_id).build()
+        outcome = ConversationBuilder(
+            catalog, llm, settings, derive_seed(base_seed, index), conversation_id(settings, base_seed, index)
+        ).build()
         if on_outcome is not None:
             on_outcome(outcome)
         return outcome

@@ -1,0 +1,124 @@
+"""Conversations rolled out by several processes, each with its own client.
+
+One process runs its conversations' steps and its client's requests under one GIL: at a few
+milliseconds of CPU a call it sends a few hundred calls a second, so with hundreds of conversations
+in flight the server waits on the client. Here each process builds its own port from ``open_port``
+(picklable: settings, not clients), rolls out every ``processes``-th index with its share of the
+workers, and streams each outcome back as it finishes. A conversation depends on its seed only, so
+the outcomes are those of :func:`.rollout.synthesize`, returned in index order.
+
+Processes are spawned, not forked: a fork would copy a Dagster run's threads and held locks.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+
+from digit_assets.engine.llm import LLM
+from digit_assets.engine.llm.port import LLMUnavailable
+from digit_assets.engine.llm.usage import Usage, UsageMeter
+from digit_assets.engine.synthesis.rollout import Catalog, Outcome, SynthesisSettings, conversation_id, synthesize
+
+PortOpener = Callable[[UsageMeter], AbstractContextManager[LLM]]
+"""Opens, inside a rollout process, the port its conversations use, reporting to that process's meter."""
+
+_POLL_S = 1.0
+
+
+@dataclass(frozen=True)
+class ProcessReport:
+    """What one rollout process used: its port's usage and its CPU seconds."""
+
+    usage: Usage
+    cpu_s: float
+
+
+def synthesize_in_processes(
+    catalog: Catalog,
+    open_port: PortOpener,
+    settings: SynthesisSettings,
+    *,
+    base_seed: int,
+    indices: Sequence[int],
+    processes: int,
+    workers: int,
+    meter: UsageMeter,
+    on_outcome: Callable[[Outcome], None] | None = None,
+) -> tuple[list[Outcome], list[ProcessReport]]:
+    """Roll out ``indices`` over ``processes`` processes with ``workers`` conversations in flight in
+    all; the processes' usage is added to ``meter``. ``on_outcome`` runs in this process, in the order
+    outcomes arrive. A process that fails or dies stops the others and raises here with its cause."""
+    indices = list(indices)
+    processes = max(1, min(processes, len(indices)))
+    per_process = -(-max(1, workers) // processes)
+    context = multiprocessing.get_context("spawn")
+    messages = context.Queue()
+    children = [
+        context.Process(
+            target=_roll_out,
+            args=(number, catalog, open_port, settings, base_seed, indices[number::processes], per_process, messages),
+            name=f"rollout-{number}",
+            daemon=True,
+        )
+        for number in range(processes)
+    ]
+    outcomes: dict[int, Outcome] = {}
+    reports: dict[int, ProcessReport] = {}
+    try:
+        for child in children:
+            child.start()
+        while len(reports) < len(children):
+            try:
+                message = messages.get(timeout=_POLL_S)
+            except queue.Empty:
+                _check_alive(children, reports)
+                continue
+            kind, number, payload = message
+            if kind == "outcome":
+                index, outcome = payload
+                outcomes[index] = outcome
+                if on_outcome is not None:
+                    on_outcome(outcome)
+            elif kind == "done":
+                reports[number] = payload
+                meter.absorb(payload.usage)
+            else:
+                name, text, trace = payload
+                if name == LLMUnavailable.__name__:
+                    raise LLMUnavailable(text)
+                raise RuntimeError(f"rollout process {number} failed: {name}: {text}\n{trace}")
+    finally:
+        for child in children:
+            if child.is_alive():
+                child.terminate()
+            child.join()
+        messages.close()
+    return [outcomes[index] for index in indices], [reports[number] for number in sorted(reports)]
+
+
+def _check_alive(children: Sequence[multiprocessing.Process], reports: dict[int, ProcessReport]) -> None:
+    for number, child in enumerate(children):
+        if number not in reports and child.exitcode not in (None, 0):
+            raise RuntimeError(f"rollout process {number} died (exit code {child.exitcode}) before reporting")
+
+
+def _roll_out(number, catalog, open_port, settings, base_seed, indices, workers, messages) -> None:
+    started = time.process_time()
+    meter = UsageMeter()
+    try:
+        with open_port(meter) as port:
+            by_id = {conversation_id(settings, base_seed, index): index for index in indices}
+            synthesize(
+                catalog, port, settings, base_seed=base_seed, indices=indices, workers=workers,
+                on_outcome=lambda outcome: messages.put(("outcome", number, (by_id[outcome.conversation_id], outcome))),
+            )
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises it
+        messages.put(("failed", number, (type(exc).__name__, str(exc), traceback.format_exc())))
+        return
+    messages.put(("done", number, ProcessReport(meter.snapshot(), time.process_time() - started)))
