@@ -7,7 +7,7 @@ carrying the response model's JSON Schema. The answer is validated by pydantic.
 Two failure policies, one place each:
 
 * transport (HTTP 408/409/429/5xx, connection errors, timeouts): retried by tenacity with a bounded
-  budget (``max_attempts`` requests, no new attempt after ``retry_budget_s``), waiting what the
+  budget (``max_attempts`` requests, no new attempt ``retry_budget_s`` after the first failure), waiting what the
   server's ``Retry-After`` asks (capped at ``max_backoff_s``), else exponential backoff with jitter.
   The client's own retries are off, so this is the only retry policy;
 * the answer (not JSON, no choices, empty, truncated, not matching the model): one repair re-ask
@@ -285,7 +285,21 @@ class OpenAIChatLLM:
             )
 
         try:
-            body = await self._retrying.copy(before_sleep=before_sleep)(send)
+            try:
+                body = await send()
+            except openai.OpenAIError as exc:
+                if not _transient(exc):
+                    raise
+                # The retry policy is set up only once a request fails: per call it costs about a
+                # tenth of the client's CPU. Its first attempt is this failure, replayed.
+                failed = [exc]
+
+                async def again() -> str:
+                    if failed:
+                        raise failed.pop()
+                    return await send()
+
+                body = await self._retrying.copy(before_sleep=before_sleep)(again)
         except openai.OpenAIError as exc:
             cause = self._redacted(_cause(exc))
             self.breaker.failed_call(cause)
