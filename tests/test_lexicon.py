@@ -68,3 +68,18 @@ def test_a_tool_named_after_a_verb_keeps_it_and_says_it_in_the_past():
     assert [past_tense(verb) for verb in ("restore", "trash", "log", "reply", "pin", "print")] == [
         "restored", "trashed", "logged", "replied", "pinned", "printed"
     ]
+
+
+def test_a_plain_setting_is_said_as_a_person_marks_it_and_read_back() -> None:
+    from analytics.realism import named_parameter
+    from digit_assets.engine.lexicon import boolean_phrases, read_boolean
+
+    on, off = boolean_phrases(["internal"])[True], boolean_phrases(["internal"])[False]
+    assert on[0] == "marked internal" and not any(phrase.startswith("as ") for phrase in on)
+    for phrase in on:
+        text = f'Reply "I reset your password." {phrase.removeprefix("and ")} to ticket TIC-1.'
+        assert read_boolean(["internal"], text) is True
+        assert named_parameter(text, ["internal"], ["I reset your password.", True]) is None
+    assert read_boolean(["internal"], f'Reply "Thanks", {off[0]}.') is False
+    # the wording this replaces: after a quoted value "as" labels it with the field's name
+    assert named_parameter('Reply "I reset your password.", as internal.', ["internal"], ["I reset your password.", True]) == "internal"

@@ -653,7 +653,8 @@ def boolean_phrases(words: Sequence[str]) -> dict[bool, tuple[str, ...]]:
     joined = " ".join(words)
     if words and _is_plural(words[-1]):
         return {True: (f"with {joined}",), False: (f"without {joined}",)}
-    return {True: (f"as {joined}", f"make it {joined}"), False: (f"not {joined}",)}
+    # "marked internal", not "as internal": after a quoted value "as" reads as naming a field
+    return {True: (f"marked {joined}", f"and make it {joined}"), False: (f"not {joined}",)}
 
 
 @functools.lru_cache(maxsize=4_096)
