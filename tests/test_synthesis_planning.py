@@ -586,3 +586,92 @@ def test_scenarios_are_drawn_so_a_plan_of_the_allowed_length_finds_every_identif
     bounded = [sample_scenario("library", tools, links, random.Random(seed), min_tools=3, max_tools=3, max_calls=2) for seed in range(30)]
     assert any(longest_plan(scenario) < 2 for scenario in unbounded)  # the trap is real
     assert all(longest_plan(scenario) == 2 for scenario in bounded)
+
+
+SEARCH_CUSTOMERS = ToolView(
+    name="search_customers",
+    description="Search customers by name.",
+    parameters=_obj({"query": STRING}, ("query",)),
+    output_schema=_obj({"customers": {"type": "array", "items": _obj({"customer_id": {"type": "string", "pattern": "^CUS-\\d{5}$"}, "name": STRING}, ("customer_id", "name"))}}, ("customers",)),
+)
+CREATE_TICKET = ToolView(
+    name="create_ticket",
+    description="Open a support ticket for a customer.",
+    parameters=_obj(
+        {"customer_id": {"type": "string", "pattern": "^CUS-\\d{5}$"}, "subject": STRING, "description": STRING, "priority": {"type": "string", "enum": ["low", "urgent"]}},
+        ("customer_id", "subject", "description"),
+    ),
+    output_schema=_obj({"ticket_id": {"type": "string", "pattern": "^TIC-\\d{5}$"}, "status": STRING}, ("ticket_id",)),
+)
+GET_TICKET = ToolView(
+    name="get_ticket",
+    description="Get a ticket.",
+    parameters=_obj({"ticket_id": {"type": "string", "pattern": "^TIC-\\d{5}$"}}, ("ticket_id",)),
+    output_schema=_obj({"ticket_id": {"type": "string", "pattern": "^TIC-\\d{5}$"}, "subject": STRING}, ("ticket_id", "subject")),
+)
+HELPDESK = Scenario(
+    namespace="helpdesk", tools=[SEARCH_CUSTOMERS, CREATE_TICKET, GET_TICKET],
+    links=[
+        Link(src_tool="search_customers", src_field="customers[].customer_id", dst_tool="create_ticket", dst_param="customer_id"),
+        Link(src_tool="create_ticket", src_field="ticket_id", dst_tool="get_ticket", dst_param="ticket_id"),
+    ],
+    persona="Sam Lee, support agent", today="2025-06-01",
+)
+
+
+def test_a_later_turn_does_not_create_what_an_earlier_turn_created() -> None:
+    """A person does not ask for a second ticket with the first one's customer, subject and text."""
+    searched = ExecutedCall(
+        ref="$1", tool="search_customers", arguments={"query": "Garza"},
+        output={"customers": [{"customer_id": "CUS-10001", "name": "Ana Garza"}]}, turn=0,
+    )
+    created = ExecutedCall(
+        ref="$2", tool="create_ticket",
+        arguments={"customer_id": "CUS-10001", "subject": "Printer jam", "description": "The printer jams on every page.", "priority": "urgent"},
+        output={"ticket_id": "TIC-20001", "status": "open"}, turn=0,
+    )
+    creates = 0
+    for seed in range(60):
+        request = PlanTurnRequest(
+            scenario=HELPDESK, earlier_turns=[TurnPlan(calls=[])], earlier_calls=[searched, created], next_ref=3, min_calls=1, max_calls=2,
+        )
+        for call in plan_turn_offline(request, random.Random(seed)).calls:
+            if call.tool != "create_ticket":
+                continue
+            creates += 1
+            arguments = resolve_arguments(call, {"$1": searched, "$2": created})
+            assert [arguments.get(name) for name in ("customer_id", "subject", "description")] != [
+                "CUS-10001", "Printer jam", "The printer jams on every page."
+            ], seed
+    assert creates > 10  # the planner still creates tickets, other ones
+
+
+def test_the_plan_filter_refuses_a_second_creation_of_the_same_thing_and_a_second_cancel() -> None:
+    """A model's plan is held to the rule the offline planner follows."""
+    searched = ExecutedCall(
+        ref="$1", tool="search_customers", arguments={"query": "Garza"},
+        output={"customers": [{"customer_id": "CUS-10001", "name": "Ana Garza"}]}, turn=0,
+    )
+    created = ExecutedCall(
+        ref="$2", tool="create_ticket",
+        arguments={"customer_id": "CUS-10001", "subject": "Printer jam", "description": "The printer jams on every page.", "priority": "urgent"},
+        output={"ticket_id": "TIC-20001", "status": "open"}, turn=0,
+    )
+    again = [
+        _call("$3", "create_ticket", customer_id="$1.customers[0].customer_id", subject="Printer jam", description="The printer jams on every page."),
+        _call("$4", "get_ticket", ticket_id="$3.ticket_id"),
+    ]
+    problems = plan_problems(again, HELPDESK, [searched, created], turn_index=1, min_calls=1, max_calls=3)
+    assert problems == ["$3 create_ticket does again what $2 create_ticket did in turn 0, with the same values."]
+    other = [_call("$3", "create_ticket", customer_id="$1.customers[0].customer_id", subject="Invoice missing", description="I got no invoice for May."), again[1]]
+    assert plan_problems(other, HELPDESK, [searched, created], turn_index=1, min_calls=1, max_calls=3) == []
+
+    listed = ExecutedCall(ref="$1", tool="list_orders", arguments={"date": "2025-05-30"}, output={"orders": [{"order_id": "ORD-10001", "total": 1.0}]}, turn=0)
+    cancelled = ExecutedCall(ref="$2", tool="cancel_order", arguments={"order_id": "ORD-10001", "reason": "late"}, output={"order_id": "ORD-10001", "status": "cancelled"}, turn=0)
+    twice = [_call("$3", "get_order", order_id="$1.orders[0].order_id"), _call("$4", "cancel_order", order_id="$3.order_id", reason="changed my mind")]
+    direct = [_call("$3", "cancel_order", order_id="$1.orders[0].order_id", reason="changed my mind"), _call("$4", "get_order", order_id="$3.order_id")]
+    assert plan_problems(direct, SCENARIO, [listed, cancelled], turn_index=1, min_calls=2, max_calls=3) == [
+        "$3 cancel_order does again what $2 cancel_order did in turn 0, with the same values."
+    ]
+    # through a call of the same plan the value is not known before it runs: the simulator's session answers it
+    assert plan_problems(twice, SCENARIO, [listed, cancelled], turn_index=1, min_calls=2, max_calls=3) == []

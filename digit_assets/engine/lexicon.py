@@ -674,3 +674,26 @@ def read_boolean(words: Sequence[str], text: str) -> bool | None:
         if pattern.search(text):
             return value
     return None
+
+
+# --- Which fields name an object -----------------------------------------------------------------
+
+_KEY_ENDINGS = frozenset({"number", "code", "ref", "reference", "key"})
+_NOT_KEYS = frozenset({"phone", "zip", "postal", "postcode", "country", "currency", "language", "promo", "coupon", "discount", "color", "colour", "status", "error", "http", "response", "area"})
+
+
+@functools.lru_cache(maxsize=16_384)
+def is_entity_key(name: str) -> bool:
+    """``order_id``, ``id``, ``booking_reference``: a field that names one object."""
+    words = name_words(name)
+    if not words or set(words) & _NOT_KEYS:
+        return False
+    return words[-1] in ("id", "uuid") or (words[-1] in _KEY_ENDINGS and len(words) > 1)
+
+
+def subject_key(fields: Sequence[str], context: Sequence[str]) -> str | None:
+    """The key about the tool's own noun (``order_id`` for ``cancel_order``), or None.
+
+    There is no fallback to another key: ``create_order(customer_id=...)`` is not about the customer.
+    """
+    return next((f for f in fields if is_entity_key(f) and singular(name_words(f)[0]) in context), None)

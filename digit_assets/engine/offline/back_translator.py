@@ -47,7 +47,7 @@ from digit_assets.engine.lexicon import (
     value_roles,
     words_of,
 )
-from digit_assets.engine.offline.session import is_entity_key
+from digit_assets.engine.lexicon import is_entity_key
 from digit_assets.engine.synthesis.model import ExecutedCall, Link, PlannedCall, ToolView, parse_reference, resolve_path
 from digit_assets.engine.synthesis.planning import plannable_field
 from digit_assets.engine.synthesis.roles import BackTranslateRequest, BackTranslateResponse

@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from digit_assets.engine.lexicon import ONCE_ONLY_VERBS, tool_context, tool_verb
-from digit_assets.engine.offline.session import GENERIC_FIELDS, subject_key
+from digit_assets.engine.offline.session import GENERIC_FIELDS
 from digit_assets.engine.synthesis.model import ExecutedCall, Link, PlannedCall, ToolView, parse_reference, resolve_path
 from digit_assets.engine.synthesis.planning import (
     OutputField,
@@ -23,6 +22,7 @@ from digit_assets.engine.synthesis.planning import (
     call_problems,
     plannable_field,
     reference_path,
+    repeated_action,
     tool_analysis,
     usable_outputs,
 )
@@ -283,21 +283,14 @@ class _TurnPlanner:
         return known
 
     def _repeats_earlier_call(self, draft: _Draft, call: PlannedCall) -> bool:
-        """Whether an earlier turn already made this call (its result is in the conversation), or
-        already took a once-only action on the same object (an order is cancelled once): the same
-        value of the key about the tool's noun, or of every required parameter without such a key."""
+        """Whether an earlier turn already made this call (its result is in the conversation) or
+        already took this action (:func:`repeated_action`)."""
         earlier = self.earlier_by_tool.get(call.tool)
         if not earlier:
             return False
         known = self._known_values(draft, call)
-        once_only = tool_verb(call.tool) in ONCE_ONLY_VERBS
-        required = self.analyses[call.tool].required
-        subject = subject_key(required, tool_context(call.tool))
-        acted_on = (subject,) if subject else required
-        return any(
-            done.arguments == known
-            or once_only and all(param in known and done.arguments.get(param) == known[param] for param in acted_on)
-            for done in earlier
+        return any(done.arguments == known for done in earlier) or (
+            repeated_action(call.tool, self.analyses[call.tool].required, known, earlier) is not None
         )
 
     def _literal(self, analysis: ToolAnalysis, param: str, reuse: bool) -> Any:

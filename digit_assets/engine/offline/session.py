@@ -9,28 +9,26 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from digit_assets.engine.lexicon import CREATING_VERBS, changes_state, name_words, singular, tool_context, tool_verb
+from digit_assets.engine.lexicon import (
+    CREATING_VERBS,
+    changes_state,
+    is_entity_key,
+    name_words,
+    singular,
+    subject_key,
+    tool_context,
+    tool_verb,
+)
 from digit_assets.engine.synthesis.model import ExecutedCall
 from digit_assets.engine.synthesis.simulation import MISSING, IdentityCache
 
 # --- Which fields identify what ------------------------------------------------------------------
 
-_KEY_ENDINGS = frozenset({"number", "code", "ref", "reference", "key"})
-_NOT_KEYS = frozenset({"phone", "zip", "postal", "postcode", "country", "currency", "language", "promo", "coupon", "discount", "color", "colour", "status", "error", "http", "response", "area"})
 _IDENTIFYING = frozenset({"email", "name", "phone", "username", "title", "handle"})
 # Names so generic that only the shallowest object of a result is the one an argument describes.
 GENERIC_FIELDS = frozenset({"id", "uuid", "key", "name", "title", "description", "label", "value"})
 FILTER_WORDS = frozenset({"date", "status", "type", "category", "city", "country", "state", "brand", "genre", "department", "priority", "color", "size", "location", "language", "currency"})
 _FILTER_NAMES = frozenset((word,) for word in FILTER_WORDS)
-
-
-@lru_cache(maxsize=16_384)
-def is_entity_key(name: str) -> bool:
-    """``order_id``, ``id``, ``booking_reference``: a field that names one object."""
-    words = name_words(name)
-    if not words or set(words) & _NOT_KEYS:
-        return False
-    return words[-1] in ("id", "uuid") or (words[-1] in _KEY_ENDINGS and len(words) > 1)
 
 
 @lru_cache(maxsize=16_384)
@@ -47,14 +45,6 @@ def own_key(fields: Sequence[str], context: Sequence[str]) -> str | None:
     return next((k for k in keys if k in ("id", "uuid")), None) or next(
         (k for k in keys if singular(name_words(k)[0]) in context), keys[0]
     )
-
-
-def subject_key(fields: Sequence[str], context: Sequence[str]) -> str | None:
-    """The key about the tool's own noun (``order_id`` for ``cancel_order``), or None.
-
-    Unlike :func:`own_key` there is no fallback: ``create_order(customer_id=...)`` is not about the customer.
-    """
-    return next((f for f in fields if is_entity_key(f) and singular(name_words(f)[0]) in context), None)
 
 
 def context_of(name: str) -> tuple[str, ...]:

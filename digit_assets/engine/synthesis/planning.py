@@ -24,6 +24,7 @@ from typing import Any
 
 import networkx as nx
 
+from digit_assets.engine.lexicon import CREATING_VERBS, ONCE_ONLY_VERBS, subject_key, tool_context, tool_verb
 from digit_assets.engine.schema_refs import resolve_local
 from digit_assets.engine.synthesis.model import (
     REFERENCE,
@@ -435,6 +436,48 @@ def largest_connected_plan(calls: Sequence[PlannedCall]) -> list[PlannedCall]:
     return groups[0] if groups else []
 
 
+def repeated_action(
+    tool: str, required: Sequence[str], known: Mapping[str, Any], earlier: Sequence[ExecutedCall]
+) -> ExecutedCall | None:
+    """The earlier call (of the same tool) whose action this call would take again: a once-only action
+    on the same object (an order is cancelled once; the same value of the key about the tool's noun,
+    or of every required parameter without such a key), or a creation of the same thing (a second
+    ticket with the first one's customer, subject and text; the same value of every required
+    parameter). ``known`` holds the call's argument values known before it runs."""
+    verb = tool_verb(tool)
+    if verb in ONCE_ONLY_VERBS:
+        subject = subject_key(required, tool_context(tool))
+        acted_on = (subject,) if subject else tuple(required)
+    elif verb in CREATING_VERBS:
+        acted_on = tuple(required)
+    else:
+        return None
+    if not acted_on:
+        return None
+    return next(
+        (
+            done for done in earlier
+            if done.tool == tool and all(param in known and done.arguments.get(param) == known[param] for param in acted_on)
+        ),
+        None,
+    )
+
+
+def _known_before_running(call: PlannedCall, executed: Mapping[str, ExecutedCall]) -> dict[str, Any]:
+    """The call's literals and the values its references take from executed outputs."""
+    known: dict[str, Any] = {}
+    for param, value in call.arguments.items():
+        parsed = parse_reference(value)
+        if parsed is None:
+            known[param] = value
+        elif parsed[0] in executed:
+            try:
+                known[param] = resolve_path(executed[parsed[0]].output, parsed[1])
+            except (KeyError, IndexError, TypeError):  # a path the output lacks: call_problems says so
+                continue
+    return known
+
+
 def plan_problems(
     calls: Sequence[PlannedCall],
     scenario: Scenario,
@@ -447,7 +490,8 @@ def plan_problems(
     """Why a turn plan cannot be used (empty: accepted). Every call must use a scenario tool with its
     own parameters, take references only from earlier calls of the plan or executed calls of earlier
     turns, consume an earlier output unless it is the first, and validate once references are
-    substituted; the plan must be connected, in the length range, and cross turns after turn 0."""
+    substituted, and not create again or take again a once-only action an earlier turn took; the plan
+    must be connected, in the length range, and cross turns after turn 0."""
     problems: list[str] = []
     lowest = max(MIN_CONNECTED_CALLS, min_calls)
     if not lowest <= len(calls) <= max_calls:
@@ -478,6 +522,9 @@ def plan_problems(
             problems += [f"{label}: unknown parameter {param}." for param in call.arguments if param not in analysis.params]
             problems += [f"{label}: missing required parameter {param}." for param in analysis.required if param not in call.arguments]
             problems += call_problems(call, tool, planned, executed)
+            again = repeated_action(call.tool, analysis.required, _known_before_running(call, executed), earlier_calls)
+            if again is not None:
+                problems.append(f"{label} does again what {again.ref} {again.tool} did in turn {again.turn}, with the same values.")
         planned[call.ref] = tool
     if turn_index > 0 and calls and not crosses_turns:
         problems.append(f"No call of turn {turn_index} consumes an output of an earlier turn.")
