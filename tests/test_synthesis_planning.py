@@ -675,3 +675,18 @@ def test_the_plan_filter_refuses_a_second_creation_of_the_same_thing_and_a_secon
     ]
     # through a call of the same plan the value is not known before it runs: the simulator's session answers it
     assert plan_problems(twice, SCENARIO, [listed, cancelled], turn_index=1, min_calls=2, max_calls=3) == []
+
+
+def test_execution_refuses_a_once_only_action_the_plan_reached_through_a_fresh_call() -> None:
+    """Known only once run: this turn's listing hands back the order turn 0 cancelled."""
+    from digit_assets.engine.offline.dispatch import default_offline_llm
+    from digit_assets.engine.synthesis.rollout import Catalog, ConversationBuilder, SynthesisSettings, TurnFailed
+
+    cancelled = ExecutedCall(ref="$1", tool="cancel_order", arguments={"order_id": "ORD-10001", "reason": "late"},
+                             output={"order_id": "ORD-10001", "status": "cancelled"}, turn=0)
+    builder = ConversationBuilder(Catalog(tools={"shop": TOOLS}, links={"shop": LINKS}), default_offline_llm(), SynthesisSettings(), 3, "t-1")
+    plan = TurnPlan(calls=[_call("$2", "get_order", order_id="ORD-10001"), _call("$3", "cancel_order", order_id="$2.order_id", reason="other")])
+    with pytest.raises(TurnFailed, match=r"\$3 cancel_order does again what \$1 cancel_order did, with the same values"):
+        builder._execute(plan, TOOLS_BY_NAME, [cancelled], "2025-06-01", 1)
+    other = TurnPlan(calls=[_call("$2", "get_order", order_id="ORD-10002"), _call("$3", "cancel_order", order_id="$2.order_id", reason="other")])
+    assert [call.tool for call in builder._execute(other, TOOLS_BY_NAME, [cancelled], "2025-06-01", 1)] == ["get_order", "cancel_order"]

@@ -30,7 +30,9 @@ from digit_assets.engine.synthesis.planning import (
     link_problem,
     largest_connected_plan,
     plan_problems,
+    repeated_action,
     sample_scenario,
+    tool_analysis,
 )
 from digit_assets.engine.synthesis.recovery import choose_recovery_positions, wrong_call_problems
 from digit_assets.engine.synthesis.requests import request_problems
@@ -332,6 +334,11 @@ class ConversationBuilder:
             except ReferenceResolutionError as exc:
                 raise TurnFailed("execution", str(exc)) from exc
             _require("execution", argument_problems(tool, arguments))
+            # A plan can reach an object acted on before only through a call it makes (a list whose
+            # first item was cancelled earlier); resolved, the repeat shows.
+            again = repeated_action(call.tool, tool_analysis(tool).required, arguments, earlier + executed)
+            if again is not None:
+                raise TurnFailed("execution", f"{call.ref} {call.tool} does again what {again.ref} {again.tool} did, with the same values")
             output = self._simulate(tool, arguments, earlier + executed, today, index)
             done = ExecutedCall(
                 ref=call.ref,
