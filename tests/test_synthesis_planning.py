@@ -690,3 +690,55 @@ def test_execution_refuses_a_once_only_action_the_plan_reached_through_a_fresh_c
         builder._execute(plan, TOOLS_BY_NAME, [cancelled], "2025-06-01", 1)
     other = TurnPlan(calls=[_call("$2", "get_order", order_id="ORD-10002"), _call("$3", "cancel_order", order_id="$2.order_id", reason="other")])
     assert [call.tool for call in builder._execute(other, TOOLS_BY_NAME, [cancelled], "2025-06-01", 1)] == ["get_order", "cancel_order"]
+
+
+UPDATE_ADDRESS = ToolView(
+    name="update_shipping_address",
+    description="Change where an order ships.",
+    parameters=_obj({"order_id": ORDER_ID, "street": STRING}, ("order_id", "street")),
+    output_schema=_obj({"order_id": ORDER_ID, "street": STRING}, ("order_id", "street")),
+)
+RESTORE_ORDER = ToolView(
+    name="restore_order",
+    description="Restore a cancelled order.",
+    parameters=_obj({"order_id": ORDER_ID}, ("order_id",)),
+    output_schema=_obj({"order_id": ORDER_ID, "status": STRING}, ("order_id", "status")),
+)
+
+
+def test_nothing_changes_an_object_an_earlier_turn_cancelled_but_it_may_be_read_or_restored() -> None:
+    from digit_assets.engine.synthesis.planning import closed_object
+
+    listed = ExecutedCall(ref="$1", tool="list_orders", arguments={"date": "2025-05-30"},
+                          output={"orders": [{"order_id": "ORD-10001", "total": 1.0}, {"order_id": "ORD-10002", "total": 2.0}]}, turn=0)
+    cancelled = ExecutedCall(ref="$2", tool="cancel_order", arguments={"order_id": "ORD-10001", "reason": "late"},
+                             output={"order_id": "ORD-10001", "status": "cancelled"}, turn=0)
+    earlier = [listed, cancelled]
+    assert closed_object("update_shipping_address", {"order_id": "ORD-10001", "street": "1 Main St"}, earlier) is cancelled
+    assert closed_object("update_shipping_address", {"order_id": "ORD-10002", "street": "1 Main St"}, earlier) is None
+    assert closed_object("get_order", {"order_id": "ORD-10001"}, earlier) is None
+    assert closed_object("restore_order", {"order_id": "ORD-10001"}, earlier) is None
+
+    shop = SCENARIO.model_copy(update={
+        "tools": [*TOOLS, UPDATE_ADDRESS, RESTORE_ORDER],
+        "links": [*LINKS, Link(src_tool="get_order", src_field="order_id", dst_tool="update_shipping_address", dst_param="order_id")],
+    })
+    late = [_call("$3", "update_shipping_address", order_id="$1.orders[0].order_id", street="1 Main St"), _call("$4", "get_order", order_id="$3.order_id")]
+    assert plan_problems(late, shop, earlier, turn_index=1, min_calls=2, max_calls=3) == [
+        "$3 update_shipping_address changes what $2 cancel_order ended in turn 0."
+    ]
+    other = [_call("$3", "update_shipping_address", order_id="$1.orders[1].order_id", street="1 Main St"), _call("$4", "get_order", order_id="$3.order_id")]
+    assert plan_problems(other, shop, earlier, turn_index=1, min_calls=2, max_calls=3) == []
+
+
+def test_execution_refuses_a_change_to_an_object_cancelled_before() -> None:
+    from digit_assets.engine.offline.dispatch import default_offline_llm
+    from digit_assets.engine.synthesis.rollout import Catalog, ConversationBuilder, SynthesisSettings, TurnFailed
+
+    cancelled = ExecutedCall(ref="$1", tool="cancel_order", arguments={"order_id": "ORD-10001", "reason": "late"},
+                             output={"order_id": "ORD-10001", "status": "cancelled"}, turn=0)
+    tools = {**TOOLS_BY_NAME, UPDATE_ADDRESS.name: UPDATE_ADDRESS}
+    builder = ConversationBuilder(Catalog(tools={"shop": list(tools.values())}, links={"shop": LINKS}), default_offline_llm(), SynthesisSettings(), 3, "t-2")
+    plan = TurnPlan(calls=[_call("$2", "get_order", order_id="ORD-10001"), _call("$3", "update_shipping_address", order_id="$2.order_id", street="1 Main St")])
+    with pytest.raises(TurnFailed, match=r"\$3 update_shipping_address changes what \$1 cancel_order ended"):
+        builder._execute(plan, tools, [cancelled], "2025-06-01", 1)

@@ -21,6 +21,7 @@ from digit_assets.engine.synthesis.planning import (
     ToolAnalysis,
     call_problems,
     plannable_field,
+    closed_object,
     reference_path,
     repeated_action,
     tool_analysis,
@@ -283,12 +284,12 @@ class _TurnPlanner:
         return known
 
     def _repeats_earlier_call(self, draft: _Draft, call: PlannedCall) -> bool:
-        """Whether an earlier turn already made this call (its result is in the conversation) or
-        already took this action (:func:`repeated_action`)."""
-        earlier = self.earlier_by_tool.get(call.tool)
-        if not earlier:
-            return False
+        """Whether an earlier turn already made this call (its result is in the conversation), already
+        took this action (:func:`repeated_action`) or ended the object it would change (:func:`closed_object`)."""
         known = self._known_values(draft, call)
+        if closed_object(call.tool, known, self.request.earlier_calls) is not None:
+            return True
+        earlier = self.earlier_by_tool.get(call.tool, [])
         return any(done.arguments == known for done in earlier) or (
             repeated_action(call.tool, self.analyses[call.tool].required, known, earlier) is not None
         )

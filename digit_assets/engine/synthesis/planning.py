@@ -24,7 +24,7 @@ from typing import Any
 
 import networkx as nx
 
-from digit_assets.engine.lexicon import CREATING_VERBS, ONCE_ONLY_VERBS, subject_key, tool_context, tool_verb
+from digit_assets.engine.lexicon import CREATING_VERBS, ONCE_ONLY_VERBS, changes_state, subject_key, tool_context, tool_verb
 from digit_assets.engine.schema_refs import resolve_local
 from digit_assets.engine.synthesis.model import (
     REFERENCE,
@@ -463,6 +463,26 @@ def repeated_action(
     )
 
 
+_CLOSING_VERBS = frozenset({"cancel", "void", "delete", "close"})
+_REVIVING_VERBS = frozenset({"restore", "reopen", "undelete", "unarchive", "reactivate", "recover", "resume"})
+
+
+def closed_object(tool: str, arguments: Mapping[str, Any], earlier: Sequence[ExecutedCall]) -> ExecutedCall | None:
+    """The earlier call that cancelled, deleted or closed the object this state-changing call would
+    change (a shipping address set on an order already cancelled): the same value under that call's
+    key about its own noun. Reading it, or reopening and restoring it, is fine."""
+    verb = tool_verb(tool)
+    if not changes_state(tool) or verb in _REVIVING_VERBS:
+        return None
+    for done in earlier:
+        if done.error is not None or tool_verb(done.tool) not in _CLOSING_VERBS:
+            continue
+        key = subject_key(list(done.arguments), tool_context(done.tool))
+        if key is not None and key in arguments and arguments[key] == done.arguments[key]:
+            return done
+    return None
+
+
 def _known_before_running(call: PlannedCall, executed: Mapping[str, ExecutedCall]) -> dict[str, Any]:
     """The call's literals and the values its references take from executed outputs."""
     known: dict[str, Any] = {}
@@ -522,9 +542,12 @@ def plan_problems(
             problems += [f"{label}: unknown parameter {param}." for param in call.arguments if param not in analysis.params]
             problems += [f"{label}: missing required parameter {param}." for param in analysis.required if param not in call.arguments]
             problems += call_problems(call, tool, planned, executed)
-            again = repeated_action(call.tool, analysis.required, _known_before_running(call, executed), earlier_calls)
+            known = _known_before_running(call, executed)
+            again = repeated_action(call.tool, analysis.required, known, earlier_calls)
             if again is not None:
                 problems.append(f"{label} does again what {again.ref} {again.tool} did in turn {again.turn}, with the same values.")
+            elif (closed := closed_object(call.tool, known, earlier_calls)) is not None:
+                problems.append(f"{label} changes what {closed.ref} {closed.tool} ended in turn {closed.turn}.")
         planned[call.ref] = tool
     if turn_index > 0 and calls and not crosses_turns:
         problems.append(f"No call of turn {turn_index} consumes an output of an earlier turn.")

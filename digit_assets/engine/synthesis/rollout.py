@@ -25,6 +25,7 @@ from digit_assets.engine.records import ConversationRecord, is_error_content
 from digit_assets.engine.synthesis.model import ExecutedCall, Link, Scenario, ToolView, Turn, TurnPlan
 from digit_assets.engine.synthesis.planning import (
     choose_hidden,
+    closed_object,
     has_plannable_flow,
     hidden_call_problems,
     link_problem,
@@ -339,6 +340,9 @@ class ConversationBuilder:
             again = repeated_action(call.tool, tool_analysis(tool).required, arguments, earlier + executed)
             if again is not None:
                 raise TurnFailed("execution", f"{call.ref} {call.tool} does again what {again.ref} {again.tool} did, with the same values")
+            closed = closed_object(call.tool, arguments, earlier + executed)
+            if closed is not None:
+                raise TurnFailed("execution", f"{call.ref} {call.tool} changes what {closed.ref} {closed.tool} ended")
             output = self._simulate(tool, arguments, earlier + executed, today, index)
             done = ExecutedCall(
                 ref=call.ref,
