@@ -10,7 +10,7 @@ import time
 import pytest
 
 from digit_assets.engine.synthesis.roles import BackTranslateRequest, WriteRequestRequest
-from digit_assets.engine.synthesis.model import ExecutedCall, Link, PlannedCall, ToolView, TurnPlan
+from digit_assets.engine.synthesis.model import Link, PlannedCall, ToolView, TurnPlan
 from digit_assets.engine.offline.request_writer import write_request_offline
 from digit_assets.engine.synthesis.verification import align_hidden, verification_problems
 from digit_assets.engine.offline.back_translator import back_translate_offline, derive_plan, read_values
@@ -564,20 +564,3 @@ def test_a_write_named_verb_preposition_object_is_asked_for_by_its_verb() -> Non
         derived = translate(text, tools=[tickets, reply], links=links)
         assert [call.tool for call in derived] == ["list_tickets", "reply_to_ticket"], (text, derived)
         assert derived[1].arguments["internal"] is False, text
-
-
-def test_a_reading_that_takes_another_earlier_object_than_the_plan_is_rejected() -> None:
-    """"Cancel that order" with two orders in the conversation: the reader's pick is not the plan's."""
-    earlier = [
-        ExecutedCall(ref="$1", tool="list_orders", arguments={"date": "2026-05-03"}, turn=0,
-                     output={"orders": [{"order_id": "ORD-11111", "order_date": "2026-05-03", "total": 80.0},
-                                        {"order_id": "ORD-22222", "order_date": "2026-05-03", "total": 12.0}]}),
-    ]
-    plan = TurnPlan(calls=[PlannedCall(ref="$2", tool="cancel_order", arguments={"order_id": "$1.orders[1].order_id", "reason": "late_delivery"})])
-    text = 'Cancel that order with the reason "late_delivery".'
-    first = [PlannedCall(ref="$2", tool="cancel_order", arguments={"order_id": "$1.orders[0].order_id", "reason": "late_delivery"})]
-    assert verification_problems(plan, first, text, TOOLS, earlier) == [
-        "$2 cancel_order: the request does not say which order_id it means: the plan took 'ORD-22222' from an "
-        "earlier turn, the reading takes 'ORD-11111'."
-    ]
-    assert verification_problems(plan, plan.calls, text, TOOLS, earlier) == []

@@ -61,9 +61,7 @@ def verification_problems(
 
     The derived plan must be non-empty and connected, every call must validate (references
     substituted with the earlier output's value or a value of the parameter's type), it must use
-    every value of the original plan that the request carries, take what it takes from earlier turns'
-    outputs from the same objects (a request that says "that order" where two are in the conversation
-    names neither), and call the same tools as often.
+    every value of the original plan that the request carries, and call the same tools as often.
     """
     if not derived:
         return ["The back-translation derived no calls."]
@@ -103,7 +101,6 @@ def verification_problems(
     if nx.number_connected_components(graph) > 1:
         problems.append("The derived calls do not form one connected chain.")
     problems += _unused_value_problems(original, derived, request_text)
-    problems += _other_object_problems(original, derived, earlier)
     wanted, got = Counter(call.tool for call in original.calls), Counter(call.tool for call in derived)
     if wanted != got:
         parts = [f"missing {', '.join(sorted((wanted - got).elements()))}" if wanted - got else ""]
@@ -122,39 +119,6 @@ def _unused_value_problems(original: TurnPlan, derived: Sequence[PlannedCall], r
         and find_value(request_text, value) >= 0
         and any(text not in used for text in _literal_texts(value))
     ]
-
-
-def _from_earlier_turns(call: PlannedCall, earlier: Mapping[str, ExecutedCall]) -> dict[str, Any]:
-    """The arguments a call takes from earlier turns' outputs, resolved."""
-    found = {}
-    for param, value in call.arguments.items():
-        reference = parse_reference(value)
-        if reference is not None and reference[0] in earlier:
-            try:
-                found[param] = resolve_path(earlier[reference[0]].output, reference[1])
-            except (KeyError, IndexError, TypeError):  # reported by the substitution check
-                continue
-    return found
-
-
-def _other_object_problems(original: TurnPlan, derived: Sequence[PlannedCall], earlier: Mapping[str, ExecutedCall]) -> list[str]:
-    """Calls of the derived plan (matched to the original's by tool, in order) that take from an
-    earlier turn another value than the original call took there."""
-    problems = []
-    unmatched = list(original.calls)
-    for call in derived:
-        match = next((planned for planned in unmatched if planned.tool == call.tool), None)
-        if match is None:
-            continue
-        unmatched.remove(match)
-        wanted, got = _from_earlier_turns(match, earlier), _from_earlier_turns(call, earlier)
-        problems += [
-            f"{call.ref} {call.tool}: the request does not say which {param} it means: the plan took "
-            f"{value_text(wanted[param])!r} from an earlier turn, the reading takes {value_text(got[param])!r}."
-            for param in sorted(wanted.keys() & got.keys())
-            if wanted[param] != got[param]
-        ]
-    return problems
 
 
 def _substitute(
