@@ -27,7 +27,7 @@ from typing import Any
 from digit_assets.engine.schema_refs import RefProblem, standalone
 from digit_assets.engine.synthesis.model import ExecutedCall, Link, ToolView, resolve_path
 from digit_assets.engine.synthesis.planning import MIN_CONNECTED_CALLS, plannable_field, reference_path, usable_outputs
-from digit_assets.engine.synthesis.simulation import MISSING, IdentityCache, argument_problems
+from digit_assets.engine.synthesis.simulation import MISSING, IdentityCache, RecentCache, argument_problems
 
 CHAIN_LIMIT = 64
 """Chains listed one by one at most; a scenario with more gets the per-position schema."""
@@ -184,19 +184,46 @@ def _literal(schema: Any) -> Any:
     return {**schema, "pattern": EMAIL if schema.get("format") == "email" else LITERAL_TEXT}
 
 
-def _call_shape(tool: ToolView, ref: str, fed: Mapping[str, list[str]], consume: bool) -> dict[str, Any]:
-    """One call of ``tool`` numbered ``ref``. A parameter ``fed`` names takes a literal or one of its
-    references; with ``consume``, one of them must take a reference (anyOf over those parameters)."""
+_CALL_PARTS = IdentityCache(4_096)
+"""tool -> its parameters as a call's schema writes them: None for any object, else each property's
+:func:`_literal` and the required names."""
+
+
+def _call_parts(tool: ToolView) -> tuple[dict[str, Any] | None, list[str]]:
+    found = _CALL_PARTS.get(tool)
+    if found is not MISSING:
+        return found
     parameters, _ = standalone_tool_schemas(tool)
     properties = dict(parameters.get("properties") or {})
     required = [name for name in parameters.get("required", ()) if isinstance(name, str)]
-    fed = {param: sorted(set(refs)) for param, refs in fed.items() if refs}
     if not properties and parameters.get("additionalProperties") is not False:
+        return _CALL_PARTS.put((None, required), tool)
+    return _CALL_PARTS.put(({param: _literal(schema) for param, schema in properties.items()}, required), tool)
+
+
+_CALL_SHAPES = RecentCache(8_192)
+"""Call schemas by tool, ref, references and consume: plans of the same tools in other turns and
+conversations repeat most of them."""
+
+
+def _call_shape(tool: ToolView, ref: str, fed: tuple[tuple[str, tuple[str, ...]], ...], consume: bool) -> dict[str, Any]:
+    """One call of ``tool`` numbered ``ref``. A parameter ``fed`` names takes a literal or one of its
+    references (sorted, none repeated); with ``consume``, one of them must take a reference (anyOf
+    over those parameters). Shared between plan schemas: do not mutate."""
+    key = (id(tool), ref, fed, consume)
+    found = _CALL_SHAPES.get(key)
+    if found is MISSING:
+        found = _CALL_SHAPES.put(key, _new_call_shape(tool, ref, {param: list(refs) for param, refs in fed}, consume), pinned=tool)
+    return found
+
+
+def _new_call_shape(tool: ToolView, ref: str, fed: Mapping[str, list[str]], consume: bool) -> dict[str, Any]:
+    literal, required = _call_parts(tool)
+    if literal is None:
         base: list[dict[str, Any]] = [{"type": "object"}]
     else:
-        literal = {param: _literal(schema) for param, schema in properties.items()}
         either = {
-            param: {"anyOf": [literal[param], {"enum": refs}]} if param in properties else {"enum": refs}
+            param: {"anyOf": [literal[param], {"enum": refs}]} if param in literal else {"enum": refs}
             for param, refs in fed.items()
         }
         merged = {**literal, **either}
@@ -241,6 +268,10 @@ def _chains(
     return found
 
 
+_PLAN_SCHEMAS = RecentCache(512)
+"""Plan schemas of the latest requests: a turn's back-translation gets its plan's schema again."""
+
+
 def plan_schema(
     tools: Sequence[ToolView],
     links: Sequence[Link],
@@ -253,17 +284,44 @@ def plan_schema(
     chain_limit: int = CHAIN_LIMIT,
 ) -> dict[str, Any]:
     """The schema of a plan (``{"calls": [...]}``) the scenario's data flow allows; see the module doc.
+    Shared with every request that gets the same schema: do not mutate.
 
     ``start_from_earlier_turn``: in a later turn, the first call consumes an earlier turn's output
     where some tool can (the planner's plans must cross turns; the back-translation may cross anywhere)."""
     by_name = {tool.name: tool for tool in tools}
     names = sorted(by_name)
-    feeds = _feeds(tools, links)
     earlier = usable_outputs(earlier_calls)
     crossing = {name: _earlier_refs(by_name[name], links, earlier) for name in names}
     crossing = {name: refs for name, refs in crossing.items() if refs}
     # A later turn starts from an earlier turn's output where it can, so the plan crosses turns.
     starts_crossing = start_from_earlier_turn and bool(earlier and crossing)
+    # The earlier calls count only through ``crossing``: a turn's plan and back-translation, and
+    # scenarios drawn again, share one schema.
+    key = (
+        tuple(map(id, tools)),
+        tuple(map(id, links)),
+        tuple((name, tuple((param, tuple(paths)) for param, paths in refs.items())) for name, refs in crossing.items()),
+        starts_crossing, next_ref, min_calls, max_calls, chain_limit,
+    )
+    found = _PLAN_SCHEMAS.get(key)
+    if found is MISSING:
+        schema = _plan_schema(by_name, links, crossing, starts_crossing, next_ref, min_calls, max_calls, chain_limit)
+        found = _PLAN_SCHEMAS.put(key, schema, pinned=(tuple(tools), tuple(links)))
+    return found
+
+
+def _plan_schema(
+    by_name: Mapping[str, ToolView],
+    links: Sequence[Link],
+    crossing: Mapping[str, Mapping[str, list[str]]],
+    starts_crossing: bool,
+    next_ref: int,
+    min_calls: int,
+    max_calls: int,
+    chain_limit: int,
+) -> dict[str, Any]:
+    names = sorted(by_name)
+    feeds = _feeds(list(by_name.values()), links)
     first = sorted(crossing) if starts_crossing else names
     low = max(MIN_CONNECTED_CALLS, min_calls)
     lengths = range(low, max(low, max_calls) + 1)
@@ -276,41 +334,51 @@ def plan_schema(
     def shape(name: str, position: int, fed: Mapping[str, list[str]], consume: bool) -> dict[str, Any]:
         """One call's schema, built once per plan schema: chains share their calls (a third of the
         shapes are distinct), and a shared object encodes to the same JSON."""
-        key = (name, position, consume, tuple(sorted((param, tuple(sorted(set(refs)))) for param, refs in fed.items())))
+        references = [(param, tuple(sorted(set(refs)))) for param, refs in fed.items()]
+        key = (name, position, consume, tuple(sorted(references)))
         found = built.get(key)
         if found is None:
-            found = built[key] = _call_shape(by_name[name], ref(position), fed, consume)
+            given = tuple((param, refs) for param, refs in references if refs)
+            found = built[key] = _call_shape(by_name[name], ref(position), given, consume)
         return found
 
     chains = _chains(names, feeds, first, lengths, chain_limit, frozenset(crossing))
     plans: list[dict[str, Any]] = []
     if chains is not None:
-        for chain in chains:
-            items = []
-            for position, name in enumerate(chain):
+        # A chain's call depends on the chain up to it only; chains share their beginnings.
+        by_prefix: dict[tuple[str, ...], dict[str, Any]] = {}
+
+        def call_after(prefix: tuple[str, ...]) -> dict[str, Any]:
+            found = by_prefix.get(prefix)
+            if found is None:
+                position, name = len(prefix) - 1, prefix[-1]
                 fed = {param: list(refs) for param, refs in crossing.get(name, {}).items()}
-                for earlier_position, producer in enumerate(chain[:position]):
+                for earlier_position, producer in enumerate(prefix[:position]):
                     for param, path in feeds.get((producer, name), ()):
                         fed.setdefault(param, []).append(f"{ref(earlier_position)}.{path}")
-                consume = position > 0 or starts_crossing
-                items.append(shape(name, position, fed, consume))
+                found = by_prefix[prefix] = shape(name, position, fed, position > 0 or starts_crossing)
+            return found
+
+        for chain in chains:
+            items = [call_after(chain[: position + 1]) for position in range(len(chain))]
             plans.append({"type": "array", "prefixItems": items, "minItems": len(chain), "maxItems": len(chain)})
     else:
+        # A position's calls do not depend on the plan's length.
+        items = []
+        for position in range(lengths.stop - 1):
+            shapes = []
+            for name in first if position == 0 else names:
+                fed = {param: list(refs) for param, refs in crossing.get(name, {}).items()}
+                for producer in names:
+                    for param, path in feeds.get((producer, name), ()):
+                        fed.setdefault(param, []).extend(f"{ref(p)}.{path}" for p in range(position))
+                if position > 0 and not any(fed.values()):
+                    continue
+                consume = position > 0 or starts_crossing
+                shapes.append(shape(name, position, fed, consume))
+            items.append(shapes[0] if len(shapes) == 1 else {"anyOf": shapes})
         for length in lengths:
-            items = []
-            for position in range(length):
-                shapes = []
-                for name in first if position == 0 else names:
-                    fed = {param: list(refs) for param, refs in crossing.get(name, {}).items()}
-                    for producer in names:
-                        for param, path in feeds.get((producer, name), ()):
-                            fed.setdefault(param, []).extend(f"{ref(p)}.{path}" for p in range(position))
-                    if position > 0 and not any(fed.values()):
-                        continue
-                    consume = position > 0 or starts_crossing
-                    shapes.append(shape(name, position, fed, consume))
-                items.append(shapes[0] if len(shapes) == 1 else {"anyOf": shapes})
-            plans.append({"type": "array", "prefixItems": items, "minItems": length, "maxItems": length})
+            plans.append({"type": "array", "prefixItems": items[:length], "minItems": length, "maxItems": length})
     calls: dict[str, Any] = plans[0] if len(plans) == 1 else {"anyOf": plans} if plans else {"type": "array", "maxItems": 0}
     return _closed({"calls": calls}, ["calls"])
 
