@@ -97,8 +97,10 @@ def standalone_tool_schemas(tool: ToolView) -> tuple[dict[str, Any], dict[str, A
     return _SANITIZED.put((schemas[0], schemas[1]), tool)
 
 
-def _closed(properties: Mapping[str, Any], required: Sequence[str]) -> dict[str, Any]:
-    return {"type": "object", "properties": dict(properties), "required": list(required), "additionalProperties": False}
+def _closed(properties: dict[str, Any], required: Sequence[str]) -> dict[str, Any]:
+    """An object with exactly ``properties``, a dict the caller built for it (taken as is: a plan
+    schema makes thousands)."""
+    return {"type": "object", "properties": properties, "required": list(required), "additionalProperties": False}
 
 
 # --- Plans -------------------------------------------------------------------------------------------
@@ -149,28 +151,44 @@ _SINGLE_PARAMETERS = IdentityCache(4_096)
 """tool -> the tool with no parameter required, to check one argument at a time."""
 
 
-def _earlier_refs(tool: ToolView, links: Sequence[Link], earlier: Mapping[str, ExecutedCall]) -> dict[str, list[str]]:
-    """param -> references into executed calls of earlier turns, along a link, whose actual value the
-    parameter takes (the actual output counts: an optional field it carries may be read)."""
+def _earlier_refs(tool: ToolView, links_into: Sequence[Link], earlier: Mapping[str, ExecutedCall]) -> dict[str, list[str]]:
+    """param -> references into executed calls of earlier turns, along one of the links into ``tool``,
+    whose actual value the parameter takes (the actual output counts: an optional field it carries may
+    be read)."""
     found: dict[str, list[str]] = {}
+    for ref, call in earlier.items():
+        for link in links_into:
+            if link.src_tool == call.tool:
+                for indexed in _offered_paths(call, link, tool):
+                    found.setdefault(link.dst_param, []).append(f"{ref}.{indexed}")
+    return found
+
+
+_OFFERED_PATHS = RecentCache(8_192)
+"""(executed call, link, tool) -> :func:`_offered_paths`: every later turn's plan and back-translation
+ask again about the calls of the turns before."""
+
+
+def _offered_paths(call: ExecutedCall, link: Link, tool: ToolView) -> tuple[str, ...]:
+    """Paths into the call's actual output, along the link, whose value ``tool`` takes for the link's parameter."""
+    key = (id(call), id(link), id(tool))
+    found = _OFFERED_PATHS.get(key)
+    if found is not MISSING:
+        return found
     single = _SINGLE_PARAMETERS.get(tool)
     if single is MISSING:
         view = ToolView(name=tool.name, description="", parameters={**tool.parameters, "required": []}, output_schema={})
         single = _SINGLE_PARAMETERS.put(view, tool)
-    for ref, call in earlier.items():
-        for link in links:
-            path = reference_path(link.src_field) if link.src_tool == call.tool and link.dst_tool == tool.name else None
-            if path is None:
-                continue
-            param = link.dst_param
-            for indexed in _indexed_paths(call.output, path):
-                try:
-                    value = resolve_path(call.output, indexed)
-                except (KeyError, IndexError, TypeError):
-                    continue
-                if not argument_problems(single, {param: value}):
-                    found.setdefault(param, []).append(f"{ref}.{indexed}")
-    return found
+    path = reference_path(link.src_field)
+    offered = []
+    for indexed in _indexed_paths(call.output, path) if path is not None else ():
+        try:
+            value = resolve_path(call.output, indexed)
+        except (KeyError, IndexError, TypeError):
+            continue
+        if not argument_problems(single, {link.dst_param: value}):
+            offered.append(indexed)
+    return _OFFERED_PATHS.put(key, tuple(offered), pinned=(call, link, tool))
 
 
 def _literal(schema: Any) -> Any:
@@ -291,7 +309,10 @@ def plan_schema(
     by_name = {tool.name: tool for tool in tools}
     names = sorted(by_name)
     earlier = usable_outputs(earlier_calls)
-    crossing = {name: _earlier_refs(by_name[name], links, earlier) for name in names}
+    into: dict[str, list[Link]] = {}
+    for link in links:
+        into.setdefault(link.dst_tool, []).append(link)
+    crossing = {name: _earlier_refs(by_name[name], into.get(name, ()), earlier) for name in names}
     crossing = {name: refs for name, refs in crossing.items() if refs}
     # A later turn starts from an earlier turn's output where it can, so the plan crosses turns.
     starts_crossing = start_from_earlier_turn and bool(earlier and crossing)
