@@ -132,6 +132,8 @@ class ToolAnalysis:
         self.required: tuple[str, ...] = tuple(parameters.get("required", ()))
         # Declared properties, then required names the schema forgot to declare (a call must pass them).
         self.params: tuple[str, ...] = (*self.properties, *(name for name in self.required if name not in self.properties))
+        # Required keys the system assigned: a plan looks them up rather than a person stating them.
+        self.required_identifiers: tuple[str, ...] = tuple(name for name in self.required if is_identifier_param(name))
         # One parameter at a time validates against the schema with nothing required.
         self._single = ToolView(name=tool.name, description="", parameters={**parameters, "required": []}, output_schema={})
         self._fields: dict[str, OutputField | None] = {}
@@ -261,8 +263,8 @@ def _calls_to_reach(flow: _NamespaceFlow, by_name: Mapping[str, ToolView], membe
     return cost
 
 
-def _required_identifiers(tool: ToolView) -> list[str]:
-    return [param for param in tool.parameters.get("required", ()) if is_identifier_param(param)]
+def _required_identifiers(tool: ToolView) -> tuple[str, ...]:
+    return tool_analysis(tool).required_identifiers
 
 
 def _usable_within(flow: _NamespaceFlow, by_name: Mapping[str, ToolView], members: set[str], max_calls: int) -> bool:

@@ -27,7 +27,7 @@ from typing import Any
 from digit_assets.engine.schema_refs import RefProblem, standalone
 from digit_assets.engine.synthesis.model import ExecutedCall, Link, ToolView, resolve_path
 from digit_assets.engine.synthesis.planning import MIN_CONNECTED_CALLS, plannable_field, reference_path, usable_outputs
-from digit_assets.engine.synthesis.simulation import MISSING, IdentityCache, argument_problems
+from digit_assets.engine.synthesis.simulation import MISSING, IdentityCache, RecentCache, argument_problems
 
 CHAIN_LIMIT = 64
 """Chains listed one by one at most; a scenario with more gets the per-position schema."""
@@ -97,8 +97,10 @@ def standalone_tool_schemas(tool: ToolView) -> tuple[dict[str, Any], dict[str, A
     return _SANITIZED.put((schemas[0], schemas[1]), tool)
 
 
-def _closed(properties: Mapping[str, Any], required: Sequence[str]) -> dict[str, Any]:
-    return {"type": "object", "properties": dict(properties), "required": list(required), "additionalProperties": False}
+def _closed(properties: dict[str, Any], required: Sequence[str]) -> dict[str, Any]:
+    """An object with exactly ``properties``, a dict the caller built for it (taken as is: a plan
+    schema makes thousands)."""
+    return {"type": "object", "properties": properties, "required": list(required), "additionalProperties": False}
 
 
 # --- Plans -------------------------------------------------------------------------------------------
@@ -149,28 +151,44 @@ _SINGLE_PARAMETERS = IdentityCache(4_096)
 """tool -> the tool with no parameter required, to check one argument at a time."""
 
 
-def _earlier_refs(tool: ToolView, links: Sequence[Link], earlier: Mapping[str, ExecutedCall]) -> dict[str, list[str]]:
-    """param -> references into executed calls of earlier turns, along a link, whose actual value the
-    parameter takes (the actual output counts: an optional field it carries may be read)."""
+def _earlier_refs(tool: ToolView, links_into: Sequence[Link], earlier: Mapping[str, ExecutedCall]) -> dict[str, list[str]]:
+    """param -> references into executed calls of earlier turns, along one of the links into ``tool``,
+    whose actual value the parameter takes (the actual output counts: an optional field it carries may
+    be read)."""
     found: dict[str, list[str]] = {}
+    for ref, call in earlier.items():
+        for link in links_into:
+            if link.src_tool == call.tool:
+                for indexed in _offered_paths(call, link, tool):
+                    found.setdefault(link.dst_param, []).append(f"{ref}.{indexed}")
+    return found
+
+
+_OFFERED_PATHS = RecentCache(8_192)
+"""(executed call, link, tool) -> :func:`_offered_paths`: every later turn's plan and back-translation
+ask again about the calls of the turns before."""
+
+
+def _offered_paths(call: ExecutedCall, link: Link, tool: ToolView) -> tuple[str, ...]:
+    """Paths into the call's actual output, along the link, whose value ``tool`` takes for the link's parameter."""
+    key = (id(call), id(link), id(tool))
+    found = _OFFERED_PATHS.get(key)
+    if found is not MISSING:
+        return found
     single = _SINGLE_PARAMETERS.get(tool)
     if single is MISSING:
         view = ToolView(name=tool.name, description="", parameters={**tool.parameters, "required": []}, output_schema={})
         single = _SINGLE_PARAMETERS.put(view, tool)
-    for ref, call in earlier.items():
-        for link in links:
-            path = reference_path(link.src_field) if link.src_tool == call.tool and link.dst_tool == tool.name else None
-            if path is None:
-                continue
-            param = link.dst_param
-            for indexed in _indexed_paths(call.output, path):
-                try:
-                    value = resolve_path(call.output, indexed)
-                except (KeyError, IndexError, TypeError):
-                    continue
-                if not argument_problems(single, {param: value}):
-                    found.setdefault(param, []).append(f"{ref}.{indexed}")
-    return found
+    path = reference_path(link.src_field)
+    offered = []
+    for indexed in _indexed_paths(call.output, path) if path is not None else ():
+        try:
+            value = resolve_path(call.output, indexed)
+        except (KeyError, IndexError, TypeError):
+            continue
+        if not argument_problems(single, {link.dst_param: value}):
+            offered.append(indexed)
+    return _OFFERED_PATHS.put(key, tuple(offered), pinned=(call, link, tool))
 
 
 def _literal(schema: Any) -> Any:
@@ -184,19 +202,46 @@ def _literal(schema: Any) -> Any:
     return {**schema, "pattern": EMAIL if schema.get("format") == "email" else LITERAL_TEXT}
 
 
-def _call_shape(tool: ToolView, ref: str, fed: Mapping[str, list[str]], consume: bool) -> dict[str, Any]:
-    """One call of ``tool`` numbered ``ref``. A parameter ``fed`` names takes a literal or one of its
-    references; with ``consume``, one of them must take a reference (anyOf over those parameters)."""
+_CALL_PARTS = IdentityCache(4_096)
+"""tool -> its parameters as a call's schema writes them: None for any object, else each property's
+:func:`_literal` and the required names."""
+
+
+def _call_parts(tool: ToolView) -> tuple[dict[str, Any] | None, list[str]]:
+    found = _CALL_PARTS.get(tool)
+    if found is not MISSING:
+        return found
     parameters, _ = standalone_tool_schemas(tool)
     properties = dict(parameters.get("properties") or {})
     required = [name for name in parameters.get("required", ()) if isinstance(name, str)]
-    fed = {param: sorted(set(refs)) for param, refs in fed.items() if refs}
     if not properties and parameters.get("additionalProperties") is not False:
+        return _CALL_PARTS.put((None, required), tool)
+    return _CALL_PARTS.put(({param: _literal(schema) for param, schema in properties.items()}, required), tool)
+
+
+_CALL_SHAPES = RecentCache(8_192)
+"""Call schemas by tool, ref, references and consume: plans of the same tools in other turns and
+conversations repeat most of them."""
+
+
+def _call_shape(tool: ToolView, ref: str, fed: tuple[tuple[str, tuple[str, ...]], ...], consume: bool) -> dict[str, Any]:
+    """One call of ``tool`` numbered ``ref``. A parameter ``fed`` names takes a literal or one of its
+    references (sorted, none repeated); with ``consume``, one of them must take a reference (anyOf
+    over those parameters). Shared between plan schemas: do not mutate."""
+    key = (id(tool), ref, fed, consume)
+    found = _CALL_SHAPES.get(key)
+    if found is MISSING:
+        found = _CALL_SHAPES.put(key, _new_call_shape(tool, ref, {param: list(refs) for param, refs in fed}, consume), pinned=tool)
+    return found
+
+
+def _new_call_shape(tool: ToolView, ref: str, fed: Mapping[str, list[str]], consume: bool) -> dict[str, Any]:
+    literal, required = _call_parts(tool)
+    if literal is None:
         base: list[dict[str, Any]] = [{"type": "object"}]
     else:
-        literal = {param: _literal(schema) for param, schema in properties.items()}
         either = {
-            param: {"anyOf": [literal[param], {"enum": refs}]} if param in properties else {"enum": refs}
+            param: {"anyOf": [literal[param], {"enum": refs}]} if param in literal else {"enum": refs}
             for param, refs in fed.items()
         }
         merged = {**literal, **either}
@@ -241,6 +286,10 @@ def _chains(
     return found
 
 
+_PLAN_SCHEMAS = RecentCache(512)
+"""Plan schemas of the latest requests: a turn's back-translation gets its plan's schema again."""
+
+
 def plan_schema(
     tools: Sequence[ToolView],
     links: Sequence[Link],
@@ -253,17 +302,47 @@ def plan_schema(
     chain_limit: int = CHAIN_LIMIT,
 ) -> dict[str, Any]:
     """The schema of a plan (``{"calls": [...]}``) the scenario's data flow allows; see the module doc.
+    Shared with every request that gets the same schema: do not mutate.
 
     ``start_from_earlier_turn``: in a later turn, the first call consumes an earlier turn's output
     where some tool can (the planner's plans must cross turns; the back-translation may cross anywhere)."""
     by_name = {tool.name: tool for tool in tools}
     names = sorted(by_name)
-    feeds = _feeds(tools, links)
     earlier = usable_outputs(earlier_calls)
-    crossing = {name: _earlier_refs(by_name[name], links, earlier) for name in names}
+    into: dict[str, list[Link]] = {}
+    for link in links:
+        into.setdefault(link.dst_tool, []).append(link)
+    crossing = {name: _earlier_refs(by_name[name], into.get(name, ()), earlier) for name in names}
     crossing = {name: refs for name, refs in crossing.items() if refs}
     # A later turn starts from an earlier turn's output where it can, so the plan crosses turns.
     starts_crossing = start_from_earlier_turn and bool(earlier and crossing)
+    # The earlier calls count only through ``crossing``: a turn's plan and back-translation, and
+    # scenarios drawn again, share one schema.
+    key = (
+        tuple(map(id, tools)),
+        tuple(map(id, links)),
+        tuple((name, tuple((param, tuple(paths)) for param, paths in refs.items())) for name, refs in crossing.items()),
+        starts_crossing, next_ref, min_calls, max_calls, chain_limit,
+    )
+    found = _PLAN_SCHEMAS.get(key)
+    if found is MISSING:
+        schema = _plan_schema(by_name, links, crossing, starts_crossing, next_ref, min_calls, max_calls, chain_limit)
+        found = _PLAN_SCHEMAS.put(key, schema, pinned=(tuple(tools), tuple(links)))
+    return found
+
+
+def _plan_schema(
+    by_name: Mapping[str, ToolView],
+    links: Sequence[Link],
+    crossing: Mapping[str, Mapping[str, list[str]]],
+    starts_crossing: bool,
+    next_ref: int,
+    min_calls: int,
+    max_calls: int,
+    chain_limit: int,
+) -> dict[str, Any]:
+    names = sorted(by_name)
+    feeds = _feeds(list(by_name.values()), links)
     first = sorted(crossing) if starts_crossing else names
     low = max(MIN_CONNECTED_CALLS, min_calls)
     lengths = range(low, max(low, max_calls) + 1)
@@ -276,41 +355,51 @@ def plan_schema(
     def shape(name: str, position: int, fed: Mapping[str, list[str]], consume: bool) -> dict[str, Any]:
         """One call's schema, built once per plan schema: chains share their calls (a third of the
         shapes are distinct), and a shared object encodes to the same JSON."""
-        key = (name, position, consume, tuple(sorted((param, tuple(sorted(set(refs)))) for param, refs in fed.items())))
+        references = [(param, tuple(sorted(set(refs)))) for param, refs in fed.items()]
+        key = (name, position, consume, tuple(sorted(references)))
         found = built.get(key)
         if found is None:
-            found = built[key] = _call_shape(by_name[name], ref(position), fed, consume)
+            given = tuple((param, refs) for param, refs in references if refs)
+            found = built[key] = _call_shape(by_name[name], ref(position), given, consume)
         return found
 
     chains = _chains(names, feeds, first, lengths, chain_limit, frozenset(crossing))
     plans: list[dict[str, Any]] = []
     if chains is not None:
-        for chain in chains:
-            items = []
-            for position, name in enumerate(chain):
+        # A chain's call depends on the chain up to it only; chains share their beginnings.
+        by_prefix: dict[tuple[str, ...], dict[str, Any]] = {}
+
+        def call_after(prefix: tuple[str, ...]) -> dict[str, Any]:
+            found = by_prefix.get(prefix)
+            if found is None:
+                position, name = len(prefix) - 1, prefix[-1]
                 fed = {param: list(refs) for param, refs in crossing.get(name, {}).items()}
-                for earlier_position, producer in enumerate(chain[:position]):
+                for earlier_position, producer in enumerate(prefix[:position]):
                     for param, path in feeds.get((producer, name), ()):
                         fed.setdefault(param, []).append(f"{ref(earlier_position)}.{path}")
-                consume = position > 0 or starts_crossing
-                items.append(shape(name, position, fed, consume))
+                found = by_prefix[prefix] = shape(name, position, fed, position > 0 or starts_crossing)
+            return found
+
+        for chain in chains:
+            items = [call_after(chain[: position + 1]) for position in range(len(chain))]
             plans.append({"type": "array", "prefixItems": items, "minItems": len(chain), "maxItems": len(chain)})
     else:
+        # A position's calls do not depend on the plan's length.
+        items = []
+        for position in range(lengths.stop - 1):
+            shapes = []
+            for name in first if position == 0 else names:
+                fed = {param: list(refs) for param, refs in crossing.get(name, {}).items()}
+                for producer in names:
+                    for param, path in feeds.get((producer, name), ()):
+                        fed.setdefault(param, []).extend(f"{ref(p)}.{path}" for p in range(position))
+                if position > 0 and not any(fed.values()):
+                    continue
+                consume = position > 0 or starts_crossing
+                shapes.append(shape(name, position, fed, consume))
+            items.append(shapes[0] if len(shapes) == 1 else {"anyOf": shapes})
         for length in lengths:
-            items = []
-            for position in range(length):
-                shapes = []
-                for name in first if position == 0 else names:
-                    fed = {param: list(refs) for param, refs in crossing.get(name, {}).items()}
-                    for producer in names:
-                        for param, path in feeds.get((producer, name), ()):
-                            fed.setdefault(param, []).extend(f"{ref(p)}.{path}" for p in range(position))
-                    if position > 0 and not any(fed.values()):
-                        continue
-                    consume = position > 0 or starts_crossing
-                    shapes.append(shape(name, position, fed, consume))
-                items.append(shapes[0] if len(shapes) == 1 else {"anyOf": shapes})
-            plans.append({"type": "array", "prefixItems": items, "minItems": length, "maxItems": length})
+            plans.append({"type": "array", "prefixItems": items[:length], "minItems": length, "maxItems": length})
     calls: dict[str, Any] = plans[0] if len(plans) == 1 else {"anyOf": plans} if plans else {"type": "array", "maxItems": 0}
     return _closed({"calls": calls}, ["calls"])
 

@@ -109,7 +109,9 @@ class Catalog:
             )
         return cls(tools=views, links=links)
 
+    @cached_property
     def plannable_namespaces(self) -> list[str]:
+        """Namespaces a scenario can be drawn from, worked out once per catalog (every conversation asks)."""
         return sorted(ns for ns in self.tools if has_plannable_flow(self.tools[ns], self.links.get(ns, [])))
 
     @cached_property
@@ -189,7 +191,7 @@ class ConversationBuilder:
             raise TurnFailed(stage, str(exc)) from exc
 
     def build(self) -> Outcome:
-        namespaces = self.catalog.plannable_namespaces()
+        namespaces = self.catalog.plannable_namespaces
         scenario = None
         if namespaces:
             namespace = self.rng.choice(namespaces)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from functools import lru_cache
@@ -86,6 +88,34 @@ class IdentityCache:
         if len(self._entries) >= self._limit:
             self._entries.clear()
         self._entries[id(key)] = (key, value)
+        return value
+
+
+class RecentCache:
+    """The ``limit`` most recently used results under hashable keys, for many worker threads at once
+    (an LRU's reordering is not atomic, hence the lock). A key may hold ids of objects never mutated
+    in place: :meth:`put` keeps those objects (``pinned``) alive with the entry, so an id cannot be
+    reused while it exists. Values are shared between callers, who must not mutate them."""
+
+    def __init__(self, limit: int):
+        self._entries: OrderedDict[Any, tuple[Any, Any]] = OrderedDict()
+        self._limit = limit
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return MISSING
+            self._entries.move_to_end(key)
+            return entry[1]
+
+    def put(self, key: Any, value: Any, pinned: Any = ()) -> Any:
+        with self._lock:
+            self._entries[key] = (pinned, value)
+            self._entries.move_to_end(key)
+            if len(self._entries) > self._limit:
+                self._entries.popitem(last=False)
         return value
 
 
