@@ -12,6 +12,7 @@ Processes are spawned, not forked: a fork would copy a Dagster run's threads and
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import queue
 import time
@@ -113,6 +114,9 @@ def _roll_out(number, catalog, open_port, settings, base_seed, indices, workers,
     meter = UsageMeter()
     try:
         with open_port(meter) as port:
+            # The catalog and the port last as long as this process: frozen, full collections stop
+            # walking them again and again (a tenth of the rollout's CPU per call).
+            gc.freeze()
             by_id = {conversation_id(settings, base_seed, index): index for index in indices}
             synthesize(
                 catalog, port, settings, base_seed=base_seed, indices=indices, workers=workers,
