@@ -13,13 +13,15 @@ warm-up pass (the same requests: synthesis is deterministic per seed and index),
 per reply is a hash and a write and the figure measures the client.
 
 CPU per call comes from the processes' CPU times (robust to load, unlike wall time), and the CPU
-ceiling is what they allow on an idle machine: the client is one process (one core under its GIL),
-client and server share the machine's cores, so calls/s <= min(1 / client, cores / (client + server)).
+ceiling is what they allow on an idle machine: each client process is one core under its GIL (with
+``--processes N`` the conversations are spread over N, as ``DIGIT_TC_LLM_PROCESSES`` does), client
+and server share the machine's cores, so calls/s <= min(N / client, cores / (client + server)).
 Part 2 reports calls, HTTP requests and tokens per accepted conversation, per variant and per role
 (tokens are the server's estimate, about four characters a token).
 
     .venv/bin/python benchmarks/llm_bench.py
     .venv/bin/python benchmarks/llm_bench.py --in-flight 16 64 256 --latency 0.2 --waves 3 --conversations 40
+    .venv/bin/python benchmarks/llm_bench.py --skip cost --processes 2
 """
 
 from __future__ import annotations
