@@ -618,18 +618,23 @@ HELPDESK = Scenario(
     persona="Sam Lee, support agent", today="2025-06-01",
 )
 
-
-def test_a_later_turn_does_not_create_what_an_earlier_turn_created() -> None:
-    """A person does not ask for a second ticket with the first one's customer, subject and text."""
-    searched = ExecutedCall(
+# Turn 0 of the help desk: a customer found, a ticket opened for them.
+TICKET_TURN = (
+    ExecutedCall(
         ref="$1", tool="search_customers", arguments={"query": "Garza"},
         output={"customers": [{"customer_id": "CUS-10001", "name": "Ana Garza"}]}, turn=0,
-    )
-    created = ExecutedCall(
+    ),
+    ExecutedCall(
         ref="$2", tool="create_ticket",
         arguments={"customer_id": "CUS-10001", "subject": "Printer jam", "description": "The printer jams on every page.", "priority": "urgent"},
         output={"ticket_id": "TIC-20001", "status": "open"}, turn=0,
-    )
+    ),
+)
+
+
+def test_a_later_turn_does_not_create_what_an_earlier_turn_created() -> None:
+    """A person does not ask for a second ticket with the first one's customer, subject and text."""
+    searched, created = TICKET_TURN
     creates = 0
     for seed in range(60):
         request = PlanTurnRequest(
@@ -648,15 +653,7 @@ def test_a_later_turn_does_not_create_what_an_earlier_turn_created() -> None:
 
 def test_the_plan_filter_refuses_a_second_creation_of_the_same_thing_and_a_second_cancel() -> None:
     """A model's plan is held to the rule the offline planner follows."""
-    searched = ExecutedCall(
-        ref="$1", tool="search_customers", arguments={"query": "Garza"},
-        output={"customers": [{"customer_id": "CUS-10001", "name": "Ana Garza"}]}, turn=0,
-    )
-    created = ExecutedCall(
-        ref="$2", tool="create_ticket",
-        arguments={"customer_id": "CUS-10001", "subject": "Printer jam", "description": "The printer jams on every page.", "priority": "urgent"},
-        output={"ticket_id": "TIC-20001", "status": "open"}, turn=0,
-    )
+    searched, created = TICKET_TURN
     again = [
         _call("$3", "create_ticket", customer_id="$1.customers[0].customer_id", subject="Printer jam", description="The printer jams on every page."),
         _call("$4", "get_ticket", ticket_id="$3.ticket_id"),

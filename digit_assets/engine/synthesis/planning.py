@@ -39,7 +39,9 @@ from digit_assets.engine.synthesis.model import (
 )
 from digit_assets.engine.synthesis.simulation import (
     IdentityCache,
+    ReferenceResolutionError,
     argument_problems,
+    resolve_arguments,
 )
 from digit_assets.engine.synthesis.text import is_identifier_param
 from digit_assets.engine.synthesis.values import ValueFactory, faker_pool
@@ -489,14 +491,10 @@ def _known_before_running(call: PlannedCall, executed: Mapping[str, ExecutedCall
     """The call's literals and the values its references take from executed outputs."""
     known: dict[str, Any] = {}
     for param, value in call.arguments.items():
-        parsed = parse_reference(value)
-        if parsed is None:
-            known[param] = value
-        elif parsed[0] in executed:
-            try:
-                known[param] = resolve_path(executed[parsed[0]].output, parsed[1])
-            except (KeyError, IndexError, TypeError):  # a path the output lacks: call_problems says so
-                continue
+        try:
+            known |= resolve_arguments(PlannedCall(ref=call.ref, tool=call.tool, arguments={param: value}), executed)
+        except ReferenceResolutionError:  # a planned call's output, or a path call_problems reports
+            continue
     return known
 
 
