@@ -94,11 +94,6 @@ class LLMResource(config_from(OpenAIChatSettings, dg.ConfigurableResource)):
             raise ValueError(f"llm.roles: provider {provider!r} is neither 'offline' nor 'openai'")
         return settings_of(self, OpenAIChatSettings, **route.overrides())
 
-    @property
-    def remote(self) -> bool:
-        """Whether any role goes to a server (then answers are cached)."""
-        return self.provider == "openai" or any(route.provider == "openai" for route in self.roles.values())
-
     @contextmanager
     def session(self, store: Store, meter: UsageMeter) -> Iterator[LLM]:
         """The metered port for one asset execution; a remote one answers from the cache in ``store`` first."""
@@ -112,7 +107,7 @@ class LLMResource(config_from(OpenAIChatSettings, dg.ConfigurableResource)):
         recipe = self.recipe()
         inner = recipe.build(meter)
         try:
-            if not self.remote or not self.cache:
+            if not recipe.remote or not self.cache:  # only a server's answers are cached
                 yield MeteredLLM(inner, meter), (CachedPorts(recipe) if self.processes > 1 else None)
                 return
             with ResponseCache(store.path) as cache:

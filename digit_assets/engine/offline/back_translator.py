@@ -38,6 +38,7 @@ from digit_assets.engine.lexicon import (
     VALUE_SHAPES,
     changes_state,
     cue_roles,
+    is_entity_key,
     iso_of_spelled_date,
     parse_tool_name,
     read_boolean,
@@ -47,7 +48,6 @@ from digit_assets.engine.lexicon import (
     value_roles,
     words_of,
 )
-from digit_assets.engine.lexicon import is_entity_key
 from digit_assets.engine.synthesis.model import ExecutedCall, Link, PlannedCall, ToolView, parse_reference, resolve_path
 from digit_assets.engine.synthesis.planning import plannable_field
 from digit_assets.engine.synthesis.roles import BackTranslateRequest, BackTranslateResponse

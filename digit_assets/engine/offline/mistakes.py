@@ -23,10 +23,9 @@ from collections.abc import Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from digit_assets.engine.lexicon import ACTIONS, ONCE_ONLY_VERBS, name_words, tool_verb
+from digit_assets.engine.lexicon import ACTIONS, ONCE_ONLY_VERBS, is_entity_key, name_words, tool_verb
 from digit_assets.engine.llm.port import LLMError
 from digit_assets.engine.offline.fields import is_number, parse_moment
-from digit_assets.engine.lexicon import is_entity_key
 from digit_assets.engine.offline.session import SessionState
 from digit_assets.engine.synthesis.model import ExecutedCall, ToolError, ToolView
 from digit_assets.engine.synthesis.recovery import wrong_call_problems

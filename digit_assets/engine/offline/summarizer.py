@@ -11,9 +11,8 @@ import random
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from digit_assets.engine.lexicon import acting_phrase, is_action_verb, name_words, past_tense, tool_context, tool_verb
+from digit_assets.engine.lexicon import acting_phrase, is_action_verb, is_entity_key, name_words, past_tense, tool_context, tool_verb
 from digit_assets.engine.offline.fields import is_number, parse_moment
-from digit_assets.engine.lexicon import is_entity_key
 from digit_assets.engine.synthesis.model import ExecutedCall
 from digit_assets.engine.synthesis.roles import SummarizeTurnRequest, SummarizeTurnResponse
 from digit_assets.engine.synthesis.text import is_mentionable, value_text

@@ -339,13 +339,14 @@ class ConversationBuilder:
             _require("execution", argument_problems(tool, arguments))
             # A plan can reach an object acted on before only through a call it makes (a list whose
             # first item was cancelled earlier); resolved, the repeat shows.
-            again = repeated_action(call.tool, tool_analysis(tool).required, arguments, earlier + executed)
+            history = earlier + executed
+            again = repeated_action(call.tool, tool_analysis(tool).required, arguments, history)
             if again is not None:
                 raise TurnFailed("execution", f"{call.ref} {call.tool} does again what {again.ref} {again.tool} did, with the same values")
-            closed = closed_object(call.tool, arguments, earlier + executed)
+            closed = closed_object(call.tool, arguments, history)
             if closed is not None:
                 raise TurnFailed("execution", f"{call.ref} {call.tool} changes what {closed.ref} {closed.tool} ended")
-            output = self._simulate(tool, arguments, earlier + executed, today, index)
+            output = self._simulate(tool, arguments, history, today, index)
             done = ExecutedCall(
                 ref=call.ref,
                 tool=call.tool,
