@@ -5,7 +5,6 @@ from __future__ import annotations
 import gc
 import json
 import random
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -200,16 +199,22 @@ def test_the_label_names_model_and_host_without_credentials():
     assert OpenAIChatLLM(model="gpt", api_key=SECRET).label == "openai:gpt@api.openai.com"
 
 
-def test_a_forgotten_client_stops_its_event_loop_when_collected(server):
+def test_a_forgotten_client_closes_its_connections_when_collected(server):
     server.enqueue(completion_reply(json.dumps(VALID_ANSWER)))
     llm = OpenAIChatLLM(model="m", base_url=server.base_url, api_key=SECRET)
     llm.call(INFER_OUTPUT_SCHEMA, REQUEST, seed=1)
-    host = server.base_url.split("//")[1].split("/")[0]
-    loop_thread = next(thread for thread in threading.enumerate() if thread.name == f"llm-{host}")
+    client = llm._client
+    assert not client.is_closed()
     del llm
     gc.collect()
-    loop_thread.join(timeout=10)
-    assert not loop_thread.is_alive()
+    assert client.is_closed()
+
+
+def test_a_closed_client_refuses_calls(server):
+    llm = OpenAIChatLLM(model="m", base_url=server.base_url, api_key=SECRET)
+    llm.close()
+    with pytest.raises(LLMError, match="closed"):
+        llm.call(INFER_OUTPUT_SCHEMA, REQUEST, seed=1)
 
 
 @pytest.mark.parametrize("role", ALL_ROLES, ids=lambda role: role.name)

@@ -19,12 +19,11 @@ not the client's "Request timed out"), and counted by a circuit breaker: after
 of at least ``breaker_min_calls`` calls failed, every call raises :class:`LLMUnavailable` at once,
 so a run against a dead endpoint fails in seconds instead of failing each item for hours.
 
-Requests go out from one asyncio event loop per client, in a background thread, over aiohttp
-(``openai.DefaultAioHttpClient``): each caller (a synthesis worker thread) blocks on its own answer
-only, so N workers keep N requests in flight. A call costs the client about 1.9 ms of CPU this way
-against 3.3 ms with the threaded httpx client, whose GIL-bound work capped one process near 300
-calls/s (benchmarks/llm_bench.py). :meth:`OpenAIChatLLM.close` stops the loop; it also runs
-when the client is garbage-collected or the interpreter exits.
+Requests go out over aiohttp (``openai.DefaultAioHttpClient``) from the process's one event loop
+(:mod:`.cooperative`). A conversation rolled out as a job there hands its request to the loop and
+resumes with the answer on the same thread; any other caller blocks on its own answer only. Either
+way N conversations keep N requests in flight (benchmarks/llm_bench.py). :meth:`OpenAIChatLLM.close`
+closes the connections; it also runs when the client is garbage-collected or the interpreter exits.
 
 The API key is held by the client only: never put in a label, a log line, an error message or a
 returned value.
@@ -49,6 +48,7 @@ import orjson
 import tenacity
 from pydantic import ValidationError
 
+from digit_assets.engine.llm import cooperative
 from digit_assets.engine.llm.port import LLMError, LLMOutputInvalid, LLMUnavailable, Req, Resp, Role, request_schema, user_message
 from digit_assets.engine.llm.strict_schema import strict_subset
 from digit_assets.engine.llm.usage import UsageMeter
@@ -167,10 +167,7 @@ class OpenAIChatLLM:
             base_url=settings.base_url, api_key=settings.api_key or "unused", timeout=settings.timeout_s, max_retries=0,
             http_client=openai.DefaultAioHttpClient(),
         )
-        self._loop = asyncio.new_event_loop()
-        thread = threading.Thread(target=self._loop.run_forever, name=f"llm-{self._host}", daemon=True)
-        thread.start()
-        self._close = weakref.finalize(self, _shut_down, self._loop, thread, self._client)
+        self._close = weakref.finalize(self, _shut_down, self._client)
         self._retrying = tenacity.AsyncRetrying(
             stop=tenacity.stop_after_attempt(settings.max_attempts) | tenacity.stop_before_delay(settings.retry_budget_s),
             wait=_WaitRetryAfter(
@@ -182,7 +179,7 @@ class OpenAIChatLLM:
         )
 
     def close(self) -> None:
-        """Close the connections and stop the event loop; later calls raise."""
+        """Close the connections; later calls raise."""
         self._close()
 
     def __enter__(self) -> "OpenAIChatLLM":
@@ -252,7 +249,7 @@ class OpenAIChatLLM:
             raise _Invalid(f"response does not match {role.response_model.__name__}: {exc}", content) from None
 
     def _content(self, role: Role, messages: list[dict[str, str]], seed: int, response_format: dict[str, Any]) -> str:
-        if self._loop.is_closed():
+        if not self._close.alive:
             raise LLMError(role.name, "the client is closed")
         self.breaker.check()
         body: dict[str, Any] = {
@@ -264,7 +261,7 @@ class OpenAIChatLLM:
         }
         if self.max_tokens is not None:
             body["max_tokens"] = self.max_tokens
-        return asyncio.run_coroutine_threadsafe(self._fetch(role, _encoded(body)), self._loop).result()
+        return cooperative.wait(self._fetch(role, _encoded(body)))
 
     async def _fetch(self, role: Role, payload: bytes) -> str:
         async def send() -> str:
@@ -318,18 +315,16 @@ class OpenAIChatLLM:
         return _message_content(completion)
 
 
-def _shut_down(loop: asyncio.AbstractEventLoop, thread: threading.Thread, client: openai.AsyncOpenAI) -> None:
-    """Close the client's connections on its loop, then stop the loop (no reference to the LLM: a finalizer)."""
-    if threading.current_thread() is thread:  # collected on the loop itself: it cannot wait for itself
-        loop.stop()
+def _shut_down(client: openai.AsyncOpenAI) -> None:
+    """Close the client's connections on the event loop (no reference to the LLM: a finalizer)."""
+    loop = cooperative.event_loop()
+    closing = asyncio.run_coroutine_threadsafe(client.close(), loop)
+    if cooperative.on_event_loop():  # collected on the loop itself: it cannot wait for itself
         return
     try:
-        asyncio.run_coroutine_threadsafe(client.close(), loop).result(timeout=5)
+        closing.result(timeout=5)
     except Exception:  # noqa: BLE001 - closing must not fail a run that already has its answers
         log.debug("closing the LLM client's connections failed", exc_info=True)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(timeout=5)
-    loop.close()
 
 
 class _WaitRetryAfter(tenacity.wait.wait_base):

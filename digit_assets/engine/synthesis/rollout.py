@@ -11,14 +11,13 @@ import json
 import random
 from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 from digit_assets.engine.dataflow import DataflowEdge
 from digit_assets.engine.enrich import EnrichedTool
-from digit_assets.engine.llm import LLM, LLMError
+from digit_assets.engine.llm import LLM, LLMError, cooperative
 from digit_assets.engine.synthesis import roles
 from digit_assets.engine.provenance import derive_seed
 from digit_assets.engine.records import ConversationRecord, is_error_content
@@ -498,8 +497,9 @@ def synthesize(
 
     The seed of conversation ``i`` depends on ``base_seed`` and ``i`` only, so every variant starts
     from the same scenario draw (paired ablations) and the result does not depend on ``workers``:
-    with a remote LLM, ``workers`` conversations are in flight at once, each one's steps in order.
-    ``on_outcome`` sees each outcome as it finishes (from the worker's thread), e.g. for progress.
+    with a remote LLM, ``workers`` conversations are in flight at once, each one's steps in order
+    (jobs on the LLM event loop: :mod:`digit_assets.engine.llm.cooperative`). ``on_outcome`` sees each
+    outcome as it finishes (on that loop's thread when ``workers`` > 1), e.g. for progress.
     """
 
     def build(index: int) -> Outcome:
@@ -512,5 +512,4 @@ def synthesize(
 
     if workers <= 1:
         return [build(index) for index in indices]
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="conversation") as pool:
-        return list(pool.map(build, indices))
+    return cooperative.run_all(build, list(indices), concurrency=workers)
