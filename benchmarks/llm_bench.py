@@ -6,9 +6,9 @@ through the offline default. Part 1 rolls out whole conversations with N in flig
 that answers each request after a fixed latency (default 200 ms) and reports accepted conversations
 per second against the ideal ``in-flight / (calls per accepted conversation x latency)``: the share
 of the time the N in-flight slots had a request at the server. The rate is taken over the steady
-window, while every slot has a conversation (from the start until the last conversation begins),
-so the ramp-down tail of the longest conversations does not weigh in; the whole run's rate is
-printed beside it. The server answers from a table of pre-serialized responses it fills in a
+window, while every slot has a conversation (from the server's first request of the pass until
+the last conversation begins), so neither the client processes' start-up nor the ramp-down tail of
+the longest conversations weighs in; the whole run's rate, end to end, is printed beside it. The server answers from a table of pre-serialized responses it fills in a
 warm-up pass (the same requests: synthesis is deterministic per seed and index), so its own CPU
 per reply is a hash and a write and the figure measures the client.
 
@@ -63,8 +63,9 @@ def _rollout(
     processes: int = 1, steady_after: int | None = None,
 ):
     """Outcomes, usage, wall seconds, client CPU seconds (every client process's); with ``steady_after``,
-    also the wall seconds and the requests the server had received when that many conversations had
-    finished (the steady window's end)."""
+    also the steady window: its seconds, from the server's first request of the pass (client processes
+    have started by then) until that many conversations had finished, and the requests the server
+    received in it."""
     meter = UsageMeter()
     steady: list[tuple[float, int]] = []
     finished = itertools.count(1)
@@ -72,7 +73,7 @@ def _rollout(
 
     def on_outcome(_outcome) -> None:
         if next(finished) == steady_after:  # count's next() is atomic under the GIL
-            steady.append((time.perf_counter() - started, server.received - received))
+            steady.append((time.time(), server.received - received))
 
     received = server.received
     if processes > 1:
@@ -89,7 +90,10 @@ def _rollout(
             )
         children = 0.0
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu + children
-    return outcomes, meter.snapshot(), elapsed, cpu, (steady[0] if steady else None)
+    if not steady:
+        return outcomes, meter.snapshot(), elapsed, cpu, None
+    (ended, sent), first = steady[0], server.first_request_at()
+    return outcomes, meter.snapshot(), elapsed, cpu, (ended - first, sent)
 
 
 def in_flight(args: argparse.Namespace) -> None:
@@ -118,7 +122,7 @@ def in_flight(args: argparse.Namespace) -> None:
             conversations = slots * args.waves
             runs = []
             for _ in range(args.repeat):
-                server.reset_peak()
+                server.reset()
                 before = server.cpu_s()
                 outcomes, usage, elapsed, cpu, steady = _rollout(
                     server, catalog, settings, conversations, workers=slots, processes=args.processes,

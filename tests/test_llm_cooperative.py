@@ -99,3 +99,12 @@ def test_blocking_on_the_loop_from_its_own_thread_is_refused_not_a_hang():
         return True
 
     assert asyncio.run_coroutine_threadsafe(on_the_loop(), cooperative.event_loop()).result(timeout=10)
+
+
+def test_the_collector_runs_less_often_while_jobs_run_and_as_before_after():
+    import gc
+
+    before = gc.get_threshold()
+    during = cooperative.run_all(lambda item: gc.get_threshold(), [1], concurrency=1)[0]
+    assert during[0] >= 10_000 and during[1:] == before[1:]
+    assert gc.get_threshold() == before

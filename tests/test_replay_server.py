@@ -40,5 +40,5 @@ def test_a_request_seen_before_is_replayed_and_a_refusal_too() -> None:
             for _ in range(2):
                 with pytest.raises(LLMError, match="400"):
                     llm.call(INFER_OUTPUT_SCHEMA, refused, seed=1)
-        server.reset_peak()  # waits for the server to publish its counters
+        server.reset()  # waits for the server to publish its counters
         assert server.misses == 3

@@ -12,8 +12,9 @@ its answer from any other thread.
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, TypeVar
 
 from greenlet import getcurrent, greenlet
@@ -24,6 +25,7 @@ R = TypeVar("R")
 _started = threading.Lock()
 _loop: asyncio.AbstractEventLoop | None = None
 _thread: threading.Thread | None = None
+_YOUNG_THRESHOLD = 10_000
 
 
 def event_loop() -> asyncio.AbstractEventLoop:
@@ -31,10 +33,19 @@ def event_loop() -> asyncio.AbstractEventLoop:
     global _loop, _thread
     with _started:
         if _loop is None or _thread is None or not _thread.is_alive():
-            _loop = asyncio.new_event_loop()
+            _loop = _new_loop()
             _thread = threading.Thread(target=_loop.run_forever, name="llm-event-loop", daemon=True)
             _thread.start()
         return _loop
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's loop where it exists (not on Windows): about a tenth less CPU a request than asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
 
 
 def on_event_loop() -> bool:
@@ -71,13 +82,14 @@ async def _drive(job: Callable[[T], R], item: T) -> R:
     return pending
 
 
-def run_all(job: Callable[[T], R], items: Sequence[T], *, concurrency: int) -> list[R]:
-    """``job(item)`` for every item, ``concurrency`` at once, results in item order. After a failure
-    no further item starts; the first failure is raised once the running jobs finish."""
+def run_all(job: Callable[[T], R], items: Iterable[T], *, concurrency: int) -> list[R]:
+    """``job(item)`` for every item, ``concurrency`` at once, results in item order. Items are drawn
+    one at a time as a slot frees up. After a failure no further item starts; the first failure is
+    raised once the running jobs finish."""
     if on_event_loop():
         raise RuntimeError("run_all cannot be called from the LLM event loop's thread")
-    results: list[Any] = [None] * len(items)
-    queue = iter(enumerate(items))
+    results: dict[int, Any] = {}
+    queue = enumerate(items)
     failures: list[BaseException] = []
 
     async def worker() -> None:
@@ -90,9 +102,16 @@ def run_all(job: Callable[[T], R], items: Sequence[T], *, concurrency: int) -> l
                 return
 
     async def main() -> None:
-        await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(items))))))
+        await asyncio.gather(*(worker() for _ in range(max(1, concurrency))))
 
-    asyncio.run_coroutine_threadsafe(main(), event_loop()).result()
+    # Jobs allocate many short-lived objects and few cycles: at the default young-generation
+    # threshold (700) the collector took about a tenth of the CPU of each call with hundreds in flight.
+    thresholds = gc.get_threshold()
+    gc.set_threshold(max(thresholds[0], _YOUNG_THRESHOLD), *thresholds[1:])
+    try:
+        asyncio.run_coroutine_threadsafe(main(), event_loop()).result()
+    finally:
+        gc.set_threshold(*thresholds)
     if failures:
         raise failures[0]
-    return results
+    return [results[index] for index in range(len(results))]

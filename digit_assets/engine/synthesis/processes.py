@@ -3,8 +3,9 @@
 One process runs its conversations' steps and its client's requests under one GIL: at a few
 milliseconds of CPU a call it sends a few hundred calls a second, so with hundreds of conversations
 in flight the server waits on the client. Here each process builds its own port from ``open_port``
-(picklable: settings, not clients), rolls out every ``processes``-th index with its share of the
-workers, and streams each outcome back as it finishes. A conversation depends on its seed only, so
+(picklable: settings, not clients), takes the next index not yet taken by any process while it has
+a free slot (its share of the workers), and streams each outcome back as it finishes: a process
+whose conversations run short does not sit idle while another still has a queue. A conversation depends on its seed only, so
 the outcomes are those of :func:`.rollout.synthesize`, returned in index order.
 
 Processes are spawned, not forked: a fork would copy a Dagster run's threads and held locks.
@@ -17,7 +18,7 @@ import multiprocessing
 import queue
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
@@ -60,10 +61,11 @@ def synthesize_in_processes(
     per_process = -(-max(1, workers) // processes)
     context = multiprocessing.get_context("spawn")
     messages = context.Queue()
+    taken = context.Value("q", 0)
     children = [
         context.Process(
             target=_roll_out,
-            args=(number, catalog, open_port, settings, base_seed, indices[number::processes], per_process, messages),
+            args=(number, catalog, open_port, settings, base_seed, indices, taken, per_process, messages),
             name=f"rollout-{number}",
             daemon=True,
         )
@@ -109,7 +111,18 @@ def _check_alive(children: Sequence[multiprocessing.Process], reports: dict[int,
             raise RuntimeError(f"rollout process {number} died (exit code {child.exitcode}) before reporting")
 
 
-def _roll_out(number, catalog, open_port, settings, base_seed, indices, workers, messages) -> None:
+def _shared_queue(indices: Sequence[int], taken) -> Iterator[int]:
+    """The indices in order, each to whichever process asks first."""
+    while True:
+        with taken.get_lock():
+            position = taken.value
+            if position >= len(indices):
+                return
+            taken.value = position + 1
+        yield indices[position]
+
+
+def _roll_out(number, catalog, open_port, settings, base_seed, indices, taken, workers, messages) -> None:
     started = time.process_time()
     meter = UsageMeter()
     try:
@@ -119,7 +132,7 @@ def _roll_out(number, catalog, open_port, settings, base_seed, indices, workers,
             gc.freeze()
             by_id = {conversation_id(settings, base_seed, index): index for index in indices}
             synthesize(
-                catalog, port, settings, base_seed=base_seed, indices=indices, workers=workers,
+                catalog, port, settings, base_seed=base_seed, indices=_shared_queue(indices, taken), workers=workers,
                 on_outcome=lambda outcome: messages.put(("outcome", number, (by_id[outcome.conversation_id], outcome))),
             )
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises it

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -489,11 +489,12 @@ def synthesize(
     settings: SynthesisSettings,
     *,
     base_seed: int,
-    indices: Sequence[int],
+    indices: Iterable[int],
     workers: int = 1,
     on_outcome: Callable[[Outcome], None] | None = None,
 ) -> list[Outcome]:
-    """Roll out the conversations with these indices, in index order.
+    """Roll out the conversations with these indices, in index order (drawn one at a time as a
+    slot frees up, so ``indices`` may be a queue that other processes draw from too).
 
     The seed of conversation ``i`` depends on ``base_seed`` and ``i`` only, so every variant starts
     from the same scenario draw (paired ablations) and the result does not depend on ``workers``:
@@ -512,4 +513,4 @@ def synthesize(
 
     if workers <= 1:
         return [build(index) for index in indices]
-    return cooperative.run_all(build, list(indices), concurrency=workers)
+    return cooperative.run_all(build, indices, concurrency=workers)
