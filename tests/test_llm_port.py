@@ -244,3 +244,31 @@ class _Node(BaseModel):
 def test_a_recursive_model_cannot_be_made_standalone():
     with pytest.raises(RefProblem, match="cyclic"):
         standalone(_Node.model_json_schema())
+
+
+def test_a_schema_is_encoded_once_and_the_request_bytes_are_those_of_the_whole_body(monkeypatch):
+    import orjson
+
+    from digit_assets.engine.llm import openai_chat
+
+    schema = {"type": "object", "properties": {"title": {"enum": ["Dune", "Émile", 2.5]}}, "required": ["title"]}
+    bodies = [
+        {"model": "m", "messages": [{"role": "user", "content": text}], "seed": 3,
+         "response_format": {"type": "json_schema", "json_schema": {"name": "plan", "schema": schema, "strict": False}}}
+        for text in ("plan this", "plan that")
+    ]
+    encodings: list[object] = []
+    real_dumps = orjson.dumps
+
+    def counting(value, *args, **kwargs):
+        encodings.append(value)
+        return real_dumps(value, *args, **kwargs)
+
+    monkeypatch.setattr(openai_chat.orjson, "dumps", counting)
+    sent = [openai_chat._encoded(body) for body in bodies]
+    monkeypatch.undo()
+    assert sent == [real_dumps(body) for body in bodies]
+    assert sum(value is schema for value in encodings) == 1
+    # An integer orjson refuses still goes out, by the json module.
+    huge = {**bodies[0], "response_format": {"type": "json_schema", "json_schema": {"name": "n", "schema": {"const": 2**70}, "strict": False}}}
+    assert json.loads(openai_chat._encoded(huge))["response_format"]["json_schema"]["schema"] == {"const": 2**70}

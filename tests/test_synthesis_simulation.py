@@ -457,3 +457,35 @@ def test_equal_schemas_in_different_objects_validate_alike() -> None:
     output = simulate(GET_ORDER, {"order_id": "ORD-12087"})
     assert output_problems(copy, output) == output_problems(GET_ORDER, output) == []
     assert output_problems(copy, {**output, "total": -1}) != []
+
+
+def test_cancelling_refunds_the_order_total_the_session_knows() -> None:
+    from digit_assets.engine.synthesis.simulation import consistency_problems
+
+    schema = CANCEL_ORDER.output_schema
+    refunding = ToolView(
+        name="cancel_order", description=CANCEL_ORDER.description, parameters=CANCEL_ORDER.parameters,
+        output_schema={**schema, "required": [*schema["required"], "refund_amount"]},
+    )
+    for seed in range(20):
+        listing = listed_orders(seed)
+        order = listing.output["orders"][0]
+        cancelled = simulate(refunding, {"order_id": order["order_id"]}, [listing], seed)
+        assert cancelled["refund_amount"] == order["total"]
+        assert consistency_problems(refunding, {"order_id": order["order_id"]}, cancelled, [listing]) == []
+
+
+def test_a_refund_larger_than_the_order_total_is_refused() -> None:
+    from digit_assets.engine.synthesis.simulation import consistency_problems
+
+    listing = listed_orders(3)
+    order = listing.output["orders"][0]
+    arguments = {"order_id": order["order_id"]}
+    too_much = {"order_id": order["order_id"], "status": "cancelled", "cancelled_at": f"{TODAY}T10:00:00Z", "refund_amount": order["total"] + 228.25}
+    [problem] = consistency_problems(CANCEL_ORDER, arguments, too_much, [listing])
+    assert "refund_amount" in problem and f"{order['total']:g}" in problem
+    # Without the session knowing the total there is nothing to hold the refund to.
+    assert consistency_problems(CANCEL_ORDER, arguments, too_much, []) == []
+    # A return refunds part of its order: within the total it passes.
+    partial = {**too_much, "refund_amount": round(order["total"] / 2, 2)}
+    assert consistency_problems(CANCEL_ORDER, arguments, partial, [listing]) == []

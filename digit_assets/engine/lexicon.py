@@ -19,8 +19,8 @@ import functools
 import re
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal
-from collections.abc import Sequence
+from typing import Any, Literal
+from collections.abc import Mapping, Sequence
 
 # --- Words: splitting identifiers, singular and plural ---------------------------------------------
 
@@ -304,6 +304,22 @@ def changes_state(tool: str) -> bool:
 
 # Actions an object takes once: a later turn does not cancel or delete it again.
 ONCE_ONLY_VERBS = frozenset({"cancel", "void", "delete", "remove", "archive", "close", "refund"})
+
+# Money given back, and what it is given back of: a refund never exceeds the total of the object it
+# refunds, and cancelling or voiding an object refunds all of it.
+_REFUND_WORDS = frozenset({"refund", "refunded", "refundable"})
+_TOTAL_FIELDS = frozenset({"total", "total_amount", "amount_total", "grand_total", "total_price", "order_total", "total_due"})
+WHOLE_REFUND_VERBS = frozenset({"cancel", "void"})
+
+
+def is_refund_field(name: str) -> bool:
+    """``refund_amount``, ``amount_refunded``, ``refund``: a field holding money given back."""
+    return bool(set(name_words(name)) & _REFUND_WORDS)
+
+
+def total_of(record: Mapping[str, Any]) -> Any:
+    """The object's total (``total``, ``total_amount``, ...), or None."""
+    return next((value for name, value in record.items() if normalize_name(str(name)) in _TOTAL_FIELDS), None)
 
 
 # What an action leaves on the object it acts on, as boolean flags: (verbs, flags it makes true,

@@ -413,11 +413,42 @@ def _host_of(base_url: str) -> str:
 
 def _encoded(body: dict[str, Any]) -> bytes:
     """The request as JSON, by orjson (a plan's schema is tens of kilobytes: about 0.1 ms against 0.5 ms
-    for the json module); the json module for what orjson refuses (an integer past 64 bits)."""
+    for the json module), the schema's bytes encoded once per schema object; the json module for
+    what orjson refuses (an integer past 64 bits)."""
     try:
-        return orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS)
+        response_format = body["response_format"]
+        described = response_format["json_schema"]
+        schema = _ENCODED_SCHEMAS.of(described["schema"])
+        sent = {**body, "response_format": {**response_format, "json_schema": {**described, "schema": schema}}}
+        return orjson.dumps(sent, option=orjson.OPT_NON_STR_KEYS)
     except orjson.JSONEncodeError:
         return json.dumps(body).encode()
+
+
+class _EncodedSchemas:
+    """The latest schemas' JSON by object: a turn's plan and its back-translation share one schema
+    object (and requests of other conversations often do), so it is encoded once. Keeps each schema
+    alive while its entry lasts, so an id cannot be reused; schemas are never mutated once sent."""
+
+    def __init__(self, limit: int):
+        self._entries: dict[int, tuple[Any, orjson.Fragment]] = {}
+        self._limit = limit
+        self._lock = threading.Lock()
+
+    def of(self, schema: Any) -> orjson.Fragment:
+        with self._lock:
+            entry = self._entries.get(id(schema))
+        if entry is not None and entry[0] is schema:
+            return entry[1]
+        fragment = orjson.Fragment(orjson.dumps(schema, option=orjson.OPT_NON_STR_KEYS))
+        with self._lock:
+            self._entries[id(schema)] = (schema, fragment)
+            while len(self._entries) > self._limit:
+                del self._entries[next(iter(self._entries))]
+        return fragment
+
+
+_ENCODED_SCHEMAS = _EncodedSchemas(512)
 
 
 def _parse(body: str) -> Any:

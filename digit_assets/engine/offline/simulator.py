@@ -22,8 +22,10 @@ from typing import Any
 from digit_assets.engine.lexicon import (
     ACTIONS,
     CREATING_VERBS,
+    WHOLE_REFUND_VERBS,
     changes_state,
     flag_after,
+    is_refund_field,
     list_filter,
     name_words,
     removes,
@@ -56,7 +58,7 @@ from digit_assets.engine.offline.session import (
     subject_key,
 )
 from digit_assets.engine.synthesis.roles import SimulateToolRequest, SimulateToolResponse
-from digit_assets.engine.synthesis.simulation import MISSING, count_targets, created_objects, exact_count, must_list
+from digit_assets.engine.synthesis.simulation import MISSING, count_targets, created_objects, exact_count, must_list, refund_limits
 from digit_assets.engine.synthesis.values import ValueFactory, status_choices
 
 _LOWER_MARKS = frozenset({"start", "from", "after", "since", "min", "minimum", "earliest", "begin"})
@@ -205,6 +207,7 @@ class _Simulation:
             result[name] = self.values.value({}, name)
         kept = {name for name, value in result.items() if name not in echoed and record.get(name, MISSING) == value}
         self.repair(result, shape, echoed, kept)
+        self.fit_refunds(result, echoed)
         return {**{f.name: result[f.name] for f in shape.fields if f.name in result}, **{n: result[n] for n in shape.undeclared_required}}
 
     def field(
@@ -519,6 +522,20 @@ class _Simulation:
         return _with_moment(drawn, datetime.combine(day, moment.time()))
 
     # Repairs -----------------------------------------------------------------------------------
+
+    def fit_refunds(self, obj: dict[str, Any], echoed: set[str]) -> None:
+        """A refund is of a total the session knows: all of it when the call cancels or voids, else
+        at most all of it."""
+        limits = refund_limits(obj, self.state.record_of)
+        if not limits:
+            return
+        limit = min(limits)
+        whole = self.writes and tool_verb(self.tool) in WHOLE_REFUND_VERBS
+        for name, value in obj.items():
+            if name in echoed or not is_refund_field(name) or not is_number(value) or not (whole or value > limit + 0.005):
+                continue
+            amount = limit if whole else round(limit * self.rng.uniform(0.2, 1.0), 2)
+            obj[name] = round(amount) if isinstance(value, int) else amount
 
     def repair(self, obj: dict[str, Any], shape: ObjectShape, echoed: set[str], kept: set[str] = frozenset()) -> None:
         """Make a generated object pass the judge's temporal and arithmetic rules; echoes stay put, and

@@ -212,7 +212,8 @@ SIMULATE_TOOL = Role(
         "them, and give realistic values, never placeholders. A change shows in its result and in every "
         "later read (a rename shows the new name, a move the new place, an added tag is in the tags, a "
         "status change the new status); a list holds only items that match its filters; an object keeps "
-        "its field values unless a call changed them."
+        "its field values unless a call changed them; a refund is at most the total of what it refunds "
+        "(cancelling an order refunds its total)."
     ),
     request_model=SimulateToolRequest,
     response_model=SimulateToolResponse,

@@ -8,7 +8,7 @@ import json
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -22,12 +22,14 @@ from digit_assets.engine.lexicon import (
     FilterKind,
     changes_state,
     flag_after,
+    is_refund_field,
     list_filter,
     name_words,
     normalize_name,
     removes,
     setter_field,
     shows_setter,
+    total_of,
     singular,
     state_stems,
     tool_context,
@@ -437,6 +439,50 @@ def changed_entities(tool: str, output: Any, history: Sequence[ExecutedCall]) ->
     return problems
 
 
+def refund_limits(obj: Mapping[str, Any], known: Callable[[str, Any], Mapping[str, Any]]) -> list[float]:
+    """The totals a refund in ``obj`` may not exceed: the object's own, and that of each object one
+    of its id fields names, as ``known(field name, value)`` tells (``order_id`` -> the order)."""
+    limits = [_number(total_of(obj))]
+    for name, value in obj.items():
+        if _names_an_id(str(name)) and _is_scalar(value) and not isinstance(value, bool):
+            limits.append(_number(total_of(known(str(name), value))))
+    return [limit for limit in limits if limit is not None]
+
+
+def _noun_of(id_field: str) -> str:
+    words = name_words(id_field)[:-1]
+    return "_".join(words)
+
+
+def excessive_refunds(tool: str, output: Any, history: Sequence[ExecutedCall]) -> list[str]:
+    """A refund larger than the total of what it refunds: an order of 161.82 refunded 390.07."""
+    refunding: list[tuple[Mapping[str, Any], list[tuple[str, float]]]] = []
+    stack = [output]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+            refunds = [(str(name), amount) for name, value in item.items() if is_refund_field(str(name)) and (amount := _number(value)) is not None]
+            if refunds:
+                refunding.append((item, refunds))
+    if not refunding:
+        return []
+    views = session_views(history)
+
+    def known(field: str, value: Any) -> Mapping[str, Any]:
+        return views.get((_noun_of(field) or tool_context(tool)[0], str(value)), {})
+
+    problems: list[str] = []
+    for item, refunds in refunding:
+        limits = refund_limits(item, known)
+        for name, amount in refunds:
+            if limits and amount > min(limits) + 0.005:
+                problems.append(f"{tool} refunds {name}={amount:g}, more than the total {min(limits):g} of what it refunds")
+    return problems
+
+
 def _marked(tool: str, output: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
     """The fields of the object an action acts on: the output's own, and those of an object field
     named after the tool's noun (``{"file": {...}}``)."""
@@ -587,9 +633,10 @@ def missing_creations(tool: str, arguments: Mapping[str, Any], output: Any, hist
 def consistency_problems(tool: ToolView, arguments: Mapping[str, Any], output: Mapping[str, Any], history: Sequence[ExecutedCall]) -> list[str]:
     """Why a simulated output contradicts its call or the session (empty: it does not). A write must
     show what it set and what it did; a read must honour its filters, list what the session created
-    and agree with what the session said before; a count must agree with its items. The catalog's
+    and agree with what the session said before; a count must agree with its items, a refund stay
+    within the total of what it refunds. The catalog's
     side-effect class decides which one a tool is."""
-    counted = miscounted_lists(tool.name, arguments, output)
+    counted = miscounted_lists(tool.name, arguments, output) + excessive_refunds(tool.name, output, history)
     if not tool.read_only:
         return unreflected_setters(tool.name, arguments, output) + unmarked_actions(tool.name, output, tool.output_schema) + counted
     return (
