@@ -325,10 +325,11 @@ class RequestRestorer:
         from digit_assets.engine.synthesis.roles import SimulateToolRequest
 
         name = lines[0].removeprefix("Tool: ").split(":", 1)[0]
+        held = varying.pop("must_show", {})
         for tools in self.catalog.tools.values():
             for tool in tools:
                 if tool.name == name:
-                    yield SimulateToolRequest.model_validate({**varying, "tool": tool})
+                    yield SimulateToolRequest.model_validate({**varying, "held": held, "tool": tool})
 
     def _wrong_call(self, lines, varying):
         from digit_assets.engine.synthesis.roles import WrongCallRequest

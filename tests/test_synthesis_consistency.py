@@ -400,3 +400,42 @@ def test_real_stateful_trajectories_pass_the_filter():
     later = {**customer, "gift_card_balance": 113.74}
     assert consistency_problems(GET_CUSTOMER, {"customer_id": "C1042"}, later, [seen, refund]) == []
     assert consistency_problems(GET_CUSTOMER, {"customer_id": "C1042"}, later, [seen]) != []
+
+
+# --- Removing what an object does not hold ---------------------------------------------------------
+
+
+def test_removing_a_tag_the_file_was_last_shown_without_is_refused_where_it_is_known():
+    from digit_assets.engine.synthesis.planning import absent_removal
+
+    listed = call(1, SEARCH_FILES, {"directory": "/home/ana/reports"}, {"files": [REPORT, {**REPORT, "file_id": "f_0413", "tags": []}]})
+    assert absent_removal("remove_tag", {"file_id": "f_0412", "tag": "point"}, [listed]) == ("point", ["finance"])
+    assert absent_removal("remove_tag", {"file_id": "f_0412", "tag": "finance"}, [listed]) is None
+    # The latest word counts: a tag added after the listing may be removed.
+    tagged = call(2, ADD_TAG, {"file_id": "f_0412", "tag": "point"}, {**REPORT, "tags": ["finance", "point"]})
+    assert absent_removal("remove_tag", {"file_id": "f_0412", "tag": "point"}, [listed, tagged]) is None
+    # Never shown: nothing to hold the removal to; not a removal: nothing to check.
+    assert absent_removal("remove_tag", {"file_id": "f_0999", "tag": "point"}, [listed]) is None
+    assert absent_removal("add_tag", {"file_id": "f_0412", "tag": "point"}, [listed]) is None
+
+
+def test_a_listing_a_later_call_removes_from_carries_the_removed_value():
+    from digit_assets.engine.synthesis.model import PlannedCall
+    from digit_assets.engine.synthesis.planning import held_values
+    from digit_assets.engine.synthesis.simulation import unheld_values
+
+    search = PlannedCall(ref="$1", tool="search_files", arguments={"directory": "/home/ana/reports"})
+    remove = PlannedCall(ref="$2", tool="remove_tag", arguments={"file_id": "$1.files[0].file_id", "tag": "point"})
+    held = held_values(search, [remove], SEARCH_FILES.output_schema)
+    assert held == {"files[0].tags": ["point"]}
+    for seed in range(10):
+        request = SimulateToolRequest(tool=SEARCH_FILES, arguments=search.arguments, history=[], today=TODAY, held=held)
+        output = simulate_tool_offline(request, random.Random(seed)).output
+        if output["files"]:
+            assert "point" in output["files"][0]["tags"]
+        assert unheld_values("search_files", output, held) == []
+    # What an LLM simulator writes without reading the turn's later calls is refused, with the reason.
+    [problem] = unheld_values("search_files", {"files": [REPORT]}, held)
+    assert "'point'" in problem and "files[0].tags" in problem
+    # A removal fed by another call, or of a referenced value, asks nothing of this one.
+    assert held_values(search, [remove.model_copy(update={"arguments": {"file_id": "f_0412", "tag": "point"}})], SEARCH_FILES.output_schema) == {}

@@ -19,6 +19,7 @@ from digit_assets.engine.synthesis.model import ExecutedCall, Link, PlannedCall,
 from digit_assets.engine.synthesis.planning import (
     OutputField,
     ToolAnalysis,
+    absent_removal,
     call_problems,
     closed_object,
     plannable_field,
@@ -285,9 +286,11 @@ class _TurnPlanner:
 
     def _repeats_earlier_call(self, draft: _Draft, call: PlannedCall) -> bool:
         """Whether an earlier turn already made this call (its result is in the conversation), already
-        took this action (:func:`repeated_action`) or ended the object it would change (:func:`closed_object`)."""
+        took this action (:func:`repeated_action`), ended the object it would change (:func:`closed_object`)
+        or showed that object without the value it would remove (:func:`absent_removal`)."""
         known = self._known_values(draft, call)
-        if closed_object(call.tool, known, self.request.earlier_calls) is not None:
+        earlier_calls = self.request.earlier_calls
+        if closed_object(call.tool, known, earlier_calls) is not None or absent_removal(call.tool, known, earlier_calls) is not None:
             return True
         earlier = self.earlier_by_tool.get(call.tool, [])
         return any(done.arguments == known for done in earlier) or (

@@ -57,6 +57,7 @@ from digit_assets.engine.offline.session import (
     own_key,
     subject_key,
 )
+from digit_assets.engine.synthesis.model import resolve_path
 from digit_assets.engine.synthesis.roles import SimulateToolRequest, SimulateToolResponse
 from digit_assets.engine.synthesis.simulation import MISSING, count_targets, created_objects, exact_count, must_list, refund_limits
 from digit_assets.engine.synthesis.values import ValueFactory, status_choices
@@ -104,6 +105,7 @@ class _Simulation:
     def __init__(self, request: SimulateToolRequest, rng: random.Random):
         self.schemas = Schemas.of(request.tool.output_schema)
         self.arguments = request.arguments
+        self.held = request.held
         self.today = date.fromisoformat(request.today)
         self.rng = rng
         self.values = ValueFactory(rng, self.today)
@@ -146,7 +148,20 @@ class _Simulation:
 
     def run(self) -> dict[str, Any]:
         root = self.schemas.resolve(self.schemas.root)
-        return self.object(root, self.context, _Place(), {})
+        output = self.object(root, self.context, _Place(), {})
+        self.hold(output)
+        return output
+
+    def hold(self, output: dict[str, Any]) -> None:
+        """The objects a later call of the turn removes values from carry them (the person asks to
+        remove a tag the file has)."""
+        for path, values in self.held.items():
+            try:
+                shown = resolve_path(output, path)
+            except (KeyError, IndexError, TypeError):
+                continue
+            if isinstance(shown, list):
+                shown.extend(value for value in dict.fromkeys(values) if value not in shown)
 
     def _argument_bounds(self) -> dict[tuple[str, ...], list[Any]]:
         """``start_date``/``end_date`` -> ``{("date",): [start, end]}``: ranges results must fall in."""

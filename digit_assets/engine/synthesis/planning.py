@@ -17,14 +17,25 @@ from __future__ import annotations
 import json
 import random
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
 import networkx as nx
 
-from digit_assets.engine.lexicon import CREATING_VERBS, ONCE_ONLY_VERBS, changes_state, subject_key, tool_context, tool_verb
+from digit_assets.engine.lexicon import (
+    CREATING_VERBS,
+    ONCE_ONLY_VERBS,
+    changes_state,
+    is_entity_key,
+    removes,
+    setter_field,
+    shows_setter,
+    subject_key,
+    tool_context,
+    tool_verb,
+)
 from digit_assets.engine.schema_refs import resolve_local
 from digit_assets.engine.synthesis.model import (
     REFERENCE,
@@ -487,6 +498,87 @@ def closed_object(tool: str, arguments: Mapping[str, Any], earlier: Sequence[Exe
     return None
 
 
+def removed_values(tool: str, arguments: Mapping[str, Any]) -> tuple[str | None, list[tuple[tuple[str, ...], Any]]]:
+    """What a removing call takes away and from what: (its object's key argument, [(setter words,
+    value)]) for ``remove_tag(file_id=f, tag="urgent")`` -> ``("file_id", [(("tag",), "urgent")])``."""
+    if not removes(tool):
+        return None, []
+    holder = next((name for name in arguments if is_entity_key(name)), None)
+    taken = [
+        (setter, value)
+        for name, value in arguments.items()
+        if name != holder and (setter := setter_field(name, tool)) and isinstance(value, (str, int, float)) and not isinstance(value, bool)
+    ]
+    return holder, taken
+
+
+def _shown_lists(output: Any, holder: str, ident: Any, setter: tuple[str, ...]) -> Iterator[list[Any]]:
+    """The lists an output shows for ``setter`` on objects whose ``holder`` field is ``ident``."""
+    stack = [output]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+            if item.get(holder) == ident:
+                yield from (value for name, value in item.items() if isinstance(value, list) and shows_setter(setter, str(name)))
+
+
+def absent_removal(tool: str, arguments: Mapping[str, Any], earlier: Sequence[ExecutedCall]) -> tuple[Any, list[Any]] | None:
+    """(value, list) when this call removes a value its object did not hold when the session last
+    showed it (``remove_tag(tag="point")`` on a file last listed with tags ``["still", "mind"]``): a
+    real system answers that with an error, not a success. None when it held it or was never shown."""
+    holder, taken = removed_values(tool, arguments)
+    if holder is None:
+        return None
+    for setter, value in taken:
+        shown: list[Any] | None = None
+        for done in earlier:
+            if done.error is None and done.output is not None:
+                for listed in _shown_lists(done.output, holder, arguments[holder], setter):
+                    shown = listed
+        if shown is not None and value not in shown:
+            return value, shown
+    return None
+
+
+def held_values(call: PlannedCall, later: Sequence[PlannedCall], output_schema: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """What this call's result must show because a later call of the turn removes it from an object
+    the result lists: ``{"files[0].tags": ["point"]}`` for ``$2 remove_tag(file_id=$1.files[0].file_id,
+    tag="point")`` (the person asks to remove a tag the file carries)."""
+    held: dict[str, list[Any]] = {}
+    for other in later:
+        holder, taken = removed_values(other.tool, other.arguments)
+        parsed = parse_reference(other.arguments.get(holder)) if holder else None
+        if parsed is None or parsed[0] != call.ref:
+            continue
+        parent = parsed[1].rpartition(".")[0]
+        for setter, value in taken:
+            if parse_reference(value) is not None:
+                continue
+            field = _list_field(output_schema, parent, setter)
+            if field is not None:
+                held.setdefault(f"{parent}.{field}" if parent else field, []).append(value)
+    return held
+
+
+def _list_field(output_schema: Mapping[str, Any], parent: str, setter: tuple[str, ...]) -> str | None:
+    """The array field of the object at ``parent`` in the schema that shows ``setter`` (``tags`` for ``tag``)."""
+    current = resolve_local(output_schema, output_schema)
+    for step in parent.split(".") if parent else ():
+        name, _, index = step.partition("[")
+        current = resolve_local((current or {}).get("properties", {}).get(name, {}), output_schema)
+        if index:
+            current = resolve_local((current or {}).get("items", {}), output_schema)
+    properties = (current or {}).get("properties", {})
+    for name, schema in properties.items() if isinstance(properties, Mapping) else ():
+        resolved = resolve_local(schema, output_schema) or {}
+        if resolved.get("type") == "array" and shows_setter(setter, str(name)):
+            return str(name)
+    return None
+
+
 def _known_before_running(call: PlannedCall, executed: Mapping[str, ExecutedCall]) -> dict[str, Any]:
     """The call's literals and the values its references take from executed outputs."""
     known: dict[str, Any] = {}
@@ -548,6 +640,8 @@ def plan_problems(
                 problems.append(f"{label} does again what {again.ref} {again.tool} did in turn {again.turn}, with the same values.")
             elif (closed := closed_object(call.tool, known, earlier_calls)) is not None:
                 problems.append(f"{label} changes what {closed.ref} {closed.tool} ended in turn {closed.turn}.")
+            elif (absent := absent_removal(call.tool, known, earlier_calls)) is not None:
+                problems.append(f"{label} removes {absent[0]!r}, which the object does not hold ({absent[1]!r}).")
         planned[call.ref] = tool
     if turn_index > 0 and calls and not crosses_turns:
         problems.append(f"No call of turn {turn_index} consumes an output of an earlier turn.")

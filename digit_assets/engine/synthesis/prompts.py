@@ -175,6 +175,8 @@ def render_simulate(request: Any) -> str:
     _, output = standalone_tool_schemas(request.tool)
     head = f"Tool: {tool_line(request.tool)} Returns: {type_of(output)}"
     varying = {"today": request.today, "history": [_dump(call) for call in request.history], "arguments": request.arguments}
+    if request.held:
+        varying["must_show"] = request.held
     if request.refused:
         varying["refused"] = request.refused
     return head + "\n" + compact_json(varying)

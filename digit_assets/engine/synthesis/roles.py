@@ -197,6 +197,10 @@ class SimulateToolRequest(BaseModel):
     refused: list[str] = Field(
         default_factory=list, description="why your previous answer to this same call was refused; answer again without these problems"
     )
+    held: dict[str, list[Any]] = Field(
+        default_factory=dict,
+        description="values the result must show in the list at each path (files[0].tags): a later call of this turn removes them from that object",
+    )
 
 
 class SimulateToolResponse(BaseModel):

@@ -23,9 +23,11 @@ from digit_assets.engine.provenance import derive_seed
 from digit_assets.engine.records import ConversationRecord, is_error_content
 from digit_assets.engine.synthesis.model import ExecutedCall, Link, Scenario, ToolView, Turn, TurnPlan
 from digit_assets.engine.synthesis.planning import (
+    absent_removal,
     choose_hidden,
     closed_object,
     has_plannable_flow,
+    held_values,
     hidden_call_problems,
     link_problem,
     largest_connected_plan,
@@ -41,6 +43,7 @@ from digit_assets.engine.synthesis.simulation import (
     argument_problems,
     consistency_problems,
     output_problems,
+    unheld_values,
     resolve_arguments,
 )
 from digit_assets.engine.synthesis.summaries import summary_problems
@@ -327,7 +330,7 @@ class ConversationBuilder:
         """Stateless execution: substitute references from simulated outputs, re-validate, simulate."""
         by_ref = {call.ref: call for call in earlier}
         executed: list[ExecutedCall] = []
-        for call in plan.calls:
+        for position, call in enumerate(plan.calls):
             tool = tools.get(call.tool)
             if tool is None:
                 raise TurnFailed("execution", f"{call.ref} calls {call.tool}, which is not in the tool subset")
@@ -345,7 +348,11 @@ class ConversationBuilder:
             closed = closed_object(call.tool, arguments, history)
             if closed is not None:
                 raise TurnFailed("execution", f"{call.ref} {call.tool} changes what {closed.ref} {closed.tool} ended")
-            output = self._simulate(tool, arguments, history, today, index)
+            absent = absent_removal(call.tool, arguments, history)
+            if absent is not None:
+                raise TurnFailed("execution", f"{call.ref} {call.tool} removes {absent[0]!r}, which the object does not hold ({absent[1]!r})")
+            held = held_values(call, plan.calls[position + 1 :], tool.output_schema)
+            output = self._simulate(tool, arguments, history, today, index, held)
             done = ExecutedCall(
                 ref=call.ref,
                 tool=call.tool,
@@ -359,15 +366,16 @@ class ConversationBuilder:
         return executed
 
     def _simulate(
-        self, tool: ToolView, arguments: dict[str, Any], history: list[ExecutedCall], today: str, index: int
+        self, tool: ToolView, arguments: dict[str, Any], history: list[ExecutedCall], today: str, index: int,
+        held: dict[str, list[Any]],
     ) -> dict[str, Any]:
-        """A schema-valid output consistent with the call and the session. An inconsistent answer is
-        refused and the simulator asked once more, told why (the re-ask is its own funnel stage);
-        a second inconsistent answer fails the turn."""
-        request = roles.SimulateToolRequest(tool=tool, arguments=arguments, history=history, today=today)
+        """A schema-valid output consistent with the call, the session and what later calls of the
+        turn remove (``held``). An inconsistent answer is refused and the simulator asked once more,
+        told why (the re-ask is its own funnel stage); a second inconsistent answer fails the turn."""
+        request = roles.SimulateToolRequest(tool=tool, arguments=arguments, history=history, today=today, held=held)
         output = self._call("simulation", roles.SIMULATE_TOOL, request).output
         _require("simulation", output_problems(tool, output))
-        problems = consistency_problems(tool, arguments, output, history)
+        problems = consistency_problems(tool, arguments, output, history) + unheld_values(tool.name, output, held)
         if not problems:
             return output
         reask = Event(index, REASK_STAGE, False, "; ".join(problems))
@@ -375,7 +383,7 @@ class ConversationBuilder:
         retry = request.model_copy(update={"refused": problems})
         output = self._call("simulation", roles.SIMULATE_TOOL, retry).output
         _require("simulation", output_problems(tool, output))
-        _require("simulation", consistency_problems(tool, arguments, output, history))
+        _require("simulation", consistency_problems(tool, arguments, output, history) + unheld_values(tool.name, output, held))
         reask.accepted = True
         return output
 

@@ -483,6 +483,22 @@ def excessive_refunds(tool: str, output: Any, history: Sequence[ExecutedCall]) -
     return problems
 
 
+def unheld_values(tool: str, output: Any, held: Mapping[str, Sequence[Any]]) -> list[str]:
+    """A result that lists an object without the values a later call of the turn removes from it
+    (``held``: path -> values, :func:`.planning.held_values`); a path the result lacks is the later
+    reference's to report."""
+    problems: list[str] = []
+    for path, values in held.items():
+        try:
+            shown = resolve_path(output, path)
+        except (KeyError, IndexError, TypeError):
+            continue
+        missing = [value for value in values if not isinstance(shown, list) or value not in shown]
+        if missing:
+            problems.append(f"{tool} output does not show {missing!r} in {path}, which a later call of this turn removes")
+    return problems
+
+
 def _marked(tool: str, output: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
     """The fields of the object an action acts on: the output's own, and those of an object field
     named after the tool's noun (``{"file": {...}}``)."""
