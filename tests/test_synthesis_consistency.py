@@ -439,3 +439,32 @@ def test_a_listing_a_later_call_removes_from_carries_the_removed_value():
     assert "'point'" in problem and "files[0].tags" in problem
     # A removal fed by another call, or of a referenced value, asks nothing of this one.
     assert held_values(search, [remove.model_copy(update={"arguments": {"file_id": "f_0412", "tag": "point"}})], SEARCH_FILES.output_schema) == {}
+
+
+def test_the_offline_planner_removes_a_tag_the_file_was_shown_with():
+    from digit_assets.engine.offline.planner import plan_turn_offline
+    from digit_assets.engine.synthesis.model import Link, Scenario
+    from digit_assets.engine.synthesis.model import PlannedCall
+    from digit_assets.engine.synthesis.planning import plan_problems
+    from digit_assets.engine.synthesis.roles import PlanTurnRequest
+
+    remove_tag = REMOVE_TAG.model_copy(update={"parameters": {**REMOVE_TAG.parameters, "required": ["file_id", "tag"]}})
+    scenario = Scenario(
+        namespace="files", tools=[SEARCH_FILES, remove_tag, GET_FILE_INFO], persona="Ana", today=TODAY,
+        links=[
+            Link(src_tool="search_files", src_field="files[].file_id", dst_tool="remove_tag", dst_param="file_id"),
+            Link(src_tool="search_files", src_field="files[].file_id", dst_tool="get_file_info", dst_param="file_id"),
+            Link(src_tool="remove_tag", src_field="file_id", dst_tool="get_file_info", dst_param="file_id"),
+        ],
+    )
+    listed = call(1, SEARCH_FILES, {"directory": "/home/ana/reports"}, {"files": [{**REPORT, "tags": ["finance", "q3"]}]})
+    removals = []
+    for seed in range(40):
+        request = PlanTurnRequest(scenario=scenario, earlier_turns=[], earlier_calls=[listed], next_ref=2, min_calls=1, max_calls=2)
+        plan = plan_turn_offline(request, random.Random(seed)).calls
+        removals += [c.arguments["tag"] for c in plan if c.tool == "remove_tag" and c.arguments.get("file_id") == "$1.files[0].file_id"]
+    assert removals and set(removals) <= {"finance", "q3"}
+    # A model's plan that removes a tag the file was not shown with is refused before it runs.
+    wrong = [PlannedCall(ref="$2", tool="remove_tag", arguments={"file_id": "$1.files[0].file_id", "tag": "point"})]
+    problems = plan_problems(wrong, scenario, [listed], turn_index=1, min_calls=1, max_calls=2)
+    assert any("removes 'point', which the object does not hold" in problem for problem in problems)

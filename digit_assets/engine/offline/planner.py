@@ -248,7 +248,7 @@ class _TurnPlanner:
                             arguments[param] = value
             if anchor is None and not arguments:
                 self._anchor_lookup(analysis, arguments, reuse)
-            call = PlannedCall(ref=ref, tool=tool_name, arguments=arguments)
+            call = self._removing_what_is_held(draft, analysis, PlannedCall(ref=ref, tool=tool_name, arguments=arguments))
             if not (call_problems(call, tool, draft.tools, self.executed) or self._repeats_earlier_call(draft, call)):
                 return call
         return None
@@ -283,6 +283,19 @@ class _TurnPlanner:
             if leaf in echoed and (leaf == path or leaf not in GENERIC_FIELDS):
                 known[param] = echoed[leaf]
         return known
+
+    def _removing_what_is_held(self, draft: _Draft, analysis: ToolAnalysis, call: PlannedCall) -> PlannedCall:
+        """A removal from an object the conversation showed takes away one of the values shown there
+        (the person removes a tag the file has), not a new one."""
+        absent = absent_removal(call.tool, self._known_values(draft, call), self.request.earlier_calls)
+        if absent is None or not absent[1]:
+            return call
+        value, shown = absent
+        choice = self.rng.choice(shown)
+        for param, given in call.arguments.items():
+            if given == value and analysis.accepts_value(param, choice):
+                return call.model_copy(update={"arguments": {**call.arguments, param: choice}})
+        return call
 
     def _repeats_earlier_call(self, draft: _Draft, call: PlannedCall) -> bool:
         """Whether an earlier turn already made this call (its result is in the conversation), already
