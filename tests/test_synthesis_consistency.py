@@ -468,3 +468,16 @@ def test_the_offline_planner_removes_a_tag_the_file_was_shown_with():
     wrong = [PlannedCall(ref="$2", tool="remove_tag", arguments={"file_id": "$1.files[0].file_id", "tag": "point"})]
     problems = plan_problems(wrong, scenario, [listed], turn_index=1, min_calls=1, max_calls=2)
     assert any("removes 'point', which the object does not hold" in problem for problem in problems)
+
+
+def test_carrying_a_removed_value_leaves_the_history_as_it_was():
+    from digit_assets.engine.offline.simulator import _Simulation
+
+    shown_before = ["mention", "letter"]
+    earlier = call(1, REMOVE_TAG, {"file_id": "f_0412", "tag": "certain"}, {**REPORT, "tags": shown_before})
+    request = SimulateToolRequest(tool=SEARCH_FILES, arguments={"directory": "/home/ana"}, history=[earlier], today=TODAY, held={"files[0].tags": ["certain"]})
+    # The offline engine reuses values the history shows: the very list objects of earlier outputs.
+    listing = {"files": [{**REPORT, "file_id": "f_0500", "tags": shown_before}]}
+    held = _Simulation(request, random.Random(1)).holding(listing)
+    assert held["files"][0]["tags"] == ["mention", "letter", "certain"]
+    assert earlier.output["tags"] == ["mention", "letter"] and listing["files"][0]["tags"] == ["mention", "letter"]

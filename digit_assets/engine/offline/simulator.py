@@ -12,6 +12,7 @@ totals that do not add up, counts below the number of listed items.
 
 from __future__ import annotations
 
+import copy
 import math
 import random
 from collections.abc import Mapping, Sequence
@@ -148,13 +149,14 @@ class _Simulation:
 
     def run(self) -> dict[str, Any]:
         root = self.schemas.resolve(self.schemas.root)
-        output = self.object(root, self.context, _Place(), {})
-        self.hold(output)
-        return output
+        return self.holding(self.object(root, self.context, _Place(), {}))
 
-    def hold(self, output: dict[str, Any]) -> None:
-        """The objects a later call of the turn removes values from carry them (the person asks to
-        remove a tag the file has)."""
+    def holding(self, output: dict[str, Any]) -> dict[str, Any]:
+        """The output with the objects a later call of the turn removes values from carrying them (the
+        person asks to remove a tag the file has). A copy: values are shared with the history."""
+        if not self.held:
+            return output
+        output = copy.deepcopy(output)
         for path, values in self.held.items():
             try:
                 shown = resolve_path(output, path)
@@ -162,6 +164,7 @@ class _Simulation:
                 continue
             if isinstance(shown, list):
                 shown.extend(value for value in dict.fromkeys(values) if value not in shown)
+        return output
 
     def _argument_bounds(self) -> dict[tuple[str, ...], list[Any]]:
         """``start_date``/``end_date`` -> ``{("date",): [start, end]}``: ranges results must fall in."""
