@@ -477,7 +477,71 @@ def test_carrying_a_removed_value_leaves_the_history_as_it_was():
     earlier = call(1, REMOVE_TAG, {"file_id": "f_0412", "tag": "certain"}, {**REPORT, "tags": shown_before})
     request = SimulateToolRequest(tool=SEARCH_FILES, arguments={"directory": "/home/ana"}, history=[earlier], today=TODAY, held={"files[0].tags": ["certain"]})
     # The offline engine reuses values the history shows: the very list objects of earlier outputs.
-    listing = {"files": [{**REPORT, "file_id": "f_0500", "tags": shown_before}]}
-    held = _Simulation(request, random.Random(1)).holding(listing)
+    simulation = _Simulation(request, random.Random(1))
+    simulation.object = lambda *args: {"files": [{**REPORT, "file_id": "f_0500", "tags": shown_before}]}
+    held = simulation.run()
     assert held["files"][0]["tags"] == ["mention", "letter", "certain"]
-    assert earlier.output["tags"] == ["mention", "letter"] and listing["files"][0]["tags"] == ["mention", "letter"]
+    assert shown_before == ["mention", "letter"]
+
+
+# --- Changing what the session showed as ended -----------------------------------------------------
+
+ORDER_ITEM = {
+    "type": "object",
+    "properties": {
+        "order_id": {"type": "string"},
+        "status": {"type": "string", "enum": ["pending", "processing", "shipped", "cancelled", "returned"]},
+        "total": {"type": "number", "minimum": 0},
+    },
+    "required": ["order_id", "status", "total"],
+}
+LIST_ORDERS = tool("list_orders", {"customer_id": {"type": "string"}}, {"type": "object", "properties": {"orders": {"type": "array", "items": ORDER_ITEM}}, "required": ["orders"]})
+CANCEL = tool("cancel_order", {"order_id": {"type": "string"}}, ORDER_ITEM)
+LIST_RETURNS = tool(
+    "list_returns", {"customer_id": {"type": "string"}},
+    {"type": "object", "properties": {"returns": {"type": "array", "items": {"type": "object", "properties": {
+        "return_id": {"type": "string"}, "order_id": {"type": "string"}, "status": {"type": "string"}}}}}},
+)
+
+
+def test_changing_an_object_the_session_showed_cancelled_is_refused_reading_or_restoring_it_is_not():
+    from digit_assets.engine.synthesis.planning import ended_object
+
+    listed = call(1, LIST_ORDERS, {"customer_id": "C1"}, {"orders": [
+        {"order_id": "O1", "status": "cancelled", "total": 30.5}, {"order_id": "O2", "status": "pending", "total": 12.0}]})
+    done, status = ended_object("update_shipping_address", {"order_id": "O1", "street": "4 Elm St"}, [listed])
+    assert (done.ref, status) == ("$1", "cancelled")
+    assert ended_object("cancel_order", {"order_id": "O2"}, [listed]) is None
+    assert ended_object("get_order", {"order_id": "O1"}, [listed]) is None
+    assert ended_object("restore_order", {"order_id": "O1"}, [listed]) is None
+    # A refunded return names its order; the status is the return's, not the order's.
+    returns = call(2, LIST_RETURNS, {"customer_id": "C1"}, {"returns": [{"return_id": "R1", "order_id": "O2", "status": "refunded"}]})
+    assert ended_object("cancel_order", {"order_id": "O2"}, [listed, returns]) is None
+
+
+def test_a_listing_shows_an_object_a_later_call_changes_in_a_state_it_can_change():
+    from digit_assets.engine.synthesis.model import PlannedCall
+    from digit_assets.engine.synthesis.planning import changed_later
+    from digit_assets.engine.synthesis.simulation import ended_before_change
+
+    listing = PlannedCall(ref="$1", tool="list_orders", arguments={"customer_id": "C1"})
+    cancel = PlannedCall(ref="$2", tool="cancel_order", arguments={"order_id": "$1.orders[1].order_id"})
+    paths = changed_later(listing, [cancel])
+    assert paths == ["orders[1]"]
+    statuses = []
+    for seed in range(30):
+        request = SimulateToolRequest(tool=LIST_ORDERS, arguments=listing.arguments, history=[], today=TODAY, changed_later=paths)
+        output = simulate_tool_offline(request, random.Random(seed)).output
+        assert ended_before_change("list_orders", output, paths, []) == []
+        if len(output["orders"]) > 1:
+            statuses.append(output["orders"][1]["status"])
+    assert statuses and not {"cancelled", "returned"} & set(statuses)
+    # What an LLM simulator writes without reading the turn's later calls is refused, with the reason.
+    careless = {"orders": [{"order_id": "O1", "status": "pending", "total": 3}, {"order_id": "O2", "status": "cancelled", "total": 9}]}
+    [problem] = ended_before_change("list_orders", careless, paths, [])
+    assert "orders[1]" in problem and "'cancelled'" in problem
+    # Unless the session saw it cancelled: then the result says so and the later call is refused.
+    seen = call(1, CANCEL, {"order_id": "O2"}, {"order_id": "O2", "status": "cancelled", "total": 9})
+    assert ended_before_change("list_orders", careless, paths, [seen]) == []
+    # Reads and restores later in the turn ask nothing of the listing.
+    assert changed_later(listing, [PlannedCall(ref="$2", tool="get_order", arguments={"order_id": "$1.orders[1].order_id"})]) == []

@@ -305,6 +305,20 @@ def changes_state(tool: str) -> bool:
 # Actions an object takes once: a later turn does not cancel or delete it again.
 ONCE_ONLY_VERBS = frozenset({"cancel", "void", "delete", "remove", "archive", "close", "refund"})
 
+# Statuses an object does not come back from by an ordinary change: a cancelled order is not
+# cancelled again, re-addressed or returned (a closed ticket may be replied to and reopened).
+_ENDED_STATUSES = frozenset({"cancelled", "canceled", "voided", "void", "deleted", "refunded", "returned"})
+
+
+def is_status_field(name: str) -> bool:
+    words = name_words(name)
+    return bool(words) and words[-1] in ("status", "state")
+
+
+def is_ended_status(value: Any) -> bool:
+    return isinstance(value, str) and value.strip().lower() in _ENDED_STATUSES
+
+
 # Money given back, and what it is given back of: a refund never exceeds the total of the object it
 # refunds, and cancelling or voiding an object refunds all of it.
 _REFUND_WORDS = frozenset({"refund", "refunded", "refundable"})
@@ -705,6 +719,11 @@ def is_entity_key(name: str) -> bool:
     if not words or set(words) & _NOT_KEYS:
         return False
     return words[-1] in ("id", "uuid") or (words[-1] in _KEY_ENDINGS and len(words) > 1)
+
+
+def key_noun(key: str) -> str:
+    """``order_id`` -> ``order``, ``payment_method_id`` -> ``payment_method``; ``id`` -> ``""``."""
+    return "_".join(name_words(key)[:-1])
 
 
 def subject_key(fields: Sequence[str], context: Sequence[str]) -> str | None:

@@ -22,6 +22,7 @@ from digit_assets.engine.synthesis.planning import (
     absent_removal,
     call_problems,
     closed_object,
+    ended_object,
     plannable_field,
     reference_path,
     repeated_action,
@@ -299,11 +300,11 @@ class _TurnPlanner:
 
     def _repeats_earlier_call(self, draft: _Draft, call: PlannedCall) -> bool:
         """Whether an earlier turn already made this call (its result is in the conversation), already
-        took this action (:func:`repeated_action`), ended the object it would change (:func:`closed_object`)
-        or showed that object without the value it would remove (:func:`absent_removal`)."""
+        took this action (:func:`repeated_action`), ended the object it would change (:func:`closed_object`),
+        showed it ended (:func:`ended_object`) or without the value it would remove (:func:`absent_removal`)."""
         known = self._known_values(draft, call)
         earlier_calls = self.request.earlier_calls
-        if closed_object(call.tool, known, earlier_calls) is not None or absent_removal(call.tool, known, earlier_calls) is not None:
+        if any(rule(call.tool, known, earlier_calls) is not None for rule in (closed_object, ended_object, absent_removal)):
             return True
         earlier = self.earlier_by_tool.get(call.tool, [])
         return any(done.arguments == known for done in earlier) or (

@@ -26,7 +26,9 @@ from digit_assets.engine.lexicon import (
     WHOLE_REFUND_VERBS,
     changes_state,
     flag_after,
+    is_ended_status,
     is_refund_field,
+    is_status_field,
     list_filter,
     name_words,
     removes,
@@ -59,6 +61,7 @@ from digit_assets.engine.offline.session import (
     subject_key,
 )
 from digit_assets.engine.synthesis.model import resolve_path
+from digit_assets.engine.synthesis.planning import schema_at
 from digit_assets.engine.synthesis.roles import SimulateToolRequest, SimulateToolResponse
 from digit_assets.engine.synthesis.simulation import MISSING, count_targets, created_objects, exact_count, must_list, refund_limits
 from digit_assets.engine.synthesis.values import ValueFactory, status_choices
@@ -107,6 +110,8 @@ class _Simulation:
         self.schemas = Schemas.of(request.tool.output_schema)
         self.arguments = request.arguments
         self.held = request.held
+        self.changed_later = request.changed_later
+        self.output_schema = request.tool.output_schema
         self.today = date.fromisoformat(request.today)
         self.rng = rng
         self.values = ValueFactory(rng, self.today)
@@ -149,14 +154,41 @@ class _Simulation:
 
     def run(self) -> dict[str, Any]:
         root = self.schemas.resolve(self.schemas.root)
-        return self.holding(self.object(root, self.context, _Place(), {}))
-
-    def holding(self, output: dict[str, Any]) -> dict[str, Any]:
-        """The output with the objects a later call of the turn removes values from carrying them (the
-        person asks to remove a tag the file has). A copy: values are shared with the history."""
-        if not self.held:
+        output = self.object(root, self.context, _Place(), {})
+        if not (self.held or self.changed_later):
             return output
+        # A copy before the turn's later calls shape it: the values are shared with the history.
         output = copy.deepcopy(output)
+        self.still_open(output)
+        self.holding(output)
+        return output
+
+    def still_open(self, output: dict[str, Any]) -> None:
+        """Objects a later call of the turn changes are shown in a state it can change: the first
+        status their schema allows that is not cancelled, refunded, returned or deleted."""
+        for path in self.changed_later:
+            try:
+                shown = resolve_path(output, path) if path else output
+            except (KeyError, IndexError, TypeError):
+                continue
+            if not isinstance(shown, dict):
+                continue
+            context = context_of(path.rpartition(".")[2].partition("[")[0] or self.tool)
+            key = own_key(list(shown), context)
+            known = self.state.record_of(key, shown[key]) if key else {}
+            properties = schema_at(self.output_schema, path).get("properties", {})
+            for name, value in list(shown.items()):
+                if not (is_status_field(name) and is_ended_status(value)) or is_ended_status(known.get(name)):
+                    continue  # what the session saw ended stays ended: the later call is refused
+                declared = self.schemas.resolve(properties.get(name, {})) if isinstance(properties, Mapping) else {}
+                choices = declared.get("enum") or [v for noun in context for v in status_choices(noun)]
+                open_one = next((choice for choice in choices if not is_ended_status(choice)), None)
+                if open_one is not None:
+                    shown[name] = open_one
+
+    def holding(self, output: dict[str, Any]) -> None:
+        """The objects a later call of the turn removes values from carry them (the person asks to
+        remove a tag the file has)."""
         for path, values in self.held.items():
             try:
                 shown = resolve_path(output, path)
@@ -164,7 +196,6 @@ class _Simulation:
                 continue
             if isinstance(shown, list):
                 shown.extend(value for value in dict.fromkeys(values) if value not in shown)
-        return output
 
     def _argument_bounds(self) -> dict[tuple[str, ...], list[Any]]:
         """``start_date``/``end_date`` -> ``{("date",): [start, end]}``: ranges results must fall in."""

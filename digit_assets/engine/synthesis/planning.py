@@ -28,7 +28,10 @@ from digit_assets.engine.lexicon import (
     CREATING_VERBS,
     ONCE_ONLY_VERBS,
     changes_state,
+    is_ended_status,
     is_entity_key,
+    is_status_field,
+    key_noun,
     removes,
     setter_field,
     shows_setter,
@@ -52,6 +55,7 @@ from digit_assets.engine.synthesis.simulation import (
     IdentityCache,
     ReferenceResolutionError,
     argument_problems,
+    entities,
     resolve_arguments,
 )
 from digit_assets.engine.synthesis.text import is_identifier_param
@@ -498,6 +502,48 @@ def closed_object(tool: str, arguments: Mapping[str, Any], earlier: Sequence[Exe
     return None
 
 
+def ended_object(tool: str, arguments: Mapping[str, Any], earlier: Sequence[ExecutedCall]) -> tuple[ExecutedCall, str] | None:
+    """(the call, the status) when the session last showed an object this state-changing call would
+    change as cancelled, refunded, returned or deleted (``update_shipping_address`` of an order a
+    listing showed as cancelled). Reading it, or restoring and reopening it, is fine."""
+    if not changes_state(tool) or tool_verb(tool) in _REVIVING_VERBS:
+        return None
+    keys = set()
+    for name, value in arguments.items():
+        if is_entity_key(name) and isinstance(value, (str, int)) and not isinstance(value, bool):
+            noun = key_noun(name)
+            keys |= {(each, str(value)) for each in ([noun] if noun else tool_context(tool))}
+    shown: dict[tuple[str, str], tuple[ExecutedCall, Any]] = {}
+    for done in earlier if keys else ():
+        if done.error is not None or done.output is None:
+            continue
+        for key, entity in entities(done.tool, done.output):
+            status = next((value for name, value in entity.items() if is_status_field(str(name))), None)
+            if key in keys and status is not None:
+                shown[key] = (done, status)
+    for key in keys:
+        if key in shown and is_ended_status(shown[key][1]):
+            return shown[key][0], str(shown[key][1])
+    return None
+
+
+def changed_later(call: PlannedCall, later: Sequence[PlannedCall]) -> list[str]:
+    """Paths of the objects in this call's result that a later call of the turn changes (``orders[0]``
+    for ``$2 cancel_order(order_id=$1.orders[0].order_id)``; ``""``: the result itself): a real
+    system would not have shown them cancelled or deleted."""
+    paths: list[str] = []
+    for other in later:
+        if not changes_state(other.tool) or tool_verb(other.tool) in _REVIVING_VERBS:
+            continue
+        for name, value in other.arguments.items():
+            parsed = parse_reference(value) if is_entity_key(name) else None
+            if parsed is not None and parsed[0] == call.ref:
+                parent = parsed[1].rpartition(".")[0]
+                if parent not in paths:
+                    paths.append(parent)
+    return paths
+
+
 def removed_values(tool: str, arguments: Mapping[str, Any]) -> tuple[str | None, list[tuple[tuple[str, ...], Any]]]:
     """What a removing call takes away and from what: (its object's key argument, [(setter words,
     value)]) for ``remove_tag(file_id=f, tag="urgent")`` -> ``("file_id", [(("tag",), "urgent")])``."""
@@ -565,18 +611,24 @@ def held_values(call: PlannedCall, later: Sequence[PlannedCall], output_schema: 
 
 def _list_field(output_schema: Mapping[str, Any], parent: str, setter: tuple[str, ...]) -> str | None:
     """The array field of the object at ``parent`` in the schema that shows ``setter`` (``tags`` for ``tag``)."""
-    current = resolve_local(output_schema, output_schema)
-    for step in parent.split(".") if parent else ():
-        name, _, index = step.partition("[")
-        current = resolve_local((current or {}).get("properties", {}).get(name, {}), output_schema)
-        if index:
-            current = resolve_local((current or {}).get("items", {}), output_schema)
-    properties = (current or {}).get("properties", {})
+    properties = schema_at(output_schema, parent).get("properties", {})
     for name, schema in properties.items() if isinstance(properties, Mapping) else ():
         resolved = resolve_local(schema, output_schema) or {}
         if resolved.get("type") == "array" and shows_setter(setter, str(name)):
             return str(name)
     return None
+
+
+def schema_at(output_schema: Mapping[str, Any], path: str) -> Mapping[str, Any]:
+    """The schema of what ``path`` (``files[0]``, ``orders[1].address``; ``""``: the whole) reaches in
+    an output of ``output_schema``, local references followed; ``{}`` where it does not say."""
+    current = resolve_local(output_schema, output_schema)
+    for step in path.split(".") if path else ():
+        name, _, index = step.partition("[")
+        current = resolve_local((current or {}).get("properties", {}).get(name, {}), output_schema)
+        if index:
+            current = resolve_local((current or {}).get("items", {}), output_schema)
+    return current or {}
 
 
 def _known_before_running(call: PlannedCall, executed: Mapping[str, ExecutedCall]) -> dict[str, Any]:
@@ -640,6 +692,8 @@ def plan_problems(
                 problems.append(f"{label} does again what {again.ref} {again.tool} did in turn {again.turn}, with the same values.")
             elif (closed := closed_object(call.tool, known, earlier_calls)) is not None:
                 problems.append(f"{label} changes what {closed.ref} {closed.tool} ended in turn {closed.turn}.")
+            elif (ended := ended_object(call.tool, known, earlier_calls)) is not None:
+                problems.append(f"{label} changes an object {ended[0].ref} {ended[0].tool} showed as {ended[1]} in turn {ended[0].turn}.")
             elif (absent := absent_removal(call.tool, known, earlier_calls)) is not None:
                 problems.append(f"{label} removes {absent[0]!r}, which the object does not hold ({absent[1]!r}).")
         planned[call.ref] = tool

@@ -177,6 +177,8 @@ def render_simulate(request: Any) -> str:
     varying = {"today": request.today, "history": [_dump(call) for call in request.history], "arguments": request.arguments}
     if request.held:
         varying["must_show"] = request.held
+    if request.changed_later:
+        varying["changed_later"] = request.changed_later
     if request.refused:
         varying["refused"] = request.refused
     return head + "\n" + compact_json(varying)

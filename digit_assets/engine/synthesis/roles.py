@@ -201,6 +201,10 @@ class SimulateToolRequest(BaseModel):
         default_factory=dict,
         description="values the result must show in the list at each path (files[0].tags): a later call of this turn removes them from that object",
     )
+    changed_later: list[str] = Field(
+        default_factory=list,
+        description="paths of objects in the result (orders[0]; empty: the result itself) that a later call of this turn changes: not shown cancelled, refunded, returned or deleted",
+    )
 
 
 class SimulateToolResponse(BaseModel):

@@ -24,8 +24,10 @@ from digit_assets.engine.records import ConversationRecord, is_error_content
 from digit_assets.engine.synthesis.model import ExecutedCall, Link, Scenario, ToolView, Turn, TurnPlan
 from digit_assets.engine.synthesis.planning import (
     absent_removal,
+    changed_later,
     choose_hidden,
     closed_object,
+    ended_object,
     has_plannable_flow,
     held_values,
     hidden_call_problems,
@@ -42,6 +44,7 @@ from digit_assets.engine.synthesis.simulation import (
     ReferenceResolutionError,
     argument_problems,
     consistency_problems,
+    ended_before_change,
     output_problems,
     unheld_values,
     resolve_arguments,
@@ -348,11 +351,20 @@ class ConversationBuilder:
             closed = closed_object(call.tool, arguments, history)
             if closed is not None:
                 raise TurnFailed("execution", f"{call.ref} {call.tool} changes what {closed.ref} {closed.tool} ended")
+            ended = ended_object(call.tool, arguments, history)
+            if ended is not None:
+                raise TurnFailed("execution", f"{call.ref} {call.tool} changes an object {ended[0].ref} {ended[0].tool} showed as {ended[1]}")
             absent = absent_removal(call.tool, arguments, history)
             if absent is not None:
                 raise TurnFailed("execution", f"{call.ref} {call.tool} removes {absent[0]!r}, which the object does not hold ({absent[1]!r})")
-            held = held_values(call, plan.calls[position + 1 :], tool.output_schema)
-            output = self._simulate(tool, arguments, history, today, index, held)
+            later = plan.calls[position + 1 :]
+            output = self._simulate(
+                roles.SimulateToolRequest(
+                    tool=tool, arguments=arguments, history=history, today=today,
+                    held=held_values(call, later, tool.output_schema), changed_later=changed_later(call, later),
+                ),
+                index,
+            )
             done = ExecutedCall(
                 ref=call.ref,
                 tool=call.tool,
@@ -365,25 +377,21 @@ class ConversationBuilder:
             by_ref[call.ref] = done
         return executed
 
-    def _simulate(
-        self, tool: ToolView, arguments: dict[str, Any], history: list[ExecutedCall], today: str, index: int,
-        held: dict[str, list[Any]],
-    ) -> dict[str, Any]:
+    def _simulate(self, request: roles.SimulateToolRequest, index: int) -> dict[str, Any]:
         """A schema-valid output consistent with the call, the session and what later calls of the
-        turn remove (``held``). An inconsistent answer is refused and the simulator asked once more,
-        told why (the re-ask is its own funnel stage); a second inconsistent answer fails the turn."""
-        request = roles.SimulateToolRequest(tool=tool, arguments=arguments, history=history, today=today, held=held)
+        turn do with it. An inconsistent answer is refused and the simulator asked once more, told
+        why (the re-ask is its own funnel stage); a second inconsistent answer fails the turn."""
         output = self._call("simulation", roles.SIMULATE_TOOL, request).output
-        _require("simulation", output_problems(tool, output))
-        problems = consistency_problems(tool, arguments, output, history) + unheld_values(tool.name, output, held)
+        _require("simulation", output_problems(request.tool, output))
+        problems = _simulation_problems(request, output)
         if not problems:
             return output
         reask = Event(index, REASK_STAGE, False, "; ".join(problems))
         self.events.append(reask)
         retry = request.model_copy(update={"refused": problems})
         output = self._call("simulation", roles.SIMULATE_TOOL, retry).output
-        _require("simulation", output_problems(tool, output))
-        _require("simulation", consistency_problems(tool, arguments, output, history) + unheld_values(tool.name, output, held))
+        _require("simulation", output_problems(request.tool, output))
+        _require("simulation", _simulation_problems(request, output))
         reask.accepted = True
         return output
 
@@ -453,6 +461,15 @@ class ConversationBuilder:
                 "turns_completed": len(turns),
             },
         )
+
+
+def _simulation_problems(request: roles.SimulateToolRequest, output: dict[str, Any]) -> list[str]:
+    tool = request.tool
+    return (
+        consistency_problems(tool, request.arguments, output, request.history)
+        + unheld_values(tool.name, output, request.held)
+        + ended_before_change(tool.name, output, request.changed_later, request.history)
+    )
 
 
 def _call_id(ref: str) -> str:

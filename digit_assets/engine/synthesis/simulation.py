@@ -22,7 +22,10 @@ from digit_assets.engine.lexicon import (
     FilterKind,
     changes_state,
     flag_after,
+    is_ended_status,
     is_refund_field,
+    is_status_field,
+    key_noun,
     list_filter,
     name_words,
     normalize_name,
@@ -449,11 +452,6 @@ def refund_limits(obj: Mapping[str, Any], known: Callable[[str, Any], Mapping[st
     return [limit for limit in limits if limit is not None]
 
 
-def _noun_of(id_field: str) -> str:
-    words = name_words(id_field)[:-1]
-    return "_".join(words)
-
-
 def excessive_refunds(tool: str, output: Any, history: Sequence[ExecutedCall]) -> list[str]:
     """A refund larger than the total of what it refunds: an order of 161.82 refunded 390.07."""
     refunding: list[tuple[Mapping[str, Any], list[tuple[str, float]]]] = []
@@ -472,7 +470,7 @@ def excessive_refunds(tool: str, output: Any, history: Sequence[ExecutedCall]) -
     views = session_views(history)
 
     def known(field: str, value: Any) -> Mapping[str, Any]:
-        return views.get((_noun_of(field) or tool_context(tool)[0], str(value)), {})
+        return views.get((key_noun(field) or tool_context(tool)[0], str(value)), {})
 
     problems: list[str] = []
     for item, refunds in refunding:
@@ -496,6 +494,28 @@ def unheld_values(tool: str, output: Any, held: Mapping[str, Sequence[Any]]) -> 
         missing = [value for value in values if not isinstance(shown, list) or value not in shown]
         if missing:
             problems.append(f"{tool} output does not show {missing!r} in {path}, which a later call of this turn removes")
+    return problems
+
+
+def ended_before_change(tool: str, output: Any, changed_later: Sequence[str], history: Sequence[ExecutedCall]) -> list[str]:
+    """A result showing as cancelled, refunded, returned or deleted an object a later call of the
+    turn changes (``changed_later``: paths, :func:`.planning.changed_later`), unless the session saw
+    it so before (then the result must say so, and the later call is refused)."""
+    problems: list[str] = []
+    views = session_views(history) if changed_later else {}
+    for path in changed_later:
+        try:
+            shown = resolve_path(output, path) if path else output
+        except (KeyError, IndexError, TypeError):
+            continue
+        if not isinstance(shown, dict):
+            continue
+        step = path.rpartition(".")[2].partition("[")[0]
+        nouns = [singular(name_words(step)[-1])] if step and name_words(step) else list(tool_context(tool))
+        seen = next((views.get(key, {}) for noun in nouns if (key := _own_key(shown, noun))), {})
+        for name, value in shown.items():
+            if is_status_field(str(name)) and is_ended_status(value) and not is_ended_status(seen.get(normalize_name(str(name)))):
+                problems.append(f"{tool} output shows {path or 'its object'} as {value!r}, but a later call of this turn changes it")
     return problems
 
 
