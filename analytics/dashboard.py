@@ -57,7 +57,7 @@ WHAT_IS_MEASURED = (
     "so a difference in conversation length cannot pass for a difference in structure. The claim of the "
     "method is that DiGiT-TC is closer to stateful search than its ablations: per family, the difference "
     "JS(digit_tc) - JS(no_impl) (and - JS(no_bt)) with a 95% BCa bootstrap interval (all three samples "
-    "resampled) and a one-sided permutation p-value. It holds only where the whole interval is below zero. "
+    "resampled) and a one-sided permutation p-value. It holds only where the whole interval is below zero and the permutation p is at most 0.05. "
     "Every family is shown, including where it does not hold."
 )
 OFFLINE_NOTE = (
@@ -213,7 +213,7 @@ def dashboard_sections(
         Section(
             "The claim, per family",
             "Negative = DiGiT-TC closer to the baseline than the ablation. 'holds' only where the whole "
-            "controlled interval is below zero. p: one-sided permutation test (labels shuffled within length "
+            "controlled interval is below zero and p is at most 0.05. p: one-sided permutation test (labels shuffled within length "
             "strata for the controlled comparison).",
             html=_markdown_table_html(claims_markdown(results.claims)),
         ),

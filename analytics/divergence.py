@@ -33,7 +33,7 @@ Conventions (every number in the fidelity tables follows them; ``docs/fidelity.m
   a one-sided permutation p-value (labels of digit_tc and the reference shuffled ``claim_permutations``
   times; within length strata for the controlled comparison), on at most ``permutation_max_n``
   conversations per variant. The claim
-  holds where the whole interval is below zero.
+  holds where the whole interval is below zero and the permutation p is at most 1 - confidence.
 """
 
 from __future__ import annotations
@@ -268,6 +268,19 @@ def compare(
 ) -> pl.DataFrame:
     """The divergences of :func:`analyze` only; columns as :data:`DIVERGENCE_SCHEMA`."""
     return analyze(features, variant_pairs, settings).divergences
+
+
+def claim_verdict(ci_high: float | None, perm_p: float, confidence: float) -> tuple[bool, str | None]:
+    """Whether "closer" holds, and why not: both the interval must lie below zero and the permutation
+    test reject at the same level (near the boundary they disagree, and a referee reads the weaker)."""
+    alpha = 1 - confidence
+    if ci_high is None:
+        return False, "no interval"
+    if ci_high >= -NUMERICAL_ZERO:
+        return False, f"interval reaches {ci_high:+.4f}, not below zero"
+    if perm_p > alpha:
+        return False, f"permutation p {perm_p:.3f} is above {alpha:.2f}"
+    return True, None
 
 
 @dataclass(frozen=True)
@@ -645,10 +658,7 @@ class _DomainAnalysis:
                 )
                 observed, null = permuted[control](usable)
                 perm_p = (1 + np.count_nonzero(null <= observed + 1e-12)) / (null.size + 1)
-                holds = high is not None and high < -NUMERICAL_ZERO
-                reason = None if holds else (
-                    "no interval" if high is None else f"interval reaches {high:+.4f}, not below zero"
-                )
+                holds, reason = claim_verdict(high, float(perm_p), self.settings.confidence)
                 rows.append({**row, "difference": float(difference[0]), "ci_low": low, "ci_high": high,
                              "perm_p": float(perm_p), "holds": holds, "reason": reason})
         return rows

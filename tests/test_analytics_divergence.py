@@ -218,3 +218,15 @@ def test_a_baseline_without_outputs_gets_reasons_not_divergences() -> None:
     assert discovered["value"] is None and "search has no" in discovered["reason"]
     assert results.divergences.filter(pl.col("reason").is_not_null())["value"].is_null().all()
     assert results.divergences.filter(metric="depth", kind="kl_pq").is_empty()
+
+
+def test_closer_holds_only_where_interval_and_permutation_test_both_say_so():
+    from analytics.divergence import claim_verdict
+
+    assert claim_verdict(-0.004, 0.005, 0.95) == (True, None)
+    # The default run's dependency graph against no_impl: the interval is below zero, the test is not.
+    holds, reason = claim_verdict(-0.009, 0.06, 0.95)
+    assert not holds and reason == "permutation p 0.060 is above 0.05"
+    holds, reason = claim_verdict(0.003, 0.001, 0.95)
+    assert not holds and "interval reaches +0.0030" in reason
+    assert claim_verdict(None, 0.001, 0.95) == (False, "no interval")
