@@ -63,7 +63,7 @@ from digit_assets.engine.offline.session import (
 from digit_assets.engine.synthesis.model import resolve_path
 from digit_assets.engine.synthesis.planning import schema_at
 from digit_assets.engine.synthesis.roles import SimulateToolRequest, SimulateToolResponse
-from digit_assets.engine.synthesis.simulation import MISSING, count_targets, created_objects, exact_count, must_list, refund_limits
+from digit_assets.engine.synthesis.simulation import MISSING, count_targets, created_objects, exact_count, must_list, object_at, refund_limits
 from digit_assets.engine.synthesis.values import ValueFactory, status_choices
 
 _LOWER_MARKS = frozenset({"start", "from", "after", "since", "min", "minimum", "earliest", "begin"})
@@ -167,11 +167,8 @@ class _Simulation:
         """Objects a later call of the turn changes are shown in a state it can change: the first
         status their schema allows that is not cancelled, refunded, returned or deleted."""
         for path in self.changed_later:
-            try:
-                shown = resolve_path(output, path) if path else output
-            except (KeyError, IndexError, TypeError):
-                continue
-            if not isinstance(shown, dict):
+            shown = object_at(output, path)
+            if shown is None:
                 continue
             context = context_of(path.rpartition(".")[2].partition("[")[0] or self.tool)
             key = own_key(list(shown), context)

@@ -56,6 +56,7 @@ from digit_assets.engine.synthesis.simulation import (
     ReferenceResolutionError,
     argument_problems,
     entities,
+    objects,
     resolve_arguments,
 )
 from digit_assets.engine.synthesis.text import is_identifier_param
@@ -560,15 +561,9 @@ def removed_values(tool: str, arguments: Mapping[str, Any]) -> tuple[str | None,
 
 def _shown_lists(output: Any, holder: str, ident: Any, setter: tuple[str, ...]) -> Iterator[list[Any]]:
     """The lists an output shows for ``setter`` on objects whose ``holder`` field is ``ident``."""
-    stack = [output]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, list):
-            stack.extend(item)
-        elif isinstance(item, dict):
-            stack.extend(item.values())
-            if item.get(holder) == ident:
-                yield from (value for name, value in item.items() if isinstance(value, list) and shows_setter(setter, str(name)))
+    for item in objects(output):
+        if item.get(holder) == ident:
+            yield from (value for name, value in item.items() if isinstance(value, list) and shows_setter(setter, str(name)))
 
 
 def absent_removal(tool: str, arguments: Mapping[str, Any], earlier: Sequence[ExecutedCall]) -> tuple[Any, list[Any]] | None:

@@ -223,6 +223,27 @@ def _field_values(output: Any) -> Iterator[tuple[str, Any]]:
             stack.extend(item)
 
 
+def objects(output: Any) -> Iterator[dict[str, Any]]:
+    """Every object in an output, nested ones and list items included."""
+    stack = [output]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+            yield item
+
+
+def object_at(output: Any, path: str) -> dict[str, Any] | None:
+    """The object ``path`` reaches in an output (``orders[1]``; ``""``: the output), or None."""
+    try:
+        found = resolve_path(output, path) if path else output
+    except (KeyError, IndexError, TypeError):
+        return None
+    return found if isinstance(found, dict) else None
+
+
 def _number(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
@@ -455,16 +476,10 @@ def refund_limits(obj: Mapping[str, Any], known: Callable[[str, Any], Mapping[st
 def excessive_refunds(tool: str, output: Any, history: Sequence[ExecutedCall]) -> list[str]:
     """A refund larger than the total of what it refunds: an order of 161.82 refunded 390.07."""
     refunding: list[tuple[Mapping[str, Any], list[tuple[str, float]]]] = []
-    stack = [output]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, list):
-            stack.extend(item)
-        elif isinstance(item, dict):
-            stack.extend(item.values())
-            refunds = [(str(name), amount) for name, value in item.items() if is_refund_field(str(name)) and (amount := _number(value)) is not None]
-            if refunds:
-                refunding.append((item, refunds))
+    for item in objects(output):
+        refunds = [(str(name), amount) for name, value in item.items() if is_refund_field(str(name)) and (amount := _number(value)) is not None]
+        if refunds:
+            refunding.append((item, refunds))
     if not refunding:
         return []
     views = session_views(history)
@@ -504,11 +519,8 @@ def ended_before_change(tool: str, output: Any, changed_later: Sequence[str], hi
     problems: list[str] = []
     views = session_views(history) if changed_later else {}
     for path in changed_later:
-        try:
-            shown = resolve_path(output, path) if path else output
-        except (KeyError, IndexError, TypeError):
-            continue
-        if not isinstance(shown, dict):
+        shown = object_at(output, path)
+        if shown is None:
             continue
         step = path.rpartition(".")[2].partition("[")[0]
         nouns = [singular(name_words(step)[-1])] if step and name_words(step) else list(tool_context(tool))
