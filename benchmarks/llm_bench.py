@@ -6,10 +6,11 @@ through the offline default. Part 1 rolls out whole conversations with N in flig
 that answers each request after a fixed latency (default 200 ms) and reports accepted conversations
 per second against the ideal ``in-flight / (calls per accepted conversation x latency)``: the share
 of the time the N in-flight slots had a request at the server. The rate is taken over the steady
-window, while every slot has a conversation (from the server's first request of the pass until
-the last conversation begins), so neither the client processes' start-up nor the ramp-down tail of
-the longest conversations weighs in; the whole run's rate, end to end, is printed beside it. The server answers from a table of pre-serialized responses it fills in a
-warm-up pass (the same requests: synthesis is deterministic per seed and index), so its own CPU
+window, while every slot has a conversation (from the moment the last client process to start has
+filled its slots until the last conversation begins), so neither the client processes' start-up,
+one after another, nor the ramp-down tail of the longest conversations weighs in; the whole run's
+rate, end to end, is printed beside it. The server answers from a table of pre-serialized
+responses it fills in a warm-up pass (the same requests: synthesis is deterministic per seed and index), so its own CPU
 per reply is a hash and a write and the figure measures the client.
 
 CPU per call comes from the processes' CPU times (robust to load, unlike wall time), and the CPU
@@ -27,10 +28,12 @@ Part 2 reports calls, HTTP requests and tokens per accepted conversation, per va
 from __future__ import annotations
 
 import argparse
+import bisect
 import itertools
 import os
 import statistics
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -58,42 +61,81 @@ def _settings(base_url: str) -> OpenAIChatSettings:
     return OpenAIChatSettings(model="bench-model", base_url=base_url, api_key="sk-bench", timeout_s=30.0)
 
 
+class _Arrivals:
+    """The server's count of requests received over time, sampled in a thread every 10 ms for as long
+    as the ``with`` block lasts (the server publishes the count every 20 ms)."""
+
+    def __init__(self, server: ReplayServerProcess):
+        self._server = server
+        self._samples: list[tuple[float, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self._samples.append((time.time(), self._server.received))
+            time.sleep(0.01)
+
+    def __enter__(self) -> "_Arrivals":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def at(self, when: float) -> int:
+        """Requests received by ``when`` (the last sample taken by then)."""
+        position = bisect.bisect_right(self._samples, when, key=lambda sample: sample[0])
+        return self._samples[position - 1][1] if position else self._samples[0][1]
+
+
+def _filling(indices: range, slots: int, filled_at: list[float]):
+    """``indices``, noting when the ``slots``-th is taken (every slot then has a conversation)."""
+    for taken, index in enumerate(indices, 1):
+        if taken == slots:
+            filled_at.append(time.time())
+        yield index
+
+
 def _rollout(
     server: ReplayServerProcess, catalog, settings: SynthesisSettings, conversations: int, workers: int,
     processes: int = 1, steady_after: int | None = None,
 ):
     """Outcomes, usage, wall seconds, client CPU seconds (every client process's); with ``steady_after``,
-    also the steady window: its seconds, from the server's first request of the pass (client processes
-    have started by then) until that many conversations had finished, and the requests the server
-    received in it."""
+    also the steady window: its seconds, from the moment every slot has a conversation (the last
+    client process to start has filled its slots) until that many conversations had finished, and
+    the requests the server received in it."""
     meter = UsageMeter()
-    steady: list[tuple[float, int]] = []
+    ended: list[float] = []
+    filled_at: list[float] = []
     finished = itertools.count(1)
     cpu, started = time.process_time(), time.perf_counter()
 
     def on_outcome(_outcome) -> None:
         if next(finished) == steady_after:  # count's next() is atomic under the GIL
-            steady.append((time.time(), server.received - received))
+            ended.append(time.time())
 
-    received = server.received
-    if processes > 1:
-        outcomes, reports = synthesize_in_processes(
-            catalog, CachedPorts(PortRecipe(default=_settings(server.base_url))), settings, base_seed=2026,
-            indices=range(conversations), processes=processes, workers=workers, meter=meter, on_outcome=on_outcome,
-        )
-        children = sum(report.cpu_s for report in reports)
-    else:
-        with OpenAIChatLLM(_settings(server.base_url), meter=meter) as llm:
-            outcomes = synthesize(
-                catalog, MeteredLLM(llm, meter), settings, base_seed=2026, indices=range(conversations), workers=workers,
-                on_outcome=on_outcome,
+    with _Arrivals(server) as arrivals:
+        if processes > 1:
+            outcomes, reports = synthesize_in_processes(
+                catalog, CachedPorts(PortRecipe(default=_settings(server.base_url))), settings, base_seed=2026,
+                indices=range(conversations), processes=processes, workers=workers, meter=meter, on_outcome=on_outcome,
             )
-        children = 0.0
-    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu + children
-    if not steady:
+            children = sum(report.cpu_s for report in reports)
+            filled_at += [report.slots_filled_at for report in reports]
+        else:
+            with OpenAIChatLLM(_settings(server.base_url), meter=meter) as llm:
+                outcomes = synthesize(
+                    catalog, MeteredLLM(llm, meter), settings, base_seed=2026,
+                    indices=_filling(range(conversations), workers, filled_at), workers=workers, on_outcome=on_outcome,
+                )
+            children = 0.0
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu + children
+    if not ended or not filled_at or None in filled_at:
         return outcomes, meter.snapshot(), elapsed, cpu, None
-    (ended, sent), first = steady[0], server.first_request_at()
-    return outcomes, meter.snapshot(), elapsed, cpu, (ended - first, sent)
+    first = max(filled_at)
+    return outcomes, meter.snapshot(), elapsed, cpu, (ended[0] - first, arrivals.at(ended[0]) - arrivals.at(first))
 
 
 def in_flight(args: argparse.Namespace) -> None:

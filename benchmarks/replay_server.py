@@ -42,8 +42,6 @@ class ReplayTable:
         self.waiting = 0
         self.peak = 0
         """Requests waiting out their latency now, and at most so far (the client's real concurrency)."""
-        self.first_at = 0.0
-        """When the first request since the last reset arrived (wall-clock seconds; 0: none yet)."""
 
     def respond(self, method: str, path: str, body: bytes) -> bytes:
         key = hashlib.sha256(body).digest()
@@ -98,8 +96,6 @@ class _Connection(asyncio.Protocol):
             method, path, _ = request_line.split(" ", 2)
             response = self._table.respond(method, path, body)
             self._table.received += 1
-            if not self._table.first_at:
-                self._table.first_at = time.time()
             self._table.waiting += 1
             self._table.peak = max(self._table.peak, self._table.waiting)
             asyncio.get_running_loop().call_later(self._latency.value, self._send, response)
@@ -119,9 +115,8 @@ def _serve(responder_factory, latency, counters, urls, stop) -> None:
         urls.put(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1")
         while not stop.is_set():
             if counters[2]:  # the parent starts a new pass
-                table.peak, table.first_at = table.waiting, 0.0
+                table.peak = table.waiting
             counters[0], counters[1], counters[2], counters[3] = table.misses, table.peak, 0, table.received
-            counters[4] = round(table.first_at * 1e6)
             await asyncio.sleep(0.02)
         server.close()
 
@@ -137,8 +132,8 @@ class ReplayServerProcess:
         self._urls = context.Queue()
         self._stop = context.Event()
         self.latency = context.Value("d", latency_s)
-        # misses, peak, reset request, requests received, first request since the reset (microseconds)
-        self._counters = context.Array("q", 5)
+        # misses, peak, reset request, requests received
+        self._counters = context.Array("q", 4)
         self._process = context.Process(
             target=_serve, args=(responder_factory, self.latency, self._counters, self._urls, self._stop), daemon=True
         )
@@ -162,12 +157,8 @@ class ReplayServerProcess:
         """The most requests the server held at once since :meth:`reset` (published every 0.02 s)."""
         return self._counters[1]
 
-    def first_request_at(self) -> float | None:
-        """When the first request since :meth:`reset` arrived (``time.time()``; published every 0.02 s)."""
-        return self._counters[4] / 1e6 or None
-
     def reset(self) -> None:
-        """A new pass: the peak and the first request are counted again from now."""
+        """A new pass: the peak is counted again from now."""
         self._counters[2] = 1
         while self._counters[2]:
             time.sleep(0.02)

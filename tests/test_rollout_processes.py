@@ -4,6 +4,7 @@ cache shared with them, and a failure in any of them stops the run with its caus
 from __future__ import annotations
 
 import os
+import time
 from contextlib import contextmanager
 from multiprocessing import AuthenticationError
 from multiprocessing.connection import Client
@@ -38,6 +39,7 @@ def test_two_processes_give_the_outcomes_of_one(catalog):
     alone = UsageMeter()
     expected = synthesize(catalog, MeteredLLM(PortRecipe().build(alone), alone), settings, base_seed=5, indices=range(2, 14))
     shared, seen = UsageMeter(), []
+    began = time.time()
     outcomes, reports = synthesize_in_processes(
         catalog, CachedPorts(PortRecipe()), settings, base_seed=5, indices=range(2, 14), processes=2, workers=2,
         meter=shared, on_outcome=seen.append,
@@ -47,6 +49,8 @@ def test_two_processes_give_the_outcomes_of_one(catalog):
     assert sorted(o.conversation_id for o in seen) == sorted(o.conversation_id for o in expected)
     assert shared.snapshot().totals() == alone.snapshot().totals() and shared.snapshot().totals()["calls"] > 0
     assert len(reports) == 2 and all(report.cpu_s > 0 and report.usage.totals()["calls"] > 0 for report in reports)
+    # one slot each: filled when the process took its first conversation
+    assert all(began < report.slots_filled_at < time.time() for report in reports)
 
 
 def test_more_processes_than_conversations_start_one_per_conversation(catalog):
@@ -55,6 +59,7 @@ def test_more_processes_than_conversations_start_one_per_conversation(catalog):
         meter=UsageMeter(),
     )
     assert [o.conversation_id for o in outcomes] == ["digit_tc-5-000007"] and len(reports) == 1
+    assert reports[0].slots_filled_at is None  # eight slots, one conversation
 
 
 def test_a_dead_endpoint_stops_the_run_with_its_cause(catalog):

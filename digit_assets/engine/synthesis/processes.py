@@ -35,10 +35,15 @@ _POLL_S = 1.0
 
 @dataclass(frozen=True)
 class ProcessReport:
-    """What one rollout process used: its port's usage and its CPU seconds."""
+    """What one rollout process used: its port's usage and its CPU seconds, and when it had filled its
+    slots."""
 
     usage: Usage
     cpu_s: float
+    slots_filled_at: float | None = None
+    """When the process had taken a conversation for each of its slots (``time.time()``; None if it
+    never had that many): processes start one after another, and until the last has filled its
+    slots the run is not yet at full concurrency."""
 
 
 def synthesize_in_processes(
@@ -111,20 +116,26 @@ def _check_alive(children: Sequence[multiprocessing.Process], reports: dict[int,
             raise RuntimeError(f"rollout process {number} died (exit code {child.exitcode}) before reporting")
 
 
-def _shared_queue(indices: Sequence[int], taken) -> Iterator[int]:
-    """The indices in order, each to whichever process asks first."""
+def _shared_queue(indices: Sequence[int], taken, slots: int, filled_at: list[float]) -> Iterator[int]:
+    """The indices in order, each to whichever process asks first; ``filled_at`` gets the time this
+    process took its ``slots``-th."""
+    drawn = 0
     while True:
         with taken.get_lock():
             position = taken.value
             if position >= len(indices):
                 return
             taken.value = position + 1
+        drawn += 1
+        if drawn == slots:
+            filled_at.append(time.time())
         yield indices[position]
 
 
 def _roll_out(number, catalog, open_port, settings, base_seed, indices, taken, workers, messages) -> None:
     started = time.process_time()
     meter = UsageMeter()
+    filled_at: list[float] = []
     try:
         with open_port(meter) as port:
             # The catalog and the port last as long as this process: frozen, full collections stop
@@ -132,10 +143,11 @@ def _roll_out(number, catalog, open_port, settings, base_seed, indices, taken, w
             gc.freeze()
             by_id = {conversation_id(settings, base_seed, index): index for index in indices}
             synthesize(
-                catalog, port, settings, base_seed=base_seed, indices=_shared_queue(indices, taken), workers=workers,
+                catalog, port, settings, base_seed=base_seed, indices=_shared_queue(indices, taken, workers, filled_at), workers=workers,
                 on_outcome=lambda outcome: messages.put(("outcome", number, (by_id[outcome.conversation_id], outcome))),
             )
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises it
         messages.put(("failed", number, (type(exc).__name__, str(exc), traceback.format_exc())))
         return
-    messages.put(("done", number, ProcessReport(meter.snapshot(), time.process_time() - started)))
+    report = ProcessReport(meter.snapshot(), time.process_time() - started, filled_at[0] if filled_at else None)
+    messages.put(("done", number, report))
