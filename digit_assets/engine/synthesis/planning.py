@@ -14,6 +14,7 @@ one thing everywhere.
 
 from __future__ import annotations
 
+import graphlib
 import json
 import random
 import re
@@ -717,20 +718,27 @@ def choose_hidden(plan_calls: Sequence[PlannedCall], rng: random.Random, tools: 
     hidden call.
     """
     refs = [call.ref for call in plan_calls]
-    graph = nx.DiGraph()
-    graph.add_nodes_from(refs)
-    graph.add_edges_from(
-        (producer, call.ref)
-        for call in plan_calls
-        for producer, _ in call.references().values()
-        if producer in graph and producer != call.ref
-    )
+    known = set(refs)
+    # graphlib, not a networkx DiGraph: the degree views networkx caches on a graph refer back to it,
+    # a reference cycle per plan left for the collector.
+    sorter = graphlib.TopologicalSorter({ref: () for ref in refs})
+    consumed = set()
+    for call in plan_calls:
+        for producer, _ in call.references().values():
+            if producer in known and producer != call.ref:
+                sorter.add(call.ref, producer)
+                consumed.add(producer)
     readers = {call.ref for call in plan_calls if call.tool in tools and tools[call.tool].read_only}
-    producers = {ref for ref in refs if graph.out_degree(ref) > 0 and ref in readers}
+    producers = consumed & readers
     if not producers:
         return []
     count = rng.randint(1, len(producers))
-    order = [ref for generation in nx.topological_generations(graph) for ref in sorted(generation, key=_ref_number)]
+    sorter.prepare()
+    order: list[str] = []
+    while sorter.is_active():
+        generation = sorted(sorter.get_ready(), key=_ref_number)
+        order += generation
+        sorter.done(*generation)
     return [ref for ref in order if ref in producers][:count]
 
 

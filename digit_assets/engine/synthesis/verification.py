@@ -26,7 +26,7 @@ from digit_assets.engine.synthesis.model import (
     parse_reference,
     resolve_path,
 )
-from digit_assets.engine.synthesis.simulation import IdentityCache, argument_problems
+from digit_assets.engine.synthesis.simulation import MISSING, IdentityCache, RecentCache, argument_problems
 from digit_assets.engine.synthesis.text import find_value, is_mentionable, value_text
 from digit_assets.engine.synthesis.values import ValueFactory
 
@@ -144,8 +144,22 @@ def _substitute(
     producer_tool = by_name.get(producer.tool)
     if producer_tool is not None and re.sub(r"\[\d+\]", "[]", path) not in _output_paths(producer_tool):
         return None, f"{param} refers to {producer_ref}.{path}, which {producer.tool} does not return."
-    schema = tool.parameters.get("properties", {}).get(param, {})
-    return ValueFactory(random.Random(f"{call.ref}.{param}"), _SUBSTITUTE_DAY).value(schema, param), ""
+    return _stand_in(call.ref, param, tool), ""
+
+
+_STAND_INS = RecentCache(4_096)
+"""(ref, parameter, tool) -> :func:`_stand_in`: every back-translation of a plan asks again."""
+
+
+def _stand_in(ref: str, param: str, tool: ToolView) -> Any:
+    """A value of the parameter's type, the same for the same ref (shared: do not mutate)."""
+    key = (ref, param, id(tool))
+    found = _STAND_INS.get(key)
+    if found is MISSING:
+        schema = tool.parameters.get("properties", {}).get(param, {})
+        value = ValueFactory(random.Random(f"{ref}.{param}"), _SUBSTITUTE_DAY).value(schema, param)
+        found = _STAND_INS.put(key, value, pinned=tool)
+    return found
 
 
 def align_hidden(original: TurnPlan, derived: Sequence[PlannedCall]) -> TurnPlan:
