@@ -27,6 +27,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import orjson
 from pydantic import BaseModel
 
 from digit_assets.engine.synthesis.model import ToolView
@@ -36,10 +37,16 @@ from digit_assets.engine.synthesis.simulation import MISSING, IdentityCache
 TOOLS_HEADER = "Tools{of} (* marks a required argument):"
 NAMES_HEADER = "The API{of} offers: {names}."
 _LINES = IdentityCache(4_096)
+_SIMULATED_HEADS = IdentityCache(4_096)
 
 
 def compact_json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    """Compact JSON, non-ASCII as is: orjson (several times faster than the json module, on every
+    request), the json module for what orjson refuses (an integer past 64 bits)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def _dump(model: BaseModel) -> Any:
@@ -172,8 +179,10 @@ def render_back_translate(request: Any) -> str:
 
 def render_simulate(request: Any) -> str:
     """A ``roles.SimulateToolRequest``: the tool and its result's shape, then date, history, arguments."""
-    _, output = standalone_tool_schemas(request.tool)
-    head = f"Tool: {tool_line(request.tool)} Returns: {type_of(output)}"
+    head = _SIMULATED_HEADS.get(request.tool)
+    if head is MISSING:
+        _, output = standalone_tool_schemas(request.tool)
+        head = _SIMULATED_HEADS.put(f"Tool: {tool_line(request.tool)} Returns: {type_of(output)}", request.tool)
     varying = {"today": request.today, "history": [_dump(call) for call in request.history], "arguments": request.arguments}
     if request.held:
         varying["must_show"] = request.held

@@ -21,7 +21,7 @@ filters. Every answer a schema admits also validates against the role's response
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from digit_assets.engine.schema_refs import RefProblem, standalone
@@ -318,22 +318,34 @@ def plan_schema(
     starts_crossing = start_from_earlier_turn and bool(earlier and crossing)
     # The earlier calls count only through ``crossing``: a turn's plan and back-translation, and
     # scenarios drawn again, share one schema.
+    flow = (tuple(map(id, tools)), tuple(map(id, links)))
     key = (
-        tuple(map(id, tools)),
-        tuple(map(id, links)),
+        *flow,
         tuple((name, tuple((param, tuple(paths)) for param, paths in refs.items())) for name, refs in crossing.items()),
         starts_crossing, next_ref, min_calls, max_calls, chain_limit,
     )
     found = _PLAN_SCHEMAS.get(key)
     if found is MISSING:
-        schema = _plan_schema(by_name, links, crossing, starts_crossing, next_ref, min_calls, max_calls, chain_limit)
-        found = _PLAN_SCHEMAS.put(key, schema, pinned=(tuple(tools), tuple(links)))
+        pinned = (tuple(tools), tuple(links))
+        schema = _plan_schema(by_name, links, (flow, pinned), crossing, starts_crossing, next_ref, min_calls, max_calls, chain_limit)
+        found = _PLAN_SCHEMAS.put(key, schema, pinned=pinned)
     return found
+
+
+_FLOWS = RecentCache(1_024)
+"""The links' feeds and the chains they allow, by the scenario's tools and links (and the chains'
+first tools and lengths): later turns and other conversations over the same tools ask again."""
+
+
+def _cached(key: tuple[Any, ...], pinned: Any, build: Callable[[], Any]) -> Any:
+    found = _FLOWS.get(key)
+    return _FLOWS.put(key, build(), pinned=pinned) if found is MISSING else found
 
 
 def _plan_schema(
     by_name: Mapping[str, ToolView],
     links: Sequence[Link],
+    flow: tuple[tuple[Any, ...], Any],
     crossing: Mapping[str, Mapping[str, list[str]]],
     starts_crossing: bool,
     next_ref: int,
@@ -342,7 +354,8 @@ def _plan_schema(
     chain_limit: int,
 ) -> dict[str, Any]:
     names = sorted(by_name)
-    feeds = _feeds(list(by_name.values()), links)
+    flow_key, pinned = flow
+    feeds = _cached(("feeds", *flow_key), pinned, lambda: _feeds(list(by_name.values()), links))
     first = sorted(crossing) if starts_crossing else names
     low = max(MIN_CONNECTED_CALLS, min_calls)
     lengths = range(low, max(low, max_calls) + 1)
@@ -363,7 +376,11 @@ def _plan_schema(
             found = built[key] = _call_shape(by_name[name], ref(position), given, consume)
         return found
 
-    chains = _chains(names, feeds, first, lengths, chain_limit, frozenset(crossing))
+    fed_anyway = frozenset(crossing)
+    chains = _cached(
+        ("chains", *flow_key, tuple(first), lengths, chain_limit, fed_anyway), pinned,
+        lambda: _chains(names, feeds, first, lengths, chain_limit, fed_anyway),
+    )
     plans: list[dict[str, Any]] = []
     if chains is not None:
         # A chain's call depends on the chain up to it only; chains share their beginnings.

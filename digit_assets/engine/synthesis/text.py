@@ -78,7 +78,10 @@ def leaked_identifiers(text: str, names: Iterable[str]) -> list[str]:
         {
             name
             for name in names
-            if is_identifier_like(name) and re.search(r"(?<![\w])" + re.escape(name.lower()) + r"(?![\w])", lowered)
+            # the plain substring test first: most names are absent, and it costs no pattern
+            if name.lower() in lowered
+            and is_identifier_like(name)
+            and re.search(r"(?<![\w])" + re.escape(name.lower()) + r"(?![\w])", lowered)
         }
     )
 
