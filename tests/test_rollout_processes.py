@@ -16,7 +16,7 @@ from digit_assets.engine.llm.openai_chat import OpenAIChatSettings
 from digit_assets.engine.llm.port import LLMUnavailable
 from digit_assets.engine.llm.usage import MeteredLLM, UsageMeter
 from digit_assets.engine.ports import PortRecipe
-from digit_assets.engine.synthesis.processes import synthesize_in_processes
+from digit_assets.engine.synthesis.processes import slot_shares, synthesize_in_processes
 from digit_assets.engine.synthesis.rollout import SynthesisSettings, synthesize
 from digit_assets.store.llm_cache import CacheClient, CachedPorts, CacheServer, ResponseCache
 from digit_assets.store import Store
@@ -51,6 +51,21 @@ def test_two_processes_give_the_outcomes_of_one(catalog):
     assert len(reports) == 2 and all(report.cpu_s > 0 and report.usage.totals()["calls"] > 0 for report in reports)
     # one slot each: filled when the process took its first conversation
     assert all(began < report.slots_filled_at < time.time() for report in reports)
+    assert [report.slots for report in reports] == [1, 1]
+
+
+def test_the_slots_are_shared_out_without_exceeding_the_in_flight_count():
+    assert slot_shares(256, 3) == [86, 85, 85]
+    assert slot_shares(5, 2) == [3, 2]
+    assert slot_shares(4, 4) == [1, 1, 1, 1]
+
+
+def test_no_more_processes_than_slots(catalog):
+    outcomes, reports = synthesize_in_processes(
+        catalog, CachedPorts(PortRecipe()), SynthesisSettings(), base_seed=5, indices=range(4), processes=3, workers=2,
+        meter=UsageMeter(),
+    )
+    assert len(outcomes) == 4 and [report.slots for report in reports] == [1, 1]
 
 
 def test_more_processes_than_conversations_start_one_per_conversation(catalog):
@@ -59,7 +74,7 @@ def test_more_processes_than_conversations_start_one_per_conversation(catalog):
         meter=UsageMeter(),
     )
     assert [o.conversation_id for o in outcomes] == ["digit_tc-5-000007"] and len(reports) == 1
-    assert reports[0].slots_filled_at is None  # eight slots, one conversation
+    assert reports[0].slots_filled_at is None and reports[0].slots == 8  # eight slots, one conversation
 
 
 def test_a_dead_endpoint_stops_the_run_with_its_cause(catalog):

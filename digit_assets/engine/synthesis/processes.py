@@ -40,6 +40,7 @@ class ProcessReport:
 
     usage: Usage
     cpu_s: float
+    slots: int
     slots_filled_at: float | None = None
     """When the process had taken a conversation for each of its slots (``time.time()``; None if it
     never had that many): processes start one after another, and until the last has filled its
@@ -62,19 +63,19 @@ def synthesize_in_processes(
     all; the processes' usage is added to ``meter``. ``on_outcome`` runs in this process, in the order
     outcomes arrive. A process that fails or dies stops the others and raises here with its cause."""
     indices = list(indices)
-    processes = max(1, min(processes, len(indices)))
-    per_process = -(-max(1, workers) // processes)
+    workers = max(1, workers)
+    processes = max(1, min(processes, len(indices), workers))
     context = multiprocessing.get_context("spawn")
     messages = context.Queue()
     taken = context.Value("q", 0)
     children = [
         context.Process(
             target=_roll_out,
-            args=(number, catalog, open_port, settings, base_seed, indices, taken, per_process, messages),
+            args=(number, catalog, open_port, settings, base_seed, indices, taken, slots, messages),
             name=f"rollout-{number}",
             daemon=True,
         )
-        for number in range(processes)
+        for number, slots in enumerate(slot_shares(workers, processes))
     ]
     outcomes: dict[int, Outcome] = {}
     reports: dict[int, ProcessReport] = {}
@@ -108,6 +109,12 @@ def synthesize_in_processes(
             child.join()
         messages.close()
     return [outcomes[index] for index in indices], [reports[number] for number in sorted(reports)]
+
+
+def slot_shares(workers: int, processes: int) -> list[int]:
+    """Each process's share of the ``workers`` slots (at least one each), as even as they go (256 over
+    3: 86, 85, 85): rounding every share up would put more than ``workers`` conversations in flight."""
+    return [workers // processes + (number < workers % processes) for number in range(processes)]
 
 
 def _check_alive(children: Sequence[multiprocessing.Process], reports: dict[int, ProcessReport]) -> None:
@@ -149,5 +156,5 @@ def _roll_out(number, catalog, open_port, settings, base_seed, indices, taken, w
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises it
         messages.put(("failed", number, (type(exc).__name__, str(exc), traceback.format_exc())))
         return
-    report = ProcessReport(meter.snapshot(), time.process_time() - started, filled_at[0] if filled_at else None)
+    report = ProcessReport(meter.snapshot(), time.process_time() - started, workers, filled_at[0] if filled_at else None)
     messages.put(("done", number, report))
