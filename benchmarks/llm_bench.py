@@ -149,7 +149,7 @@ def in_flight(args: argparse.Namespace) -> None:
         f"{args.processes} client process{'es' if args.processes > 1 else ''}"
     )
     header = [
-        "in flight", "conv.", "accepted/s", "ideal/s", "efficiency", "whole run", "CPU ceiling", "calls/acc",
+        "in flight", "conv.", "accepted/s", "ideal/s", "efficiency", "eff. range", "whole run", "CPU ceiling", "calls/acc",
         "tokens/acc", "client ms/call", "server ms/call", "peak at server", "load 1m",
     ]
     print(" | ".join(header))
@@ -186,15 +186,17 @@ def in_flight(args: argparse.Namespace) -> None:
             rate, ideal, whole, ceiling, per, tokens, client, server_cpu, peak, load = (
                 statistics.median(run[i] for run in runs) for i in range(10)
             )
+            spread = [run[0] / run[1] for run in runs]
             row = [
-                slots, conversations, f"{rate:.2f}", f"{ideal:.2f}", f"{rate / ideal:.2f}", f"{whole:.2f}", f"{min(1.0, ceiling):.2f}",
+                slots, conversations, f"{rate:.2f}", f"{ideal:.2f}", f"{rate / ideal:.2f}", f"{min(spread):.2f}-{max(spread):.2f}", f"{whole:.2f}", f"{min(1.0, ceiling):.2f}",
                 f"{per:.1f}", f"{tokens:,.0f}", f"{client:.2f}", f"{server_cpu:.2f}", f"{peak:.0f}", f"{load:.1f}",
             ]
             print(" | ".join(str(value).rjust(len(name)) for value, name in zip(row, header)), flush=True)
         if server.misses > warmed:
             print(f"note: {server.misses - warmed} requests missed the warm-up table (answered by the offline engine)")
     print(
-        "accepted/s and efficiency: the steady window (every slot busy); whole run: end to end, tail included; "
+        "accepted/s and efficiency: the steady window (every slot busy), the median of the repeats, eff. range: "
+        "their lowest and highest; whole run: end to end, tail included; "
         "CPU ceiling: the efficiency the measured CPU per call allows on an idle machine; load 1m: the machine's "
         "load average after the run; peak at server: the most requests waiting at the server at once"
     )
