@@ -44,7 +44,7 @@ from benchmarks.synthesis_bench import build_catalog  # noqa: E402
 from digit_assets.engine.llm.openai_chat import OpenAIChatLLM, OpenAIChatSettings  # noqa: E402
 from digit_assets.engine.llm.usage import MeteredLLM, UsageMeter  # noqa: E402
 from digit_assets.engine.ports import PortRecipe  # noqa: E402
-from digit_assets.engine.synthesis.processes import synthesize_in_processes  # noqa: E402
+from digit_assets.engine.synthesis.processes import noting_when_filled, synthesize_in_processes  # noqa: E402
 from digit_assets.engine.synthesis.rollout import SynthesisSettings, synthesize  # noqa: E402
 from digit_assets.store.llm_cache import CachedPorts  # noqa: E402
 from tests.fake_openai_server import PrefixCache, offline_responder  # noqa: E402
@@ -90,14 +90,6 @@ class _Arrivals:
         return self._samples[position - 1][1] if position else self._samples[0][1]
 
 
-def _filling(indices: range, slots: int, filled_at: list[float]):
-    """``indices``, noting when the ``slots``-th is taken (every slot then has a conversation)."""
-    for taken, index in enumerate(indices, 1):
-        if taken == slots:
-            filled_at.append(time.time())
-        yield index
-
-
 def _rollout(
     server: ReplayServerProcess, catalog, settings: SynthesisSettings, conversations: int, workers: int,
     processes: int = 1, steady_after: int | None = None,
@@ -128,7 +120,7 @@ def _rollout(
             with OpenAIChatLLM(_settings(server.base_url), meter=meter) as llm:
                 outcomes = synthesize(
                     catalog, MeteredLLM(llm, meter), settings, base_seed=2026,
-                    indices=_filling(range(conversations), workers, filled_at), workers=workers, on_outcome=on_outcome,
+                    indices=noting_when_filled(range(conversations), workers, filled_at), workers=workers, on_outcome=on_outcome,
                 )
             children = 0.0
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu + children

@@ -18,7 +18,7 @@ import multiprocessing
 import queue
 import time
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
@@ -123,20 +123,24 @@ def _check_alive(children: Sequence[multiprocessing.Process], reports: dict[int,
             raise RuntimeError(f"rollout process {number} died (exit code {child.exitcode}) before reporting")
 
 
-def _shared_queue(indices: Sequence[int], taken, slots: int, filled_at: list[float]) -> Iterator[int]:
-    """The indices in order, each to whichever process asks first; ``filled_at`` gets the time this
-    process took its ``slots``-th."""
-    drawn = 0
+def _shared_queue(indices: Sequence[int], taken) -> Iterator[int]:
+    """The indices in order, each to whichever process asks first."""
     while True:
         with taken.get_lock():
             position = taken.value
             if position >= len(indices):
                 return
             taken.value = position + 1
-        drawn += 1
+        yield indices[position]
+
+
+def noting_when_filled(indices: Iterable[int], slots: int, filled_at: list[float]) -> Iterator[int]:
+    """``indices`` as drawn, adding to ``filled_at`` the time the ``slots``-th was drawn: from then on
+    every slot has a conversation."""
+    for drawn, index in enumerate(indices, 1):
         if drawn == slots:
             filled_at.append(time.time())
-        yield indices[position]
+        yield index
 
 
 def _roll_out(number, catalog, open_port, settings, base_seed, indices, taken, workers, messages) -> None:
@@ -150,7 +154,7 @@ def _roll_out(number, catalog, open_port, settings, base_seed, indices, taken, w
             gc.freeze()
             by_id = {conversation_id(settings, base_seed, index): index for index in indices}
             synthesize(
-                catalog, port, settings, base_seed=base_seed, indices=_shared_queue(indices, taken, workers, filled_at), workers=workers,
+                catalog, port, settings, base_seed=base_seed, indices=noting_when_filled(_shared_queue(indices, taken), workers, filled_at), workers=workers,
                 on_outcome=lambda outcome: messages.put(("outcome", number, (by_id[outcome.conversation_id], outcome))),
             )
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises it

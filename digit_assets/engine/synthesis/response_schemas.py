@@ -21,7 +21,7 @@ filters. Every answer a schema admits also validates against the role's response
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from digit_assets.engine.schema_refs import RefProblem, standalone
@@ -327,7 +327,7 @@ def plan_schema(
     found = _PLAN_SCHEMAS.get(key)
     if found is MISSING:
         pinned = (tuple(tools), tuple(links))
-        schema = _plan_schema(by_name, links, (flow, pinned), crossing, starts_crossing, next_ref, min_calls, max_calls, chain_limit)
+        schema = _plan_schema(by_name, links, flow, pinned, crossing, starts_crossing, next_ref, min_calls, max_calls, chain_limit)
         found = _PLAN_SCHEMAS.put(key, schema, pinned=pinned)
     return found
 
@@ -337,15 +337,11 @@ _FLOWS = RecentCache(1_024)
 first tools and lengths): later turns and other conversations over the same tools ask again."""
 
 
-def _cached(key: tuple[Any, ...], pinned: Any, build: Callable[[], Any]) -> Any:
-    found = _FLOWS.get(key)
-    return _FLOWS.put(key, build(), pinned=pinned) if found is MISSING else found
-
-
 def _plan_schema(
     by_name: Mapping[str, ToolView],
     links: Sequence[Link],
-    flow: tuple[tuple[Any, ...], Any],
+    flow: tuple[tuple[int, ...], tuple[int, ...]],
+    pinned: Any,
     crossing: Mapping[str, Mapping[str, list[str]]],
     starts_crossing: bool,
     next_ref: int,
@@ -354,8 +350,7 @@ def _plan_schema(
     chain_limit: int,
 ) -> dict[str, Any]:
     names = sorted(by_name)
-    flow_key, pinned = flow
-    feeds = _cached(("feeds", *flow_key), pinned, lambda: _feeds(list(by_name.values()), links))
+    feeds = _FLOWS.get_or_put(("feeds", *flow), lambda: _feeds(list(by_name.values()), links), pinned)
     first = sorted(crossing) if starts_crossing else names
     low = max(MIN_CONNECTED_CALLS, min_calls)
     lengths = range(low, max(low, max_calls) + 1)
@@ -377,9 +372,9 @@ def _plan_schema(
         return found
 
     fed_anyway = frozenset(crossing)
-    chains = _cached(
-        ("chains", *flow_key, tuple(first), lengths, chain_limit, fed_anyway), pinned,
-        lambda: _chains(names, feeds, first, lengths, chain_limit, fed_anyway),
+    chains = _FLOWS.get_or_put(
+        ("chains", *flow, tuple(first), lengths, chain_limit, fed_anyway),
+        lambda: _chains(names, feeds, first, lengths, chain_limit, fed_anyway), pinned,
     )
     plans: list[dict[str, Any]] = []
     if chains is not None:

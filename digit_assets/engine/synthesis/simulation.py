@@ -123,6 +123,11 @@ class RecentCache:
                 self._entries.popitem(last=False)
         return value
 
+    def get_or_put(self, key: Any, build: Callable[[], Any], pinned: Any = ()) -> Any:
+        """The value under ``key``, built and kept first if it is not there."""
+        found = self.get(key)
+        return self.put(key, build(), pinned) if found is MISSING else found
+
 
 # --- Schema validation ---------------------------------------------------------------------------
 

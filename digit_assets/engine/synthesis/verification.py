@@ -26,7 +26,7 @@ from digit_assets.engine.synthesis.model import (
     parse_reference,
     resolve_path,
 )
-from digit_assets.engine.synthesis.simulation import MISSING, IdentityCache, RecentCache, argument_problems
+from digit_assets.engine.synthesis.simulation import IdentityCache, RecentCache, argument_problems
 from digit_assets.engine.synthesis.text import find_value, is_mentionable, value_text
 from digit_assets.engine.synthesis.values import ValueFactory
 
@@ -153,13 +153,10 @@ _STAND_INS = RecentCache(4_096)
 
 def _stand_in(ref: str, param: str, tool: ToolView) -> Any:
     """A value of the parameter's type, the same for the same ref (shared: do not mutate)."""
-    key = (ref, param, id(tool))
-    found = _STAND_INS.get(key)
-    if found is MISSING:
-        schema = tool.parameters.get("properties", {}).get(param, {})
-        value = ValueFactory(random.Random(f"{ref}.{param}"), _SUBSTITUTE_DAY).value(schema, param)
-        found = _STAND_INS.put(key, value, pinned=tool)
-    return found
+    schema = tool.parameters.get("properties", {}).get(param, {})
+    return _STAND_INS.get_or_put(
+        (ref, param, id(tool)), lambda: ValueFactory(random.Random(f"{ref}.{param}"), _SUBSTITUTE_DAY).value(schema, param), tool
+    )
 
 
 def align_hidden(original: TurnPlan, derived: Sequence[PlannedCall]) -> TurnPlan:
